@@ -1,0 +1,101 @@
+# memlimit: `make` builds build/libmemlimit.so. See README.md.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+PCDIR   ?= $(LIBDIR)/pkgconfig
+VERSION := 0.1.0
+SOMAJOR := 0
+
+CC      ?= cc
+CXX     ?= c++
+B       := build
+WARN    := -Wall -Wextra -Werror
+CFLAGS  ?= -O2 -g
+BASE    := -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden
+# the interposed entry points must not be "optimised" into calls to themselves,
+# and C++ exceptions must unwind through them
+PRELOAD_FLAGS := -fno-builtin -fexceptions -ftls-model=initial-exec
+
+CORE_SRC    := $(wildcard src/*.c)
+PRELOAD_SRC := $(wildcard preload/*.c)
+CORE_OBJ    := $(CORE_SRC:%.c=$(B)/%.o)
+PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o)
+LIB         := $(B)/libmemlimit.so
+
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+WORK_C    := $(wildcard tests/work/*.c)
+WORK_CXX  := $(wildcard tests/work/*.cpp)
+WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
+
+.PHONY: all test unit integration demo deps install uninstall bench clean format
+all: $(LIB)
+
+$(B)/src/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(CFLAGS) -ftls-model=initial-exec -c $< -o $@
+
+$(B)/preload/%.o: preload/%.c $(wildcard src/*.h preload/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(CFLAGS) $(PRELOAD_FLAGS) -c $< -o $@
+
+$(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map
+	$(CC) -shared -Wl,-soname,libmemlimit.so.$(SOMAJOR) -Wl,--version-script=preload/exports.map \
+	  -Wl,-z,now -Wl,-z,relro -o $@ $(CORE_OBJ) $(PRELOAD_OBJ) -ldl -lpthread
+	ln -sf libmemlimit.so $(B)/libmemlimit.so.$(SOMAJOR)
+
+# unit tests: the core alone, no interposition
+$(B)/unit-tests: $(UNIT_SRC) $(CORE_SRC) $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(CFLAGS) -Isrc -o $@ $(UNIT_SRC) $(CORE_SRC) \
+	  -lcriterion -ldl -lpthread
+
+$(B)/work/%: tests/work/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -Isrc -o $@ $< -lpthread -ldl
+
+$(B)/work/%: tests/work/%.cpp $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) -std=gnu++17 $(WARN) -O2 -g -Isrc -o $@ $< -lpthread
+
+deps:
+	@scripts/deps
+
+unit: deps $(B)/unit-tests
+	$(B)/unit-tests --jobs 2
+
+integration: deps $(LIB) $(WORK_BIN)
+	tests/integration/run
+
+test: deps
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integration
+
+demo: deps $(LIB) $(WORK_BIN)
+	scripts/demo
+
+bench: deps $(LIB) $(WORK_BIN)
+	scripts/bench
+
+install: $(LIB)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PCDIR)
+	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(VERSION)
+	ln -sf libmemlimit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(SOMAJOR)
+	ln -sf libmemlimit.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libmemlimit.so
+	install -m 0644 src/memlimit.h $(DESTDIR)$(INCDIR)/memlimit.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	  -e 's|@VERSION@|$(VERSION)|' memlimit.pc.in > $(DESTDIR)$(PCDIR)/memlimit.pc
+	sed -e 's|@LIBDIR@|$(LIBDIR)|' scripts/memlimit-run > $(DESTDIR)$(BINDIR)/memlimit-run
+	chmod 0755 $(DESTDIR)$(BINDIR)/memlimit-run
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(SOMAJOR) \
+	  $(DESTDIR)$(LIBDIR)/libmemlimit.so $(DESTDIR)$(INCDIR)/memlimit.h \
+	  $(DESTDIR)$(PCDIR)/memlimit.pc $(DESTDIR)$(BINDIR)/memlimit-run
+
+format:
+	clang-format -i src/*.[ch] preload/*.[ch] tests/unit/*.c tests/work/*.c tests/work/*.cpp
+
+clean:
+	rm -rf $(B)

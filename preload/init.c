@@ -1,0 +1,10 @@
+/* Start-up: resolve the allocator and start the core from our constructor, which
+ * is the first point where the C library is fully initialised. Allocations made
+ * before it (other libraries' constructors) are forwarded but not yet accounted. */
+#include "../src/limiter.h"
+#include "budget.h"
+
+static __attribute__((constructor)) void memlimit_init(void) {
+    ml_resolve();
+    ml_core_init(ml_next_lookup);
+}

@@ -1,0 +1,41 @@
+/* The mmap family: anonymous writable mappings and growing mremaps count against
+ * the same budget as malloc. PROT_NONE reservations (node, JVMs, Go) do not: they
+ * are address space, not memory. */
+#include "budget.h"
+
+#include <stdarg.h>
+#include <sys/mman.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+static __attribute__((noinline, cold)) void *mmap_slow(void *a, size_t l, int prot, int fl, int fd,
+                                                       off_t o) {
+    void *p = ml_next.mmap(a, l, prot, fl, fd, o);
+    if (p != MAP_FAILED) ml_after_alloc(l);
+    return p;
+}
+
+EXPORT void *mmap(void *a, size_t l, int prot, int fl, int fd, off_t o) {
+    if (!(fl & MAP_ANONYMOUS) || prot == PROT_NONE || ml_take(l))
+        return ml_next.mmap(a, l, prot, fl, fd, o);
+    return mmap_slow(a, l, prot, fl, fd, o);
+}
+
+EXPORT void *mmap64(void *a, size_t l, int prot, int fl, int fd, off_t o)
+    __attribute__((alias("mmap")));
+
+EXPORT int munmap(void *a, size_t l) { return ml_next.munmap(a, l); }
+
+EXPORT void *mremap(void *old, size_t ol, size_t nl, int fl, ...) {
+    void *na = NULL;
+    if (fl & (MREMAP_FIXED | MREMAP_DONTUNMAP)) {
+        va_list ap;
+        va_start(ap, fl);
+        na = va_arg(ap, void *);
+        va_end(ap);
+    }
+    void *p = ml_next.mremap(old, ol, nl, fl, na);
+    size_t grow = nl > ol ? nl - ol : 0;
+    if (grow && p != MAP_FAILED && !ml_take(grow)) ml_after_alloc(grow);
+    return p;
+}

@@ -1,0 +1,224 @@
+#include "next.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* ---- bootstrap arena: dlsym may call calloc before we know the allocator ---- */
+
+char ml_boot_arena[ML_BOOT_SIZE] __attribute__((aligned(4096)));
+static _Atomic size_t boot_used;
+
+void *ml_boot_alloc(size_t size, size_t align) {
+    if (align < 16) align = 16;
+    if (size > ML_BOOT_SIZE || align > 4096) goto fail;
+    for (;;) {
+        size_t used = atomic_load(&boot_used);
+        size_t start = (used + 16 + align - 1) & ~(align - 1); /* 16-byte size header before */
+        size_t end = start + ((size + 15) & ~(size_t)15);
+        if (end > ML_BOOT_SIZE) goto fail;
+        if (atomic_compare_exchange_weak(&boot_used, &used, end)) {
+            *(size_t *)(ml_boot_arena + start - 16) = size;
+            return ml_boot_arena + start; /* static storage: already zeroed */
+        }
+    }
+fail:
+    errno = ENOMEM;
+    return NULL;
+}
+
+size_t ml_boot_size(const void *p) { return *(const size_t *)((const char *)p - 16); }
+
+/* ---- stubs used until resolution: only entry points with no budget gate ---- */
+
+static void stub_free(void *p) {
+    if (!p || ml_is_boot(p)) return;
+    if (ml_resolve()) ml_next.free(p);
+}
+static size_t stub_usable(void *p) {
+    if (!p) return 0;
+    if (ml_is_boot(p)) return ml_boot_size(p);
+    return ml_resolve() ? ml_next.malloc_usable_size(p) : 0;
+}
+static void *raw_mmap(void *a, size_t l, int pr, int fl, int fd, off_t o) {
+    return (void *)syscall(SYS_mmap, a, l, pr, fl, fd, o);
+}
+static int raw_munmap(void *a, size_t l) { return (int)syscall(SYS_munmap, a, l); }
+static void *raw_mremap(void *o, size_t ol, size_t nl, int fl, ...) {
+    return (void *)syscall(SYS_mremap, o, ol, nl, fl, NULL);
+}
+
+struct ml_next ml_next = {
+    .free = stub_free,
+    .malloc_usable_size = stub_usable,
+    .mmap = raw_mmap,
+    .munmap = raw_munmap,
+    .mremap = raw_mremap,
+};
+
+/* ---- resolution ---- */
+
+static const char *const new_names[NEW_COUNT] = {
+    "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t",
+    "_ZnamSt11align_val_t", "_ZnwmSt11align_val_tRKSt9nothrow_t",
+    "_ZnamSt11align_val_tRKSt9nothrow_t"};
+static const char *const delete_names[DEL_COUNT] = {
+    "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm", "_ZdlPvRKSt9nothrow_t", "_ZdaPvRKSt9nothrow_t",
+    "_ZdlPvSt11align_val_t", "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t",
+    "_ZdaPvmSt11align_val_t", "_ZdlPvSt11align_val_tRKSt9nothrow_t",
+    "_ZdaPvSt11align_val_tRKSt9nothrow_t"};
+
+static void *next_base;           /* load base of the object that serves malloc */
+static _Atomic int resolve_state; /* 0 new, 1 resolving, 2 done */
+static __thread bool tl_resolving TLS_IE;
+
+static void *from_next(const char *name) {
+    void *p = dlsym(RTLD_NEXT, name);
+    Dl_info info;
+    if (!p || !dladdr(p, &info) || info.dli_fbase != next_base) return NULL;
+    return p;
+}
+
+void *ml_next_lookup(const char *name) { return next_base ? from_next(name) : NULL; }
+
+/* built from the next allocator's own primitives */
+static void *via_memalign(size_t al, size_t n) {
+    void *p = NULL;
+    int e = ml_next.posix_memalign(&p, al, n);
+    if (e) {
+        errno = e;
+        return NULL;
+    }
+    return p;
+}
+static int via_posix_memalign(void **out, size_t al, size_t n) {
+    int saved = errno;
+    void *p = ml_next.memalign(al, n);
+    if (!p) {
+        int e = errno;
+        errno = saved;
+        return e ? e : ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+bool ml_resolve(void) {
+    if (likely(atomic_load_explicit(&resolve_state, memory_order_acquire) == 2)) return true;
+    if (tl_resolving) return false; /* dlsym is allocating: bootstrap arena */
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&resolve_state, &expect, 1)) {
+        /* another thread resolves; this only happens before our constructor ran */
+        while (atomic_load_explicit(&resolve_state, memory_order_acquire) != 2)
+            sched_yield();
+        return true;
+    }
+    tl_resolving = true;
+    int saved = errno;
+    struct ml_next n = ml_next;
+    void *m = dlsym(RTLD_NEXT, "malloc");
+    Dl_info info;
+    if (m && dladdr(m, &info)) {
+        next_base = info.dli_fbase;
+        n.malloc = m;
+        n.free = from_next("free");
+        n.calloc = from_next("calloc");
+        n.realloc = from_next("realloc");
+        n.posix_memalign = from_next("posix_memalign");
+        n.aligned_alloc = from_next("aligned_alloc");
+        n.memalign = from_next("memalign");
+        n.valloc = from_next("valloc");
+        n.pvalloc = from_next("pvalloc");
+        n.malloc_usable_size = from_next("malloc_usable_size");
+        for (int i = 0; i < NEW_COUNT; i++)
+            n.new_fn[i] = from_next(new_names[i]);
+        for (int i = 0; i < DEL_COUNT; i++)
+            n.delete_fn[i] = from_next(delete_names[i]);
+    }
+    if (!n.malloc || !n.free || !n.calloc || !n.realloc) {
+        /* nothing after us (linked after libc?): glibc's own names */
+        extern void *__libc_malloc(size_t), *__libc_calloc(size_t, size_t),
+            *__libc_realloc(void *, size_t), *__libc_memalign(size_t, size_t),
+            *__libc_valloc(size_t), *__libc_pvalloc(size_t);
+        extern void __libc_free(void *);
+        n = (struct ml_next){.malloc = __libc_malloc, .free = __libc_free,
+                             .calloc = __libc_calloc, .realloc = __libc_realloc,
+                             .memalign = __libc_memalign, .valloc = __libc_valloc,
+                             .pvalloc = __libc_pvalloc};
+        n.malloc_usable_size = (size_t(*)(void *))dlsym(RTLD_DEFAULT, "malloc_usable_size");
+        next_base = NULL;
+    }
+    if (!n.memalign && n.aligned_alloc) n.memalign = n.aligned_alloc;
+    if (!n.memalign && n.posix_memalign) n.memalign = via_memalign;
+    if (!n.posix_memalign) n.posix_memalign = via_posix_memalign;
+    if (!n.aligned_alloc) n.aligned_alloc = n.memalign;
+    if (!n.malloc_usable_size) n.malloc_usable_size = stub_usable;
+    void *mm = dlsym(RTLD_NEXT, "mmap"), *mu = dlsym(RTLD_NEXT, "munmap"),
+         *mr = dlsym(RTLD_NEXT, "mremap");
+    n.mmap = mm ? (void *(*)(void *, size_t, int, int, int, off_t))mm : raw_mmap;
+    n.munmap = mu ? (int (*)(void *, size_t))mu : raw_munmap;
+    n.mremap = mr ? (void *(*)(void *, size_t, size_t, int, ...))mr : raw_mremap;
+    ml_next = n;
+    errno = saved;
+    tl_resolving = false;
+    atomic_store_explicit(&resolve_state, 2, memory_order_release);
+    return true;
+}
+
+/* ---- the C++ runtime's operator new, for allocators without one ---- */
+
+struct find_ctx {
+    const char *sym;
+    void *self_base;
+    char names[32][256];
+    void *bases[32];
+    int count;
+};
+
+static int collect(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    struct find_ctx *c = arg;
+    if (!info->dlpi_name || !info->dlpi_name[0] || c->count >= 32) return 0;
+    if ((void *)info->dlpi_addr == c->self_base) return 0;
+    size_t l = strlen(info->dlpi_name);
+    if (l >= sizeof c->names[0]) return 0;
+    memcpy(c->names[c->count], info->dlpi_name, l + 1);
+    c->bases[c->count++] = (void *)info->dlpi_addr;
+    return 0;
+}
+
+void *ml_cxx_runtime_new(int variant) {
+    static void *cache[NEW_COUNT];
+    void *p = __atomic_load_n(&cache[variant], __ATOMIC_ACQUIRE);
+    if (p) return p;
+    p = dlsym(RTLD_NEXT, new_names[variant]);
+    if (!p) {
+        /* a runtime loaded RTLD_LOCAL (a C program dlopening a C++ plugin) is not
+         * in the global scope: look in each loaded object by its own handle */
+        static struct find_ctx c;
+        static _Atomic int busy;
+        while (atomic_exchange(&busy, 1))
+            sched_yield();
+        Dl_info self;
+        memset(&c, 0, sizeof c);
+        c.self_base = dladdr((void *)ml_cxx_runtime_new, &self) ? self.dli_fbase : NULL;
+        dl_iterate_phdr(collect, &c);
+        for (int i = 0; i < c.count && !p; i++) {
+            void *h = dlopen(c.names[i], RTLD_NOLOAD | RTLD_LAZY);
+            if (!h) continue;
+            void *s = dlsym(h, new_names[variant]);
+            Dl_info info;
+            if (s && dladdr(s, &info) && info.dli_fbase != c.self_base) p = s;
+            dlclose(h);
+        }
+        atomic_store(&busy, 0);
+    }
+    if (p) __atomic_store_n(&cache[variant], p, __ATOMIC_RELEASE);
+    return p;
+}

@@ -1,0 +1,68 @@
+/* The allocator underneath: whatever object follows us in the lookup order
+ * (glibc, or jemalloc/tcmalloc/mimalloc preloaded after us). Every entry point
+ * comes from that one object; what it lacks is built from its own memalign, so a
+ * block is always freed by the allocator that made it. */
+#ifndef ML_NEXT_H
+#define ML_NEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TLS_IE __attribute__((tls_model("initial-exec")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* C++ operator new variants, in this order */
+enum { NEW_N, NEW_A, NEW_N_NOTHROW, NEW_A_NOTHROW, NEW_N_AL, NEW_A_AL, NEW_N_AL_NOTHROW,
+       NEW_A_AL_NOTHROW, NEW_COUNT };
+/* operator delete variants */
+enum { DEL_L, DEL_A, DEL_L_SZ, DEL_A_SZ, DEL_L_NOTHROW, DEL_A_NOTHROW, DEL_L_AL, DEL_A_AL,
+       DEL_L_SZ_AL, DEL_A_SZ_AL, DEL_L_AL_NOTHROW, DEL_A_AL_NOTHROW, DEL_COUNT };
+
+struct ml_next {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);   /* NULL: built from memalign */
+    void *(*pvalloc)(size_t);  /* NULL: built from memalign */
+    size_t (*malloc_usable_size)(void *);
+    void *(*mmap)(void *, size_t, int, int, int, off_t);
+    int (*munmap)(void *, size_t);
+    void *(*mremap)(void *, size_t, size_t, int, ...);
+    /* set only when the allocator itself exports them (jemalloc, tcmalloc, mimalloc):
+     * then C++ allocations are accounted here; otherwise libstdc++'s operator new
+     * calls malloc, which is accounted there, never twice. */
+    void *new_fn[NEW_COUNT];
+    void *delete_fn[DEL_COUNT];
+};
+
+extern struct ml_next ml_next;
+
+/* Resolves ml_next once; safe to call from any entry point. Returns false while
+ * this thread is inside the resolution itself (dlsym allocating): use the
+ * bootstrap arena then. */
+bool ml_resolve(void);
+
+/* A symbol of the next allocator's own object, or NULL (for the trimmer). */
+void *ml_next_lookup(const char *name);
+
+/* libstdc++'s (or another runtime's) operator new variant, for allocators that do
+ * not export one; found even when that runtime was loaded RTLD_LOCAL. */
+void *ml_cxx_runtime_new(int variant);
+
+/* The static bootstrap arena that serves allocations made during resolution. */
+extern char ml_boot_arena[];
+#define ML_BOOT_SIZE (64u << 10)
+static inline bool ml_is_boot(const void *p) {
+    return (uintptr_t)p - (uintptr_t)ml_boot_arena < ML_BOOT_SIZE;
+}
+void *ml_boot_alloc(size_t size, size_t align);
+size_t ml_boot_size(const void *p);
+
+#endif

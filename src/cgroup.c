@@ -1,0 +1,286 @@
+#include "cgroup.h"
+#include "fileio.h"
+#include "log.h"
+
+#include <string.h>
+
+/* cgroup v1 reports "no limit" as LONG_MAX rounded down to a page (of any size);
+ * nothing real is within 2^62 of it. */
+#define V1_UNLIMITED (1ULL << 62)
+
+bool ml_parse_limit_value(const char *text, uint64_t *out) {
+    const char *p = text;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncmp(p, "max", 3) == 0) {
+        p += 3;
+        while (*p == ' ' || *p == '\n' || *p == '\t')
+            p++;
+        if (*p) return false;
+        *out = ML_NO_LIMIT;
+        return true;
+    }
+    uint64_t v;
+    if (!ml_parse_u64(p, &v)) return false;
+    *out = v >= V1_UNLIMITED ? ML_NO_LIMIT : v;
+    return true;
+}
+
+static void copy_str(char *dst, const char *src, size_t cap) {
+    size_t n = strlen(src);
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static bool has_token(const char *list, const char *tok) {
+    size_t tl = strlen(tok);
+    for (const char *p = list; *p;) {
+        const char *c = strchr(p, ',');
+        size_t l = c ? (size_t)(c - p) : strlen(p);
+        if (l == tl && strncmp(p, tok, tl) == 0) return true;
+        if (!c) break;
+        p = c + 1;
+    }
+    return false;
+}
+
+bool ml_parse_proc_cgroup_line(const char *line, char *v1_path, char *v2_path, size_t cap) {
+    /* hierarchy-ID:controller-list:path ; the path may contain ':' and spaces */
+    const char *c1 = strchr(line, ':');
+    if (!c1 || c1 == line) return false;
+    for (const char *d = line; d < c1; d++)
+        if (*d < '0' || *d > '9') return false;
+    const char *c2 = strchr(c1 + 1, ':');
+    if (!c2 || c2[1] != '/') return false;
+    const char *path = c2 + 1;
+    size_t cl = (size_t)(c2 - c1 - 1);
+    if (c1 - line == 1 && line[0] == '0' && cl == 0) {
+        copy_str(v2_path, path, cap);
+        return true;
+    }
+    char ctl[256];
+    if (cl == 0 || cl >= sizeof ctl) return false;
+    memcpy(ctl, c1 + 1, cl);
+    ctl[cl] = '\0';
+    if (!has_token(ctl, "memory")) return false;
+    copy_str(v1_path, path, cap);
+    return true;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo */
+static void unescape(char *s) {
+    char *w = s;
+    for (char *r = s; *r;) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 4;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+}
+
+static char *next_field(char **p) {
+    while (**p == ' ')
+        (*p)++;
+    if (!**p) return NULL;
+    char *f = *p;
+    while (**p && **p != ' ')
+        (*p)++;
+    if (**p) *(*p)++ = '\0';
+    return f;
+}
+
+bool ml_parse_mountinfo_line(char *line, char **root, char **mnt, char **fstype, char **superopts) {
+    /* id parent major:minor root mountpoint options [optional...] - fstype source superopts */
+    char *p = line, *f[5];
+    for (int i = 0; i < 5; i++)
+        if (!(f[i] = next_field(&p))) return false;
+    if (!next_field(&p)) return false; /* mount options */
+    char *sep;
+    while ((sep = next_field(&p)) && strcmp(sep, "-") != 0) {
+    }
+    if (!sep) return false;
+    char *fs = next_field(&p), *src = next_field(&p), *so = next_field(&p);
+    if (!fs || !src || !so) return false;
+    unescape(f[3]);
+    unescape(f[4]);
+    *root = f[3];
+    *mnt = f[4];
+    *fstype = fs;
+    *superopts = so;
+    return true;
+}
+
+struct cg_scan {
+    const char *v1_path, *v2_path;
+    char v1_root[ML_PATH_MAX], v1_mnt[ML_PATH_MAX];
+    char v2_root[ML_PATH_MAX], v2_mnt[ML_PATH_MAX];
+    size_t v1_match; /* length of the mount root matched against v1_path, +1 */
+    bool v2_found;
+};
+
+static size_t root_match(const char *mroot, const char *path) {
+    size_t l = strlen(mroot);
+    if (strcmp(mroot, "/") == 0) return 1;
+    if (strncmp(path, mroot, l) == 0 && (path[l] == '/' || path[l] == '\0')) return l + 1;
+    return 0;
+}
+
+static bool scan_mount(char *line, void *arg) {
+    struct cg_scan *s = arg;
+    char *root, *mnt, *fs, *so;
+    if (!ml_parse_mountinfo_line(line, &root, &mnt, &fs, &so)) return true;
+    if (strcmp(fs, "cgroup") == 0 && s->v1_path[0] && has_token(so, "memory")) {
+        size_t m = root_match(root, s->v1_path);
+        if (!s->v1_mnt[0] || m > s->v1_match) { /* prefer the mount that contains our path */
+            copy_str(s->v1_root, root, ML_PATH_MAX);
+            copy_str(s->v1_mnt, mnt, ML_PATH_MAX);
+            s->v1_match = m;
+        }
+    } else if (strcmp(fs, "cgroup2") == 0 && s->v2_path[0] && !s->v2_found) {
+        copy_str(s->v2_root, root, ML_PATH_MAX);
+        copy_str(s->v2_mnt, mnt, ML_PATH_MAX);
+        s->v2_found = true;
+    }
+    return true;
+}
+
+struct cg_lines {
+    char v1[ML_PATH_MAX], v2[ML_PATH_MAX];
+};
+
+static bool scan_cgroup_line(char *line, void *arg) {
+    struct cg_lines *l = arg;
+    ml_parse_proc_cgroup_line(line, l->v1, l->v2, ML_PATH_MAX);
+    return true;
+}
+
+/* dir = root + mount point + (path relative to the mount's root) */
+static void join_dir(char *out, const char *root, const char *mnt, const char *mroot,
+                     const char *path) {
+    const char *rel = path;
+    size_t m = root_match(mroot, path);
+    if (m > 1)
+        rel = path + m - 1;
+    else if (m == 0)
+        rel = ""; /* our cgroup is outside what is mounted (namespaces): use the mount itself */
+    if (strcmp(rel, "/") == 0) rel = "";
+    if (strcmp(mnt, "/") == 0 && rel[0]) mnt = "";
+    ml_fmt(out, ML_PATH_MAX, "%s%s%s", root, mnt, rel);
+}
+
+static void add_limit(struct ml_cgroup *cg, const char *path, const char *kind, const char *text) {
+    uint64_t v;
+    if (!ml_parse_limit_value(text, &v)) {
+        if (!cg->warning[0]) {
+            char shown[48];
+            size_t n = 0;
+            for (const char *t = text; *t && *t != '\n' && n < sizeof shown - 1; t++)
+                shown[n++] = (*t >= 32 && *t < 127) ? *t : '?';
+            shown[n] = '\0';
+            ml_fmt(cg->warning, sizeof cg->warning, "ignoring %s: unparsable contents '%s'", path,
+                   shown);
+        }
+        return;
+    }
+    if (cg->nfiles < ML_CG_MAX_FILES) {
+        struct ml_cg_file *f = &cg->files[cg->nfiles++];
+        copy_str(f->path, path, sizeof f->path);
+        f->kind = kind;
+        f->value = v;
+    }
+    if (v < cg->cgroup_limit) {
+        cg->cgroup_limit = v;
+        copy_str(cg->source, path, sizeof cg->source);
+        cg->source_kind = kind;
+    }
+}
+
+static void read_limit(struct ml_cgroup *cg, const char *dir, const char *file) {
+    char path[ML_PATH_MAX + 32], buf[64];
+    ml_fmt(path, sizeof path, "%s/%s", dir, file);
+    if (ml_read_file(path, buf, sizeof buf) >= 0) add_limit(cg, path, file, buf);
+}
+
+/* Reads the limit files in dir and each ancestor up to and including mount. */
+static void walk_up(struct ml_cgroup *cg, int version) {
+    char dir[ML_PATH_MAX];
+    copy_str(dir, cg->dir, sizeof dir);
+    size_t mlen = strlen(cg->mount);
+    for (int depth = 0; depth < 64; depth++) {
+        if (version == 2) {
+            read_limit(cg, dir, "memory.max");
+            read_limit(cg, dir, "memory.high");
+        } else {
+            read_limit(cg, dir, "memory.limit_in_bytes");
+        }
+        size_t dl = strlen(dir);
+        if (dl <= mlen) break;
+        char *slash = strrchr(dir, '/');
+        if (!slash || (size_t)(slash - dir) < mlen) break;
+        *slash = '\0';
+    }
+    if (version == 1) {
+        /* the kernel's own min over ancestors, including ones not mounted here */
+        char path[ML_PATH_MAX + 32], stat[4096];
+        uint64_t v;
+        ml_fmt(path, sizeof path, "%s/memory.stat", cg->dir);
+        if (ml_read_file(path, stat, sizeof stat) >= 0 &&
+            ml_find_key_u64(stat, "hierarchical_memory_limit", &v)) {
+            char num[24];
+            ml_fmt(num, sizeof num, "%llu", (unsigned long long)v);
+            add_limit(cg, path, "hierarchical_memory_limit", num);
+        }
+    }
+}
+
+void ml_cgroup_discover(const char *root, struct ml_cgroup *cg) {
+    memset(cg, 0, sizeof *cg);
+    cg->cgroup_limit = ML_NO_LIMIT;
+    cg->limit = ML_NO_LIMIT;
+    if (!root) root = "";
+
+    char path[ML_PATH_MAX + 32];
+    struct cg_lines lines;
+    lines.v1[0] = lines.v2[0] = '\0';
+    ml_fmt(path, sizeof path, "%s/proc/self/cgroup", root);
+    ml_for_each_line(path, scan_cgroup_line, &lines);
+
+    if (lines.v1[0] || lines.v2[0]) {
+        struct cg_scan scan;
+        memset(&scan, 0, sizeof scan);
+        scan.v1_path = lines.v1;
+        scan.v2_path = lines.v2;
+        ml_fmt(path, sizeof path, "%s/proc/self/mountinfo", root);
+        ml_for_each_line(path, scan_mount, &scan);
+        /* the memory controller lives on v1 when a v1 memory hierarchy is mounted (hybrid) */
+        if (scan.v1_mnt[0]) {
+            cg->version = 1;
+            join_dir(cg->dir, root, scan.v1_mnt, scan.v1_root, lines.v1);
+            ml_fmt(cg->mount, sizeof cg->mount, "%s%s", root, scan.v1_mnt);
+        } else if (scan.v2_found) {
+            cg->version = 2;
+            join_dir(cg->dir, root, scan.v2_mnt, scan.v2_root, lines.v2);
+            ml_fmt(cg->mount, sizeof cg->mount, "%s%s", root, scan.v2_mnt);
+        }
+        if (cg->version) walk_up(cg, cg->version);
+    }
+
+    char meminfo[4096];
+    uint64_t kb;
+    ml_fmt(path, sizeof path, "%s/proc/meminfo", root);
+    if (ml_read_file(path, meminfo, sizeof meminfo) >= 0 &&
+        ml_find_key_u64(meminfo, "MemTotal", &kb) && kb < (UINT64_MAX >> 10))
+        cg->mem_total = kb << 10;
+
+    cg->limit = cg->cgroup_limit;
+    if (cg->mem_total && cg->mem_total < cg->limit) {
+        cg->limit = cg->mem_total;
+        copy_str(cg->source, path, sizeof cg->source);
+        cg->source_kind = "MemTotal";
+    }
+}

@@ -1,0 +1,48 @@
+/* Memory-limit discovery: which cgroup this process is in, where its hierarchy is
+ * mounted, and the smallest limit on the way up to the mount's root, capped by
+ * physical memory. A pure function of a filesystem root ("" for the real system),
+ * so tests point it at fixture trees. No allocation; modest stack. */
+#ifndef ML_CGROUP_H
+#define ML_CGROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ML_PATH_MAX 512
+#define ML_CG_MAX_FILES 24
+
+#define ML_NO_LIMIT UINT64_MAX
+
+struct ml_cg_file {
+    char path[ML_PATH_MAX]; /* as read, with the root prefix */
+    const char *kind;       /* "memory.max", "memory.high", "memory.limit_in_bytes", ... */
+    uint64_t value;         /* ML_NO_LIMIT for max / the v1 sentinel */
+};
+
+struct ml_cgroup {
+    int version;                 /* 0 none found, 1 or 2 */
+    char dir[ML_PATH_MAX];       /* this process's memory cgroup directory */
+    char mount[ML_PATH_MAX];     /* mount point of its hierarchy */
+    uint64_t cgroup_limit;       /* smallest cgroup limit, ML_NO_LIMIT if none */
+    uint64_t mem_total;          /* MemTotal, 0 if unreadable */
+    uint64_t limit;              /* effective: min(cgroup_limit, mem_total); ML_NO_LIMIT if neither */
+    char source[ML_PATH_MAX];    /* the file that gave `limit` */
+    const char *source_kind;     /* its kind ("MemTotal" for physical memory), or NULL */
+    int nfiles;                  /* every limit file read, leaf first */
+    struct ml_cg_file files[ML_CG_MAX_FILES];
+    char warning[ML_PATH_MAX + 96]; /* the first file with contents we could not parse */
+};
+
+/* Fills *out. Never fails: what cannot be read is simply not a limit. */
+void ml_cgroup_discover(const char *root, struct ml_cgroup *out);
+
+/* Parsers, exposed for unit tests and fuzzing. */
+/* A /proc/self/cgroup line; sets *v1_memory or *v2 when it is the memory or unified line. */
+bool ml_parse_proc_cgroup_line(const char *line, char *v1_path, char *v2_path, size_t cap);
+/* A mountinfo line: unescaped root and mount point, fstype and super options. */
+bool ml_parse_mountinfo_line(char *line, char **root, char **mnt, char **fstype, char **superopts);
+/* memory.max / limit_in_bytes contents: true with ML_NO_LIMIT for "max" or the v1 sentinel. */
+bool ml_parse_limit_value(const char *text, uint64_t *out);
+
+#endif

@@ -1,0 +1,43 @@
+/* Configuration: one declarative table of environment variables (config.c),
+ * each parsed exactly once at start-up. A bad value yields one line naming the
+ * variable, the value and what is accepted, and the option keeps its default. */
+#ifndef ML_CONFIG_H
+#define ML_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum ml_size_kind { ML_SIZE_UNSET, ML_SIZE_OFF, ML_SIZE_BYTES, ML_SIZE_PERCENT };
+
+struct ml_size {
+    enum ml_size_kind kind;
+    uint64_t bytes;         /* ML_SIZE_BYTES */
+    uint32_t milli_percent; /* ML_SIZE_PERCENT: 80% is 80000 */
+};
+
+enum ml_scope { ML_SCOPE_PROCESS, ML_SCOPE_CGROUP };
+
+struct ml_config {
+    struct ml_size soft;  /* MEMLIMIT */
+    enum ml_scope scope;  /* MEMLIMIT_SCOPE */
+    int trace;            /* MEMLIMIT_TRACE: 0 off, 1 events */
+    const char *log;      /* MEMLIMIT_LOG: NULL for stderr; points into the environment */
+    uint32_t refresh_sec; /* MEMLIMIT_REFRESH: how often limits are re-read */
+};
+
+/* Sizes: "512MiB", "1.5GiB", "1073741824", "80%", "off". On error returns a static
+ * description of what is accepted and leaves *out alone. */
+const char *ml_parse_size(const char *s, struct ml_size *out);
+
+/* Bytes a size means given the detected limit (percentages); 0 if unset or off. */
+uint64_t ml_size_resolve(const struct ml_size *sz, uint64_t base);
+
+typedef const char *(*ml_getenv_fn)(const char *name);
+typedef void (*ml_report_fn)(const char *line);
+
+/* Defaults, then every variable of the table that is set. Each rejected value is
+ * reported as one line (without prefix or newline). Returns the number rejected. */
+int ml_config_load(struct ml_config *cfg, ml_getenv_fn get, ml_report_fn report);
+
+#endif

@@ -1,0 +1,27 @@
+/* Levels from usage and limits: a pure function, so the rules are unit-tested. */
+#ifndef ML_LEVEL_H
+#define ML_LEVEL_H
+
+#include "memlimit.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ml_limits {
+    uint64_t soft;   /* 0: no soft limit */
+    uint64_t hard;   /* 0: none */
+    uint64_t cgroup; /* the detected cgroup limit, ML_NO_LIMIT or 0 if none */
+};
+
+/* Watermarks, in per mille of the soft limit. */
+#define ML_MODERATE_PERMILLE 900 /* MODERATE at 90% of soft */
+#define ML_RELEASE_PERMILLE  950 /* reached until usage falls below 95% of soft */
+#define ML_CRITICAL_PERMILLE 970 /* CRITICAL at 97% of the cgroup limit */
+
+static inline uint64_t ml_permille(uint64_t v, unsigned pm) {
+    return (uint64_t)((unsigned __int128)v * pm / 1000);
+}
+
+/* *reached carries the hysteresis: set at soft, cleared below 95% of soft. */
+enum memlimit_level ml_level_compute(uint64_t usage, const struct ml_limits *l, bool *reached);
+
+#endif

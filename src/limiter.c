@@ -1,0 +1,296 @@
+#include "limiter.h"
+#include "cgroup.h"
+#include "config.h"
+#include "level.h"
+#include "log.h"
+#include "memlimit.h"
+#include "usage.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+enum { ST_NEW, ST_INITIALIZING, ST_READY };
+
+static struct {
+    _Atomic int state;
+    struct ml_config cfg;
+
+    /* limits */
+    _Atomic uint64_t soft;     /* 0: none */
+    _Atomic uint64_t detected; /* cgroup limit capped by MemTotal; ML_NO_LIMIT if none */
+    _Atomic uint64_t cglimit;  /* cgroup files only */
+    _Atomic bool soft_explicit; /* set by MEMLIMIT bytes or memlimit_set_limit: not re-derived */
+
+    /* usage accounting */
+    _Atomic uint64_t usage;     /* last sample */
+    _Atomic uint64_t unsampled; /* bytes handed out since then: an upper bound on growth */
+    _Atomic uint64_t last_sample_ns;
+    _Atomic uint64_t peak;
+    _Atomic uint64_t samples;
+    atomic_flag sampling; /* one sampler at a time; others never wait */
+
+    /* level */
+    _Atomic int level;
+    _Atomic bool reached;
+
+    /* trimming */
+    struct ml_trim_policy trim_policy; /* only touched by the sampler */
+    _Atomic uint64_t trims, trimmed_bytes;
+
+    /* limit re-reading */
+    _Atomic uint64_t next_refresh_ns;
+    atomic_flag cg_lock; /* guards cg against memlimit_stats readers */
+    struct ml_cgroup cg;
+} S = {.sampling = ATOMIC_FLAG_INIT, .cg_lock = ATOMIC_FLAG_INIT};
+
+static struct ml_cgroup cg_scratch; /* used by the sampler only */
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void report_line(const char *line) { ml_log("%s", line); }
+
+static const char *env_get(const char *name) {
+    /* a path from the environment is not followed in secure-execution mode */
+    if (strcmp(name, "MEMLIMIT_LOG") == 0) return secure_getenv(name);
+    return getenv(name);
+}
+
+/* The soft limit the configuration asks for, given a discovery. */
+static uint64_t derive_soft(const struct ml_cgroup *cg) {
+    const struct ml_size *s = &S.cfg.soft;
+    switch (s->kind) {
+    case ML_SIZE_OFF:
+        return 0;
+    case ML_SIZE_BYTES:
+        return s->bytes;
+    case ML_SIZE_PERCENT: /* of the cgroup limit, or of physical memory */
+        return cg->limit == ML_NO_LIMIT ? 0 : ml_size_resolve(s, cg->limit);
+    case ML_SIZE_UNSET:
+    default: { /* 90% of the cgroup limit; with none, only watch */
+        if (cg->cgroup_limit == ML_NO_LIMIT) return 0;
+        struct ml_size ninety = {.kind = ML_SIZE_PERCENT, .milli_percent = 90000};
+        return ml_size_resolve(&ninety, cg->limit);
+    }
+    }
+}
+
+static void describe_soft(char *out, size_t cap, const struct ml_cgroup *cg, uint64_t soft) {
+    char a[24], b[24];
+    const struct ml_size *s = &S.cfg.soft;
+    if (s->kind == ML_SIZE_OFF) {
+        ml_fmt(out, cap, "soft off (MEMLIMIT=off)");
+    } else if (s->kind == ML_SIZE_BYTES) {
+        ml_fmt(out, cap, "soft %s (MEMLIMIT)", ml_fmt_bytes(a, soft));
+    } else if (soft == 0) {
+        ml_fmt(out, cap, "soft none (no cgroup memory limit; MemTotal %s), watching only",
+               ml_fmt_bytes(a, cg->mem_total));
+    } else {
+        uint32_t mp = s->kind == ML_SIZE_PERCENT ? s->milli_percent : 90000;
+        ml_fmt(out, cap, "soft %s (%u%% of %s%s%s %s at %s)", ml_fmt_bytes(a, soft), mp / 1000,
+               cg->source_kind && strcmp(cg->source_kind, "MemTotal") == 0 ? "" : "cgroup v",
+               cg->source_kind && strcmp(cg->source_kind, "MemTotal") == 0 ? ""
+               : cg->version == 1                                          ? "1 "
+                                                                           : "2 ",
+               cg->source_kind ? cg->source_kind : "?", ml_fmt_bytes(b, cg->limit), cg->source);
+    }
+}
+
+static void publish_cgroup(const struct ml_cgroup *cg) {
+    while (atomic_flag_test_and_set_explicit(&S.cg_lock, memory_order_acquire)) {
+    }
+    memcpy(&S.cg, cg, sizeof *cg);
+    atomic_flag_clear_explicit(&S.cg_lock, memory_order_release);
+    atomic_store(&S.detected, cg->limit);
+    atomic_store(&S.cglimit, cg->cgroup_limit);
+}
+
+/* Re-reads the limits (an in-place pod resize changes memory.max). Sampler only. */
+static void refresh_limits(uint64_t now) {
+    atomic_store(&S.next_refresh_ns, now + (uint64_t)S.cfg.refresh_sec * 1000000000ULL);
+    ml_cgroup_discover("", &cg_scratch);
+    uint64_t old_detected = atomic_load(&S.detected);
+    if (cg_scratch.limit == old_detected && cg_scratch.cgroup_limit == atomic_load(&S.cglimit))
+        return;
+    publish_cgroup(&cg_scratch);
+    if (!atomic_load(&S.soft_explicit)) {
+        uint64_t old = atomic_load(&S.soft), soft = derive_soft(&cg_scratch);
+        atomic_store(&S.soft, soft);
+        if (S.cfg.trace && old != soft) {
+            char a[24], b[24], c[24];
+            ml_log("limit changed: %s at %s, soft %s -> %s", ml_fmt_bytes(c, cg_scratch.limit),
+                   cg_scratch.source, ml_fmt_bytes(a, old), ml_fmt_bytes(b, soft));
+        }
+    }
+}
+
+static uint64_t read_usage(void) {
+    return S.cfg.scope == ML_SCOPE_CGROUP ? ml_usage_cgroup(&S.cg) : ml_usage_process();
+}
+
+static enum memlimit_level update_level(uint64_t usage) {
+    struct ml_limits l = {.soft = atomic_load(&S.soft), .cgroup = atomic_load(&S.cglimit)};
+    bool reached = atomic_load(&S.reached);
+    enum memlimit_level lv = ml_level_compute(usage, &l, &reached);
+    atomic_store(&S.reached, reached);
+    atomic_store(&S.level, lv);
+    return lv;
+}
+
+static void trim(uint64_t now, uint64_t before) {
+    if (!ml_trim_now()) return;
+    uint64_t done = now_ns(), took = done - now;
+    uint64_t after = read_usage();
+    uint64_t freed = before > after ? before - after : 0;
+    uint64_t soft = atomic_load(&S.soft);
+    /* worth it if it gave back 1/64 of the limit (at least 1 MiB) */
+    uint64_t enough = soft / 64 > (1u << 20) ? soft / 64 : (1u << 20);
+    ml_trim_policy_update(&S.trim_policy, done, took, freed >= enough);
+    uint64_t n = atomic_fetch_add(&S.trims, 1) + 1;
+    atomic_fetch_add(&S.trimmed_bytes, freed);
+    atomic_store(&S.usage, after);
+    update_level(after);
+    if (S.cfg.trace) {
+        char a[24], b[24], c[24];
+        ml_log("trim #%llu at %s -> %s in %s", (unsigned long long)n, ml_fmt_bytes(a, before),
+               ml_fmt_bytes(b, after), ml_fmt_ns(c, took));
+    }
+}
+
+/* The sampler: one thread at a time, never waited for. */
+static void sample(uint64_t now) {
+    if (now >= atomic_load(&S.next_refresh_ns)) refresh_limits(now);
+    uint64_t pending = atomic_load(&S.unsampled);
+    uint64_t u = read_usage();
+    atomic_fetch_sub(&S.unsampled, pending);
+    atomic_store(&S.usage, u);
+    atomic_store(&S.last_sample_ns, now);
+    atomic_fetch_add(&S.samples, 1);
+    uint64_t peak = atomic_load(&S.peak);
+    while (u > peak && !atomic_compare_exchange_weak(&S.peak, &peak, u)) {
+    }
+    if (update_level(u) >= MEMLIMIT_LEVEL_MODERATE && ml_trim_due(&S.trim_policy, now))
+        trim(now, u);
+}
+
+/* Budget per thread: 1 MiB far from the limit, down to 64 KiB as it nears, so
+ * the bytes no one has looked at stay small against the headroom. */
+static size_t chunk_size(void) {
+    uint64_t soft = atomic_load(&S.soft);
+    if (!soft) return ML_CHUNK_MAX;
+    uint64_t est = atomic_load(&S.usage) + atomic_load(&S.unsampled);
+    uint64_t mod = ml_permille(soft, ML_MODERATE_PERMILLE);
+    uint64_t c = est < mod ? (mod - est) / 16 : 0;
+    return c > ML_CHUNK_MAX ? ML_CHUNK_MAX : c < ML_CHUNK_MIN ? ML_CHUNK_MIN : (size_t)c;
+}
+
+size_t ml_core_slow(size_t bytes) {
+    if (atomic_load_explicit(&S.state, memory_order_acquire) != ST_READY) return ML_CHUNK_MIN;
+    size_t chunk = chunk_size();
+    atomic_fetch_add_explicit(&S.unsampled, bytes + chunk, memory_order_relaxed);
+    uint64_t now = now_ns();
+    /* a /proc read costs ~2 us: at most one per ms with a limit, one per 10 ms without */
+    uint64_t every = atomic_load(&S.soft) ? 1000000 : 10000000;
+    if (now - atomic_load_explicit(&S.last_sample_ns, memory_order_relaxed) >= every &&
+        !atomic_flag_test_and_set_explicit(&S.sampling, memory_order_acquire)) {
+        int saved = errno;
+        sample(now);
+        atomic_flag_clear_explicit(&S.sampling, memory_order_release);
+        errno = saved;
+        chunk = chunk_size();
+    }
+    return chunk;
+}
+
+static void atfork_child(void) {
+    /* a lock held by a thread that does not exist in the child would stay held */
+    atomic_flag_clear(&S.sampling);
+    atomic_flag_clear(&S.cg_lock);
+}
+
+void ml_core_init(ml_lookup_fn lookup) {
+    int expect = ST_NEW;
+    if (!atomic_compare_exchange_strong(&S.state, &expect, ST_INITIALIZING)) return;
+    int saved = errno;
+
+    /* the log destination first, so configuration errors go where the user asked */
+    const char *logv = env_get("MEMLIMIT_LOG");
+    if (logv && logv[0]) ml_log_set_dest(logv);
+    ml_config_load(&S.cfg, env_get, report_line);
+    ml_log_set_dest(S.cfg.log);
+
+    ml_cgroup_discover("", &cg_scratch);
+    publish_cgroup(&cg_scratch);
+    if (cg_scratch.warning[0]) ml_log("%s", cg_scratch.warning);
+    atomic_store(&S.soft, derive_soft(&cg_scratch));
+    atomic_store(&S.soft_explicit, S.cfg.soft.kind == ML_SIZE_BYTES);
+    atomic_store(&S.next_refresh_ns, now_ns() + (uint64_t)S.cfg.refresh_sec * 1000000000ULL);
+
+    ml_trim_init(lookup);
+    pthread_atfork(NULL, NULL, atfork_child);
+
+    if (S.cfg.trace) {
+        char soft[ML_PATH_MAX + 128];
+        describe_soft(soft, sizeof soft, &cg_scratch, atomic_load(&S.soft));
+        ml_log("%s, hard off, scope %s, allocator %s", soft,
+               S.cfg.scope == ML_SCOPE_CGROUP ? "cgroup" : "process", ml_trim_allocator_name());
+    }
+    atomic_store_explicit(&S.state, ST_READY, memory_order_release);
+    errno = saved;
+}
+
+/* ---- the public API (memlimit.h) ---- */
+
+EXPORT bool memlimit_reached(void) { return atomic_load_explicit(&S.reached, memory_order_relaxed); }
+
+EXPORT enum memlimit_level memlimit_level(void) {
+    return (enum memlimit_level)atomic_load_explicit(&S.level, memory_order_relaxed);
+}
+
+EXPORT int64_t memlimit_set_limit(int64_t bytes) {
+    uint64_t old = atomic_load(&S.soft);
+    if (bytes >= 0) {
+        atomic_store(&S.soft_explicit, true);
+        atomic_store(&S.soft, (uint64_t)bytes);
+        update_level(atomic_load(&S.usage));
+        atomic_store(&S.last_sample_ns, 0); /* the next slow path samples */
+    }
+    return (int64_t)old;
+}
+
+EXPORT int memlimit_stats(struct memlimit_stats *out) {
+    if (!out) {
+        errno = EINVAL;
+        return -1;
+    }
+    memset(out, 0, sizeof *out);
+    out->soft_limit = (int64_t)atomic_load(&S.soft);
+    uint64_t det = atomic_load(&S.detected);
+    out->detected_limit = det == ML_NO_LIMIT ? 0 : (int64_t)det;
+    while (atomic_flag_test_and_set_explicit(&S.cg_lock, memory_order_acquire)) {
+    }
+    if (det != ML_NO_LIMIT) {
+        bool memtotal = S.cg.source_kind && strcmp(S.cg.source_kind, "MemTotal") == 0;
+        out->source = memtotal ? MEMLIMIT_SOURCE_MEMTOTAL
+                      : S.cg.version == 1 ? MEMLIMIT_SOURCE_CGROUP_V1
+                                          : MEMLIMIT_SOURCE_CGROUP_V2;
+        ml_fmt(out->source_path, sizeof out->source_path, "%s", S.cg.source);
+    }
+    atomic_flag_clear_explicit(&S.cg_lock, memory_order_release);
+    out->usage = (int64_t)atomic_load(&S.usage);
+    out->peak_usage = (int64_t)atomic_load(&S.peak);
+    out->level = memlimit_level();
+    out->samples = atomic_load(&S.samples);
+    out->trims = atomic_load(&S.trims);
+    out->trimmed_bytes = atomic_load(&S.trimmed_bytes);
+    return 0;
+}

@@ -1,0 +1,25 @@
+/* The limiter's state and its slow path. preload/ calls in here; nothing in src/
+ * knows about interposition. */
+#ifndef ML_LIMITER_H
+#define ML_LIMITER_H
+
+#include "trim.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads the configuration, discovers the limit, finds the trimmer, prints the
+ * start-up line when tracing. Idempotent and thread-safe; a concurrent caller
+ * returns at once without waiting. */
+void ml_core_init(ml_lookup_fn lookup);
+
+/* A thread ran out of allocation budget while allocating `bytes` (already
+ * forwarded). Samples usage when due (at most once per millisecond for the whole
+ * process), updates the level and trims inline when a watermark is crossed.
+ * Returns the thread's next budget in bytes. Keeps errno. */
+size_t ml_core_slow(size_t bytes);
+
+/* The budget a thread starts with before the core is ready. */
+#define ML_CHUNK_MAX ((size_t)1 << 20)
+#define ML_CHUNK_MIN ((size_t)64 << 10)
+
+#endif

@@ -1,0 +1,47 @@
+#include "usage.h"
+#include "fileio.h"
+#include "log.h"
+
+#include <unistd.h>
+
+uint64_t ml_parse_statm(const char *text, uint64_t page) {
+    /* size resident shared text lib data dt, in pages */
+    uint64_t f[3];
+    const char *p = text;
+    for (int i = 0; i < 3; i++) {
+        while (*p == ' ')
+            p++;
+        if (*p < '0' || *p > '9') return 0;
+        uint64_t v = 0;
+        for (; *p >= '0' && *p <= '9'; p++)
+            v = v * 10 + (uint64_t)(*p - '0');
+        f[i] = v;
+    }
+    return f[1] > f[2] ? (f[1] - f[2]) * page : 0;
+}
+
+uint64_t ml_usage_process(void) {
+    static uint64_t page;
+    char buf[128];
+    if (!page) page = (uint64_t)sysconf(_SC_PAGESIZE);
+    if (ml_read_file("/proc/self/statm", buf, sizeof buf) < 0) return 0;
+    return ml_parse_statm(buf, page);
+}
+
+uint64_t ml_working_set(uint64_t usage, const char *stat, int version) {
+    uint64_t inactive = 0;
+    ml_find_key_u64(stat, version == 1 ? "total_inactive_file" : "inactive_file", &inactive);
+    return usage > inactive ? usage - inactive : 0;
+}
+
+uint64_t ml_usage_cgroup(const struct ml_cgroup *cg) {
+    char path[ML_PATH_MAX + 32], buf[64], stat[4096];
+    uint64_t usage;
+    if (cg->version == 0) return 0;
+    ml_fmt(path, sizeof path, "%s/%s", cg->dir,
+           cg->version == 1 ? "memory.usage_in_bytes" : "memory.current");
+    if (ml_read_file(path, buf, sizeof buf) < 0 || !ml_parse_u64(buf, &usage)) return 0;
+    ml_fmt(path, sizeof path, "%s/memory.stat", cg->dir);
+    if (ml_read_file(path, stat, sizeof stat) < 0) return usage;
+    return ml_working_set(usage, stat, cg->version);
+}
