@@ -18,10 +18,10 @@
 __thread size_t ml_tl_budget TLS_IE;
 static __thread bool tl_in_core TLS_IE;
 
-void ml_after_alloc(size_t n) {
+void ml_after_alloc(size_t n, bool may_act) {
     if (tl_in_core) return; /* the core's own calls (dlsym, atfork) are not accounted */
     tl_in_core = true;
-    ml_tl_budget = ml_core_slow(n);
+    ml_tl_budget = ml_core_slow(n, may_act);
     tl_in_core = false;
 }
 
@@ -46,7 +46,7 @@ static SLOW void *malloc_slow(size_t n) {
     if (too_big(n)) return enomem();
     void *p = ml_next.malloc(n);
     if (unlikely(!p)) return enomem();
-    ml_after_alloc(n);
+    ml_after_alloc(n, true);
     return p;
 }
 
@@ -67,7 +67,7 @@ static SLOW void *calloc_slow(size_t a, size_t b, size_t n) {
     if (too_big(n)) return enomem();
     void *p = ml_next.calloc(a, b);
     if (unlikely(!p)) return enomem();
-    ml_after_alloc(n);
+    ml_after_alloc(n, true);
     return p;
 }
 
@@ -92,12 +92,12 @@ static SLOW void *realloc_slow(void *p, size_t n, size_t grow) {
         if (!q) return enomem();
         size_t old = ml_boot_size(p);
         memcpy(q, p, old < n ? old : n);
-        ml_after_alloc(n);
+        ml_after_alloc(n, true);
         return q;
     }
     void *q = ml_next.realloc(p, n);
     if (unlikely(!q && n)) return enomem();
-    if (grow) ml_after_alloc(grow);
+    if (grow) ml_after_alloc(grow, true);
     return q;
 }
 
@@ -152,7 +152,7 @@ static SLOW void *aligned_slow(enum aligned_kind k, size_t al, size_t n) {
         p = ml_next.memalign(al, n);
     }
     if (unlikely(!p)) return enomem();
-    ml_after_alloc(n);
+    ml_after_alloc(n, true);
     return p;
 }
 
@@ -195,7 +195,7 @@ EXPORT int posix_memalign(void **out, size_t al, size_t n) {
         return e;
     }
     errno = saved;
-    ml_after_alloc(n);
+    ml_after_alloc(n, true);
     return 0;
 }
 

@@ -17,7 +17,9 @@ static inline bool ml_take(size_t n) {
     return false;
 }
 
-/* Slow path after a forwarded call that may have grown usage by n bytes. */
-void ml_after_alloc(size_t n);
+/* Slow path after a forwarded call that may have grown usage by n bytes. may_act
+ * is false from mmap/mremap: allocators call those holding their own locks, so the
+ * core must not call back into the allocator (trim, mallctl) from there. */
+void ml_after_alloc(size_t n, bool may_act);
 
 #endif

@@ -22,7 +22,7 @@ static __attribute__((noinline, cold)) void *new_target(int v, bool *own) {
     return ml_cxx_runtime_new(v);
 }
 
-static __attribute__((noinline, cold)) void account(size_t n) { ml_after_alloc(n); }
+static __attribute__((noinline, cold)) void account(size_t n) { ml_after_alloc(n, true); }
 
 static __attribute__((noreturn, cold)) void no_runtime(void) {
     static const char msg[] = "memlimit: no C++ runtime operator new found; aborting\n";

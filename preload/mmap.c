@@ -11,7 +11,7 @@
 static __attribute__((noinline, cold)) void *mmap_slow(void *a, size_t l, int prot, int fl, int fd,
                                                        off_t o) {
     void *p = ml_next.mmap(a, l, prot, fl, fd, o);
-    if (p != MAP_FAILED) ml_after_alloc(l);
+    if (p != MAP_FAILED) ml_after_alloc(l, false);
     return p;
 }
 
@@ -36,6 +36,6 @@ EXPORT void *mremap(void *old, size_t ol, size_t nl, int fl, ...) {
     }
     void *p = ml_next.mremap(old, ol, nl, fl, na);
     size_t grow = nl > ol ? nl - ol : 0;
-    if (grow && p != MAP_FAILED && !ml_take(grow)) ml_after_alloc(grow);
+    if (grow && p != MAP_FAILED && !ml_take(grow)) ml_after_alloc(grow, false);
     return p;
 }

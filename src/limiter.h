@@ -4,6 +4,7 @@
 #define ML_LIMITER_H
 
 #include "trim.h"
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,9 +15,11 @@ void ml_core_init(ml_lookup_fn lookup);
 
 /* A thread ran out of allocation budget while allocating `bytes` (already
  * forwarded). Samples usage when due (at most once per millisecond for the whole
- * process), updates the level and trims inline when a watermark is crossed.
- * Returns the thread's next budget in bytes. Keeps errno. */
-size_t ml_core_slow(size_t bytes);
+ * process) and updates the level. With may_act, it also trims inline when a
+ * watermark is crossed: only pass it where no allocator lock can be held (after a
+ * malloc-family call returned), never from mmap, which allocators call with their
+ * locks held. Returns the thread's next budget in bytes. Keeps errno. */
+size_t ml_core_slow(size_t bytes, bool may_act);
 
 /* The budget a thread starts with before the core is ready. */
 #define ML_CHUNK_MAX ((size_t)1 << 20)

@@ -1,12 +1,17 @@
 #include "trim.h"
 
+#include <malloc.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <string.h>
 
 static enum ml_allocator alloc_kind = ML_ALLOC_OTHER;
 static int (*glibc_trim)(size_t);
 static int (*je_mallctl)(const char *, void *, size_t *, void *, size_t);
 static void (*tc_release)(void);
 static void (*mi_collect)(bool);
+
+static int (*glibc_mallopt)(int, int);
 
 static const char *const names[] = {"glibc", "jemalloc", "tcmalloc", "mimalloc", "unknown"};
 
@@ -18,10 +23,42 @@ void ml_trim_init(ml_lookup_fn lookup) {
         alloc_kind = ML_ALLOC_TCMALLOC;
     else if ((mi_collect = (void (*)(bool))lookup("mi_collect")))
         alloc_kind = ML_ALLOC_MIMALLOC;
-    else if ((glibc_trim = (int (*)(size_t))lookup("malloc_trim")))
+    else if ((glibc_trim = (int (*)(size_t))lookup("malloc_trim"))) {
         alloc_kind = ML_ALLOC_GLIBC;
+        glibc_mallopt = (int (*)(int, int))lookup("mallopt");
+    }
     else
         alloc_kind = ML_ALLOC_OTHER;
+}
+
+static unsigned je_cap;            /* 0: threads stay where jemalloc puts them */
+static _Atomic unsigned je_next;   /* round-robin over the capped arenas */
+
+bool ml_trim_cap_arenas(unsigned n, const char *(*getenv_fn)(const char *)) {
+    if (n < 1) return false;
+    if (alloc_kind == ML_ALLOC_GLIBC && glibc_mallopt) {
+        const char *t = getenv_fn("GLIBC_TUNABLES");
+        if (getenv_fn("MALLOC_ARENA_MAX") || (t && strstr(t, "glibc.malloc.arena_max")))
+            return false;
+        return glibc_mallopt(M_ARENA_MAX, (int)n) == 1;
+    }
+    if (alloc_kind == ML_ALLOC_JEMALLOC) {
+        const char *c = getenv_fn("MALLOC_CONF");
+        unsigned have = 0;
+        size_t sz = sizeof have;
+        if ((c && strstr(c, "narenas")) ||
+            je_mallctl("arenas.narenas", &have, &sz, NULL, 0) != 0 || have <= n)
+            return false;
+        je_cap = n;
+        return true;
+    }
+    return false;
+}
+
+void ml_trim_thread_start(void) {
+    if (!je_cap) return;
+    unsigned idx = atomic_fetch_add(&je_next, 1) % je_cap;
+    je_mallctl("thread.arena", NULL, NULL, &idx, sizeof idx);
 }
 
 enum ml_allocator ml_trim_allocator(void) { return alloc_kind; }
@@ -46,16 +83,22 @@ bool ml_trim_now(void) {
     }
 }
 
-void ml_trim_policy_update(struct ml_trim_policy *p, uint64_t now, uint64_t took_ns,
-                           bool productive) {
-    uint64_t wait = took_ns * ML_TRIM_DUTY_FACTOR;
+bool ml_trim_due(const struct ml_trim_policy *p, uint64_t now, unsigned duty) {
+    if (!p->last_end_ns) return true;
+    uint64_t wait = p->last_cpu_ns * duty;
     if (wait < ML_TRIM_MIN_INTERVAL_NS) wait = ML_TRIM_MIN_INTERVAL_NS;
+    if (wait < p->backoff_ns) wait = p->backoff_ns;
+    return now >= p->last_end_ns + wait;
+}
+
+void ml_trim_policy_update(struct ml_trim_policy *p, uint64_t end, uint64_t cpu_ns,
+                           bool productive) {
+    p->last_end_ns = end;
+    p->last_cpu_ns = cpu_ns;
     if (productive) {
         p->backoff_ns = 0;
     } else {
         p->backoff_ns = p->backoff_ns ? p->backoff_ns * 2 : ML_TRIM_FIRST_BACKOFF_NS;
         if (p->backoff_ns > ML_TRIM_MAX_BACKOFF_NS) p->backoff_ns = ML_TRIM_MAX_BACKOFF_NS;
-        if (wait < p->backoff_ns) wait = p->backoff_ns;
     }
-    p->next_ok_ns = now + wait;
 }

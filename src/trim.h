@@ -19,25 +19,38 @@ const char *ml_trim_allocator_name(void);
 /* Returns memory to the kernel; false if this allocator has no way to. */
 bool ml_trim_now(void);
 
-/* Rate limiting, pure so it is unit-tested: trimming takes at most ~5% of wall time
- * (after a trim that took d, wait 19 d), at least min_interval between trims, and
- * when a trim frees little the wait doubles up to max_backoff (a live set stuck
- * above the limit must not cause a trim storm). */
+/* Prevention: glibc and jemalloc keep freed memory per arena and spread threads over
+ * up to 8 (glibc) or 4 (jemalloc) arenas per core, so a thread pool strands several
+ * times its live data. Caps the arenas in use at n: glibc through M_ARENA_MAX,
+ * jemalloc by binding each thread to arena (k mod n) on its first slow path
+ * (ml_trim_thread_start). Returns false for other allocators, or when the user chose
+ * (MALLOC_ARENA_MAX, the glibc.malloc.arena_max tunable, narenas in MALLOC_CONF):
+ * theirs is never overridden. getenv_fn reads the environment. */
+bool ml_trim_cap_arenas(unsigned n, const char *(*getenv_fn)(const char *));
+/* Called once per thread, on its first slow path. */
+void ml_trim_thread_start(void);
+
+/* Rate limiting, pure so it is unit-tested. After a trim that used d of CPU, the
+ * next waits duty*d, with duty chosen by the level at the time of asking: 19 at
+ * MODERATE (trimming takes at most 5% of the time), 1 at SOFT and above (a kill is
+ * near: at most 50%, so half the throughput remains). At least 10 ms apart, and when
+ * a trim frees little the wait doubles from 100 ms up to 2 s, so a live set stuck
+ * above the limit causes a few trims a second, not a storm. */
 struct ml_trim_policy {
-    uint64_t next_ok_ns; /* no trim before this time */
-    uint64_t backoff_ns; /* current wait after an unproductive trim; 0 when productive */
+    uint64_t last_end_ns; /* 0: never trimmed */
+    uint64_t last_cpu_ns;
+    uint64_t backoff_ns; /* 0 after a productive trim */
 };
 
 #define ML_TRIM_MIN_INTERVAL_NS  (10ULL * 1000000)   /* 10 ms */
 #define ML_TRIM_FIRST_BACKOFF_NS (100ULL * 1000000)  /* 100 ms */
 #define ML_TRIM_MAX_BACKOFF_NS   (2000ULL * 1000000) /* 2 s */
-#define ML_TRIM_DUTY_FACTOR      19                  /* wait 19x the trim: <= 5% of wall time */
+#define ML_TRIM_DUTY_MODERATE    19
+#define ML_TRIM_DUTY_SOFT        1
 
-static inline bool ml_trim_due(const struct ml_trim_policy *p, uint64_t now) {
-    return now >= p->next_ok_ns;
-}
+bool ml_trim_due(const struct ml_trim_policy *p, uint64_t now, unsigned duty);
 /* productive: the trim freed enough to matter (the caller decides the threshold). */
-void ml_trim_policy_update(struct ml_trim_policy *p, uint64_t now, uint64_t took_ns,
+void ml_trim_policy_update(struct ml_trim_policy *p, uint64_t end, uint64_t cpu_ns,
                            bool productive);
 
 #endif
