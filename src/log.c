@@ -28,9 +28,11 @@ static size_t put_u64(char *out, uint64_t v, unsigned base) {
 size_t ml_vfmt(char *buf, size_t cap, const char *fmt, va_list ap) {
     size_t len = 0;
     if (cap == 0) return 0;
+    /* the argument is evaluated exactly once, whether or not it fits */
 #define PUT(c)                                                                                     \
     do {                                                                                           \
-        if (len + 1 < cap) buf[len++] = (c);                                                       \
+        char put_c_ = (c);                                                                         \
+        if (len + 1 < cap) buf[len++] = put_c_;                                                    \
     } while (0)
     for (const char *f = fmt; *f; f++) {
         if (*f != '%') {

@@ -1,0 +1,90 @@
+#include <criterion/criterion.h>
+
+#include "cgroup.h"
+#include "level.h"
+#include "trim.h"
+
+#define MiB (1ULL << 20)
+
+Test(level, watermarks) {
+    struct ml_limits l = {.soft = 1000 * MiB, .cgroup = ML_NO_LIMIT};
+    bool r = false;
+    cr_expect_eq(ml_level_compute(899 * MiB, &l, &r), MEMLIMIT_LEVEL_NONE);
+    cr_expect_eq(ml_level_compute(900 * MiB, &l, &r), MEMLIMIT_LEVEL_MODERATE);
+    cr_expect_not(r);
+    cr_expect_eq(ml_level_compute(1000 * MiB, &l, &r), MEMLIMIT_LEVEL_SOFT);
+    cr_expect(r);
+}
+
+Test(level, reached_hysteresis) {
+    struct ml_limits l = {.soft = 1000 * MiB};
+    bool r = false;
+    ml_level_compute(1001 * MiB, &l, &r);
+    cr_assert(r);
+    /* stays reached (and SOFT) until usage falls below 95% */
+    cr_expect_eq(ml_level_compute(960 * MiB, &l, &r), MEMLIMIT_LEVEL_SOFT);
+    cr_expect(r);
+    cr_expect_eq(ml_level_compute(950 * MiB, &l, &r), MEMLIMIT_LEVEL_SOFT);
+    cr_expect(r);
+    cr_expect_eq(ml_level_compute(949 * MiB, &l, &r), MEMLIMIT_LEVEL_MODERATE);
+    cr_expect_not(r);
+    /* and is not set again on the way up before the soft limit */
+    cr_expect_eq(ml_level_compute(990 * MiB, &l, &r), MEMLIMIT_LEVEL_MODERATE);
+    cr_expect_not(r);
+}
+
+Test(level, critical_and_no_limit) {
+    struct ml_limits l = {.soft = 900 * MiB, .cgroup = 1000 * MiB};
+    bool r = false;
+    cr_expect_eq(ml_level_compute(969 * MiB, &l, &r), MEMLIMIT_LEVEL_SOFT);
+    cr_expect_eq(ml_level_compute(970 * MiB, &l, &r), MEMLIMIT_LEVEL_CRITICAL);
+    struct ml_limits h = {.soft = 900 * MiB, .hard = 950 * MiB};
+    cr_expect_eq(ml_level_compute(950 * MiB, &h, &r), MEMLIMIT_LEVEL_CRITICAL);
+    struct ml_limits none = {0};
+    r = true;
+    cr_expect_eq(ml_level_compute(100000 * MiB, &none, &r), MEMLIMIT_LEVEL_NONE);
+    cr_expect_not(r);
+}
+
+#define MS 1000000ULL
+
+Test(trim_policy, duty_cycle_by_level) {
+    struct ml_trim_policy p = {0};
+    cr_expect(ml_trim_due(&p, 1, ML_TRIM_DUTY_MODERATE)); /* never trimmed */
+    ml_trim_policy_update(&p, 1000 * MS, 20 * MS, true);
+    /* MODERATE: 19 x 20 ms = 380 ms */
+    cr_expect_not(ml_trim_due(&p, 1379 * MS, ML_TRIM_DUTY_MODERATE));
+    cr_expect(ml_trim_due(&p, 1380 * MS, ML_TRIM_DUTY_MODERATE));
+    /* SOFT: 1 x 20 ms */
+    cr_expect_not(ml_trim_due(&p, 1019 * MS, ML_TRIM_DUTY_SOFT));
+    cr_expect(ml_trim_due(&p, 1020 * MS, ML_TRIM_DUTY_SOFT));
+}
+
+Test(trim_policy, minimum_interval) {
+    struct ml_trim_policy p = {0};
+    ml_trim_policy_update(&p, 1000 * MS, 10000, true); /* a 10 us trim */
+    cr_expect_not(ml_trim_due(&p, 1009 * MS, ML_TRIM_DUTY_SOFT));
+    cr_expect(ml_trim_due(&p, 1010 * MS, ML_TRIM_DUTY_SOFT));
+}
+
+Test(trim_policy, backoff_when_unproductive) {
+    struct ml_trim_policy p = {0};
+    uint64_t t = 1000 * MS, waits[8];
+    for (int i = 0; i < 8; i++) {
+        ml_trim_policy_update(&p, t, 1 * MS, false);
+        uint64_t w = 0;
+        while (!ml_trim_due(&p, t + w, ML_TRIM_DUTY_SOFT))
+            w += MS;
+        waits[i] = w;
+        t += w;
+    }
+    cr_expect_eq(waits[0], 100 * MS);
+    cr_expect_eq(waits[1], 200 * MS);
+    cr_expect_eq(waits[2], 400 * MS);
+    cr_expect_eq(waits[4], 1600 * MS);
+    cr_expect_eq(waits[5], 2000 * MS); /* capped: a stuck live set gets ~1 trim per 2 s */
+    cr_expect_eq(waits[7], 2000 * MS);
+    /* a productive trim resets the backoff */
+    ml_trim_policy_update(&p, t, 1 * MS, true);
+    cr_expect(ml_trim_due(&p, t + 10 * MS, ML_TRIM_DUTY_SOFT));
+}

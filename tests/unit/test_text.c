@@ -1,0 +1,59 @@
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "usage.h"
+
+Test(text, formatter) {
+    char b[128];
+    ml_fmt(b, sizeof b, "%s=%d %u %ld %llu %zu %x %c%%", "k", -42, 7u, -5L, 18446744073709551615ULL,
+           (size_t)12, 255u, 'z');
+    cr_expect_str_eq(b, "k=-42 7 -5 18446744073709551615 12 ff z%");
+    char small[8];
+    cr_expect_eq(ml_fmt(small, sizeof small, "%s", "truncated text"), 7);
+    cr_expect_str_eq(small, "truncat");
+    const char *volatile null_str = NULL; /* the formatter must not crash on it */
+    ml_fmt(b, sizeof b, "%s", null_str);
+    cr_expect_str_eq(b, "(null)");
+}
+
+Test(text, sizes_and_durations) {
+    char b[24];
+    cr_expect_str_eq(ml_fmt_bytes(b, 512), "512B");
+    cr_expect_str_eq(ml_fmt_bytes(b, 1536), "1.5KiB");
+    cr_expect_str_eq(ml_fmt_bytes(b, 483183820ULL), "460.8MiB");
+    cr_expect_str_eq(ml_fmt_bytes(b, 3ULL << 29), "1.5GiB");
+    cr_expect_str_eq(ml_fmt_ns(b, 850), "850ns");
+    cr_expect_str_eq(ml_fmt_ns(b, 850000), "850us");
+    cr_expect_str_eq(ml_fmt_ns(b, 1900000), "1.9ms");
+    cr_expect_str_eq(ml_fmt_ns(b, 2300000000ULL), "2.3s");
+}
+
+Test(text, statm_and_stat) {
+    cr_expect_eq(ml_parse_statm("1000 300 100 10 0 500 0\n", 4096), 200 * 4096);
+    cr_expect_eq(ml_parse_statm("1000 100 300 10 0 500 0\n", 4096), 0);
+    cr_expect_eq(ml_parse_statm("garbage", 4096), 0);
+    cr_expect_eq(ml_parse_statm("", 4096), 0);
+    const char *v1 = "cache 10\ninactive_file 999\ntotal_inactive_file 4096\n";
+    cr_expect_eq(ml_working_set(10000, v1, 1), 10000 - 4096);
+    const char *v2 = "anon 5\nfile 6\ninactive_file 1000\nactive_file 3\n";
+    cr_expect_eq(ml_working_set(10000, v2, 2), 9000);
+    cr_expect_eq(ml_working_set(500, v2, 2), 0);
+    uint64_t v;
+    cr_expect_not(ml_find_key_u64("inactive_filex 5\n", "inactive_file", &v));
+    cr_expect(ml_find_key_u64("MemTotal:   24000 kB\n", "MemTotal", &v) && v == 24000);
+}
+
+Test(text, real_usage_grows_with_touched_memory) {
+    uint64_t before = ml_usage_process();
+    cr_assert_gt(before, 0);
+    size_t n = 64 << 20;
+    char *p = malloc(n);
+    cr_assert_not_null(p);
+    memset(p, 1, n);
+    uint64_t after = ml_usage_process();
+    cr_expect_geq(after, before + (60 << 20), "before %lu after %lu", (unsigned long)before,
+                  (unsigned long)after);
+    free(p);
+}
