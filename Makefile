@@ -51,13 +51,14 @@ $(B)/unit-tests: $(UNIT_SRC) $(CORE_SRC) $(wildcard src/*.h)
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(CFLAGS) -Isrc -o $@ $(UNIT_SRC) $(CORE_SRC) \
 	  -lcriterion -ldl -lpthread
 
+# workloads call the allocator for real: no builtin folding of malloc/free pairs
 $(B)/work/%: tests/work/%.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -Isrc -o $@ $< -lpthread -ldl
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -fno-builtin -Isrc -o $@ $< -lpthread -ldl
 
 $(B)/work/%: tests/work/%.cpp $(LIB)
 	@mkdir -p $(@D)
-	$(CXX) -std=gnu++17 $(WARN) -O2 -g -Isrc -o $@ $< -lpthread
+	$(CXX) -std=gnu++17 $(WARN) -O2 -g -fno-builtin -Isrc -o $@ $< -lpthread -ldl
 
 deps:
 	@scripts/deps

@@ -5,16 +5,17 @@
  * to free. Exceptions (std::bad_alloc) pass through: compiled with -fexceptions. */
 #include "budget.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
 /* The function to call for a new variant; *own says whether we account it. */
-static __attribute__((noinline, cold)) void *new_target(int v, bool *own) {
+static __attribute__((noinline, cold)) void *new_target(int v, size_t n, bool *own) {
     ml_resolve();
     void *f = ml_next.new_fn[v];
-    if (f) {
+    if (f && n <= (size_t)PTRDIFF_MAX) {
         *own = true;
         return f;
     }
@@ -36,10 +37,13 @@ typedef void *(*new_nt)(size_t, const void *);
 typedef void *(*new_al)(size_t, size_t);
 typedef void *(*new_al_nt)(size_t, size_t, const void *);
 
+/* A size no allocator can serve goes to the C++ runtime's operator new, which calls
+ * our malloc, gets ENOMEM and throws std::bad_alloc: some allocators' own operator
+ * new abort() instead (Debian's mimalloc). */
 #define PICK(V, n)                                                                                 \
     void *f = ml_next.new_fn[V];                                                                   \
     bool own = true;                                                                               \
-    if (unlikely(!f)) f = new_target(V, &own);                                                     \
+    if (unlikely(!f || n > (size_t)PTRDIFF_MAX)) f = new_target(V, n, &own);                       \
     if (own && !ml_take(n)) account(n);
 
 #define NEW_PLAIN(name, sym, V)                                                                    \

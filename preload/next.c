@@ -197,28 +197,29 @@ void *ml_cxx_runtime_new(int variant) {
     static void *cache[NEW_COUNT];
     void *p = __atomic_load_n(&cache[variant], __ATOMIC_ACQUIRE);
     if (p) return p;
-    p = dlsym(RTLD_NEXT, new_names[variant]);
-    if (!p) {
-        /* a runtime loaded RTLD_LOCAL (a C program dlopening a C++ plugin) is not
-         * in the global scope: look in each loaded object by its own handle */
-        static struct find_ctx c;
-        static _Atomic int busy;
-        while (atomic_exchange(&busy, 1))
-            sched_yield();
-        Dl_info self;
-        memset(&c, 0, sizeof c);
-        c.self_base = dladdr((void *)ml_cxx_runtime_new, &self) ? self.dli_fbase : NULL;
-        dl_iterate_phdr(collect, &c);
-        for (int i = 0; i < c.count && !p; i++) {
-            void *h = dlopen(c.names[i], RTLD_NOLOAD | RTLD_LAZY);
-            if (!h) continue;
-            void *s = dlsym(h, new_names[variant]);
-            Dl_info info;
-            if (s && dladdr(s, &info) && info.dli_fbase != c.self_base) p = s;
-            dlclose(h);
-        }
-        atomic_store(&busy, 0);
+    /* Every loaded object but ours and the allocator's, each by its own handle: the
+     * runtime may be loaded RTLD_LOCAL (a C program dlopening a C++ plugin), where
+     * the global scope cannot see it, and RTLD_NEXT would find the allocator. */
+    static struct find_ctx c;
+    static _Atomic int busy;
+    while (atomic_exchange(&busy, 1))
+        sched_yield();
+    Dl_info self;
+    memset(&c, 0, sizeof c);
+    c.self_base = dladdr((void *)ml_cxx_runtime_new, &self) ? self.dli_fbase : NULL;
+    dl_iterate_phdr(collect, &c);
+    for (int i = 0; i < c.count && !p; i++) {
+        if (c.bases[i] == next_base) continue;
+        void *h = dlopen(c.names[i], RTLD_NOLOAD | RTLD_LAZY);
+        if (!h) continue;
+        void *s = dlsym(h, new_names[variant]);
+        Dl_info info;
+        if (s && dladdr(s, &info) && info.dli_fbase != c.self_base &&
+            info.dli_fbase != next_base)
+            p = s;
+        dlclose(h);
     }
+    atomic_store(&busy, 0);
     if (p) __atomic_store_n(&cache[variant], p, __ATOMIC_RELEASE);
     return p;
 }

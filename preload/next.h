@@ -52,8 +52,9 @@ bool ml_resolve(void);
 /* A symbol of the next allocator's own object, or NULL (for the trimmer). */
 void *ml_next_lookup(const char *name);
 
-/* libstdc++'s (or another runtime's) operator new variant, for allocators that do
- * not export one; found even when that runtime was loaded RTLD_LOCAL. */
+/* The C++ runtime's own operator new variant (libstdc++'s: malloc, the new-handler
+ * loop, std::bad_alloc), never the allocator's; found even when that runtime was
+ * loaded RTLD_LOCAL. NULL if no C++ runtime is loaded. */
 void *ml_cxx_runtime_new(int variant);
 
 /* The static bootstrap arena that serves allocations made during resolution. */

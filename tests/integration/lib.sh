@@ -1,0 +1,17 @@
+# Shared by the integration tests.
+. "$ROOT/tests/integration/cgroup.sh"
+L=/usr/lib/x86_64-linux-gnu
+ALLOCATORS="glibc jemalloc:$L/libjemalloc.so.2 tcmalloc:$L/libtcmalloc_minimal.so.4 mimalloc:$L/libmimalloc.so.2"
+alloc_name() { echo "${1%%:*}"; }
+alloc_path() { case $1 in *:*) echo "${1#*:}";; *) echo "";; esac; }
+
+# need_cgroup: exits 77 with the reason when no writable memory cgroup exists.
+need_cgroup() {
+    cg_parent 2>/tmp/memlimit-cg-reason.$$ || { echo "SKIP: no writable memory cgroup: $(cat /tmp/memlimit-cg-reason.$$)"; rm -f /tmp/memlimit-cg-reason.$$; exit 77; }
+    rm -f /tmp/memlimit-cg-reason.$$
+}
+CREATED=""
+cleanup() { for d in $CREATED; do cg_remove "$d"; done; }
+trap cleanup EXIT
+new_cgroup() { cg_create "$1" "$2" || { echo "FAIL: cannot create cgroup $1"; exit 1; }; CREATED="$CREATED $CG_DIR"; }
+fail() { echo "FAIL: $*"; exit 1; }
