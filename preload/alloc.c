@@ -19,7 +19,7 @@ __thread size_t ml_tl_budget TLS_IE;
 static __thread bool tl_in_core TLS_IE;
 
 void ml_after_alloc(size_t n, bool may_act) {
-    if (tl_in_core) return; /* the core's own calls (dlsym, atfork) are not accounted */
+    if (tl_in_core) return; /* the core's own calls (dlsym, atfork): budget stays 0 */
     tl_in_core = true;
     ml_tl_budget = ml_core_slow(n, may_act);
     tl_in_core = false;

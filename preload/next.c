@@ -35,7 +35,45 @@ fail:
 
 size_t ml_boot_size(const void *p) { return *(const size_t *)((const char *)p - 16); }
 
-/* ---- stubs used until resolution: only entry points with no budget gate ---- */
+/* ---- stubs used until resolution: the first call of any entry point resolves
+ * the allocator; calls made by dlsym during resolution get the bootstrap arena ---- */
+
+static void *stub_malloc(size_t n) { return ml_resolve() ? ml_next.malloc(n) : ml_boot_alloc(n, 16); }
+static void *stub_calloc(size_t a, size_t b) {
+    size_t n;
+    if (__builtin_mul_overflow(a, b, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return ml_resolve() ? ml_next.calloc(a, b) : ml_boot_alloc(n, 16);
+}
+static void *stub_realloc(void *p, size_t n) {
+    if (ml_resolve() && !ml_is_boot(p)) return ml_next.realloc(p, n);
+    void *q = ml_boot_alloc(n, 16); /* only reached with p NULL or from the arena */
+    if (q && p) memcpy(q, p, ml_boot_size(p) < n ? ml_boot_size(p) : n);
+    return q;
+}
+static void *stub_memalign(size_t al, size_t n) {
+    return ml_resolve() ? ml_next.memalign(al, n) : ml_boot_alloc(n, al);
+}
+static void *stub_aligned_alloc(size_t al, size_t n) {
+    return ml_resolve() ? ml_next.aligned_alloc(al, n) : ml_boot_alloc(n, al);
+}
+static int stub_posix_memalign(void **out, size_t al, size_t n) {
+    if (ml_resolve()) return ml_next.posix_memalign(out, al, n);
+    void *p = ml_boot_alloc(n, al);
+    if (!p) return ENOMEM;
+    *out = p;
+    return 0;
+}
+static void *stub_valloc(size_t n) {
+    if (!ml_resolve()) return ml_boot_alloc(n, 4096);
+    return ml_next.valloc ? ml_next.valloc(n) : ml_next.memalign(4096, n);
+}
+static void *stub_pvalloc(size_t n) {
+    if (!ml_resolve()) return ml_boot_alloc(n, 4096);
+    return ml_next.pvalloc ? ml_next.pvalloc(n) : ml_next.memalign(4096, n);
+}
 
 static void stub_free(void *p) {
     if (!p || ml_is_boot(p)) return;
@@ -55,6 +93,14 @@ static void *raw_mremap(void *o, size_t ol, size_t nl, int fl, ...) {
 }
 
 struct ml_next ml_next = {
+    .malloc = stub_malloc,
+    .calloc = stub_calloc,
+    .realloc = stub_realloc,
+    .posix_memalign = stub_posix_memalign,
+    .aligned_alloc = stub_aligned_alloc,
+    .memalign = stub_memalign,
+    .valloc = stub_valloc,
+    .pvalloc = stub_pvalloc,
     .free = stub_free,
     .malloc_usable_size = stub_usable,
     .mmap = raw_mmap,

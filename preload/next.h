@@ -10,6 +10,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* internal: never exported, and called without the PLT/GOT */
+#pragma GCC visibility push(hidden)
+
 #define TLS_IE __attribute__((tls_model("initial-exec")))
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -65,5 +68,7 @@ static inline bool ml_is_boot(const void *p) {
 }
 void *ml_boot_alloc(size_t size, size_t align);
 size_t ml_boot_size(const void *p);
+
+#pragma GCC visibility pop
 
 #endif

@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* internal: never exported, and called without the PLT/GOT */
+#pragma GCC visibility push(hidden)
+
 #define ML_PATH_MAX 512
 #define ML_CG_MAX_FILES 24
 
@@ -44,5 +47,7 @@ bool ml_parse_proc_cgroup_line(const char *line, char *v1_path, char *v2_path, s
 bool ml_parse_mountinfo_line(char *line, char **root, char **mnt, char **fstype, char **superopts);
 /* memory.max / limit_in_bytes contents: true with ML_NO_LIMIT for "max" or the v1 sentinel. */
 bool ml_parse_limit_value(const char *text, uint64_t *out);
+
+#pragma GCC visibility pop
 
 #endif

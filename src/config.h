@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* internal: never exported, and called without the PLT/GOT */
+#pragma GCC visibility push(hidden)
+
 enum ml_size_kind { ML_SIZE_UNSET, ML_SIZE_OFF, ML_SIZE_BYTES, ML_SIZE_PERCENT };
 
 struct ml_size {
@@ -39,5 +42,7 @@ typedef void (*ml_report_fn)(const char *line);
 /* Defaults, then every variable of the table that is set. Each rejected value is
  * reported as one line (without prefix or newline). Returns the number rejected. */
 int ml_config_load(struct ml_config *cfg, ml_getenv_fn get, ml_report_fn report);
+
+#pragma GCC visibility pop
 
 #endif

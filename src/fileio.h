@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* internal: never exported, and called without the PLT/GOT */
+#pragma GCC visibility push(hidden)
+
 /* Whole file into buf, NUL-terminated. Returns bytes read, or -1 if it cannot be
  * opened or read or does not fit (cap - 1 bytes at most). Keeps errno. */
 ssize_t ml_read_file(const char *path, char *buf, size_t cap);
@@ -24,5 +27,7 @@ bool ml_parse_u64(const char *s, uint64_t *out);
 
 /* "key value" lookup in a memory.stat- or meminfo-style text. Value in the file's unit. */
 bool ml_find_key_u64(const char *text, const char *key, uint64_t *out);
+
+#pragma GCC visibility pop
 
 #endif

@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* internal: never exported, and called without the PLT/GOT */
+#pragma GCC visibility push(hidden)
+
 struct ml_limits {
     uint64_t soft;   /* 0: no soft limit */
     uint64_t hard;   /* 0: none */
@@ -23,5 +26,7 @@ static inline uint64_t ml_permille(uint64_t v, unsigned pm) {
 
 /* *reached carries the hysteresis: set at soft, cleared below 95% of soft. */
 enum memlimit_level ml_level_compute(uint64_t usage, const struct ml_limits *l, bool *reached);
+
+#pragma GCC visibility pop
 
 #endif

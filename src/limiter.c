@@ -213,6 +213,7 @@ static __thread bool tl_started __attribute__((tls_model("initial-exec")));
 
 size_t ml_core_slow(size_t bytes, bool may_act) {
     if (atomic_load_explicit(&S.state, memory_order_acquire) != ST_READY) return ML_CHUNK_MIN;
+    int saved = errno; /* nothing here may show through to the application */
     if (__builtin_expect(may_act && !tl_started, 0)) {
         tl_started = true;
         ml_trim_thread_start();
@@ -224,12 +225,11 @@ size_t ml_core_slow(size_t bytes, bool may_act) {
     uint64_t every = atomic_load(&S.soft) ? 1000000 : 10000000;
     if (now - atomic_load_explicit(&S.last_sample_ns, memory_order_relaxed) >= every &&
         !atomic_flag_test_and_set_explicit(&S.sampling, memory_order_acquire)) {
-        int saved = errno;
         sample(now, may_act);
         atomic_flag_clear_explicit(&S.sampling, memory_order_release);
-        errno = saved;
         chunk = chunk_size();
     }
+    errno = saved;
     return chunk;
 }
 

@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* internal: never exported, and called without the PLT/GOT */
+#pragma GCC visibility push(hidden)
+
 /* Reads the configuration, discovers the limit, finds the trimmer, prints the
  * start-up line when tracing. Idempotent and thread-safe; a concurrent caller
  * returns at once without waiting. */
@@ -24,5 +27,7 @@ size_t ml_core_slow(size_t bytes, bool may_act);
 /* The budget a thread starts with before the core is ready. */
 #define ML_CHUNK_MAX ((size_t)1 << 20)
 #define ML_CHUNK_MIN ((size_t)64 << 10)
+
+#pragma GCC visibility pop
 
 #endif

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* internal: never exported, and called without the PLT/GOT */
+#pragma GCC visibility push(hidden)
+
 /* dest: "stderr" (or NULL) for fd 2, otherwise a path opened per line with
  * O_APPEND|O_CLOEXEC|O_NOFOLLOW, mode 0600, so no descriptor of ours stays open
  * for the application to close or reuse. The string must outlive the logger. */
@@ -24,5 +27,7 @@ size_t ml_fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format
 const char *ml_fmt_bytes(char *buf, uint64_t bytes);
 /* "1.9ms", "850us", "2.3s". buf needs 24 bytes. */
 const char *ml_fmt_ns(char *buf, uint64_t ns);
+
+#pragma GCC visibility pop
 
 #endif

@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* internal: never exported, and called without the PLT/GOT */
+#pragma GCC visibility push(hidden)
+
 enum ml_allocator { ML_ALLOC_GLIBC, ML_ALLOC_JEMALLOC, ML_ALLOC_TCMALLOC, ML_ALLOC_MIMALLOC,
                     ML_ALLOC_OTHER };
 
@@ -52,5 +55,7 @@ bool ml_trim_due(const struct ml_trim_policy *p, uint64_t now, unsigned duty);
 /* productive: the trim freed enough to matter (the caller decides the threshold). */
 void ml_trim_policy_update(struct ml_trim_policy *p, uint64_t end, uint64_t cpu_ns,
                            bool productive);
+
+#pragma GCC visibility pop
 
 #endif

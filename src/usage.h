@@ -5,6 +5,9 @@
 #include "cgroup.h"
 #include <stdint.h>
 
+/* internal: never exported, and called without the PLT/GOT */
+#pragma GCC visibility push(hidden)
+
 /* scope process: resident anonymous memory, /proc/self/statm resident minus shared
  * (= RssAnon). 0 if unreadable. One open-read-close, about 2 us. */
 uint64_t ml_usage_process(void);
@@ -16,5 +19,7 @@ uint64_t ml_usage_cgroup(const struct ml_cgroup *cg);
 /* Parsers, exposed for tests: statm text and a page size; memory.stat text. */
 uint64_t ml_parse_statm(const char *text, uint64_t page);
 uint64_t ml_working_set(uint64_t usage, const char *stat_text, int version);
+
+#pragma GCC visibility pop
 
 #endif

@@ -5,7 +5,7 @@ need_cgroup
 new_cgroup resize $((512 << 20)); d=$CG_DIR
 log=$ROOT/build/resize.trace; rm -f "$log"
 ( cg_run "$d" env LD_PRELOAD="$LIB" MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$log" MEMLIMIT_REFRESH=1 \
-    "$W/fragment" 2 400 4 2 > /dev/null ) &
+    "$W/forkexit" churn 4 > /dev/null ) &
 pid=$!
 sleep 1
 if [ "$CG_VERSION" = 1 ]; then echo $((256 << 20)) > "$d/memory.limit_in_bytes"; else echo $((256 << 20)) > "$d/memory.max"; fi

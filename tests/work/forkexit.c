@@ -1,6 +1,6 @@
 /* Hostile moments for an interposer: fork while other threads allocate (the child
  * must allocate and exit cleanly), and exit while threads are mid-allocation.
- * usage: forkexit fork [children=200] | forkexit exit */
+ * usage: forkexit fork [children=200] | forkexit exit | forkexit churn SECONDS */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdatomic.h>
@@ -33,6 +33,13 @@ int main(int argc, char **argv) {
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)i);
+    if (strcmp(mode, "churn") == 0) { /* allocate for a while, for tests that watch */
+        sleep((unsigned)(argc > 2 ? atoi(argv[2]) : 3));
+        stop = 1;
+        for (int i = 0; i < 4; i++)
+            pthread_join(t[i], NULL);
+        return 0;
+    }
     if (strcmp(mode, "exit") == 0) {
         struct timespec d = {0, 5 * 1000 * 1000};
         nanosleep(&d, NULL);
