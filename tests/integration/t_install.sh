@@ -1,0 +1,35 @@
+# make install into a DESTDIR, then build and run a small aware application with
+# pkg-config against the staged tree (linked with -lmemlimit, not preloaded).
+. "$ROOT/tests/integration/lib.sh"
+stage=$ROOT/build/stage; rm -rf "$stage"
+make -s -C "$ROOT" install DESTDIR="$stage" PREFIX=/usr/local > /dev/null || fail "make install"
+for f in lib/libmemlimit.so.0.1.0 lib/libmemlimit.so.0 lib/libmemlimit.so include/memlimit.h \
+         lib/pkgconfig/memlimit.pc bin/memlimit-run; do
+    [ -e "$stage/usr/local/$f" ] || fail "not installed: $f"
+done
+[ "$(readlink "$stage/usr/local/lib/libmemlimit.so.0")" = libmemlimit.so.0.1.0 ] || fail "soname link"
+export PKG_CONFIG_SYSROOT_DIR=$stage PKG_CONFIG_PATH=$stage/usr/local/lib/pkgconfig
+flags=$(pkg-config --cflags --libs memlimit) || fail "pkg-config"
+echo "pkg-config: $flags"
+cat > "$ROOT/build/aware.c" <<'C'
+#include <memlimit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+int main(void) {
+    struct memlimit_stats st;
+    if (memlimit_set_limit(256 << 20) < 0) return 1;
+    for (int i = 0; i < 64; i++) { char *p = malloc(1 << 20); memset(p, 1, 1 << 20); free(p); }
+    if (memlimit_stats(&st) != 0) return 1;
+    printf("soft %lld, samples %llu, level %d\n", (long long)st.soft_limit,
+           (unsigned long long)st.samples, (int)memlimit_level());
+    return st.soft_limit == (256 << 20) && st.samples > 0 ? 0 : 1;
+}
+C
+gcc -o "$ROOT/build/aware" "$ROOT/build/aware.c" $flags || fail "build against the staged tree"
+readelf -d "$ROOT/build/aware" | grep -q 'NEEDED.*libmemlimit.so.0' || fail "not linked to libmemlimit.so.0"
+out=$(LD_LIBRARY_PATH=$stage/usr/local/lib "$ROOT/build/aware") || fail "aware app: $out"
+echo "linked aware application: $out"
+make -s -C "$ROOT" uninstall DESTDIR="$stage" PREFIX=/usr/local > /dev/null
+[ -z "$(find "$stage" -type f -o -type l)" ] || fail "uninstall left: $(find "$stage" -type f -o -type l)"
+echo "uninstall removed every file"
