@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
-#define SLOW __attribute__((noinline, cold))
+#define SLOW   __attribute__((noinline, cold))
 
 __thread size_t ml_tl_budget TLS_IE;
 static __thread bool tl_in_core TLS_IE;
@@ -32,7 +32,9 @@ static size_t page_size(void) {
 }
 
 /* glibc rejects sizes above PTRDIFF_MAX; some allocators fail without errno */
-static inline bool too_big(size_t n) { return n > (size_t)PTRDIFF_MAX; }
+static inline bool too_big(size_t n) {
+    return n > (size_t)PTRDIFF_MAX;
+}
 
 static void *enomem(void) {
     errno = ENOMEM;

@@ -23,7 +23,9 @@ static __attribute__((noinline, cold)) void *new_target(int v, size_t n, bool *o
     return ml_cxx_runtime_new(v);
 }
 
-static __attribute__((noinline, cold)) void account(size_t n) { ml_after_alloc(n, true); }
+static __attribute__((noinline, cold)) void account(size_t n) {
+    ml_after_alloc(n, true);
+}
 
 static __attribute__((noreturn, cold)) void no_runtime(void) {
     static const char msg[] = "memlimit: no C++ runtime operator new found; aborting\n";
@@ -105,8 +107,7 @@ DEL(ml_del_nt, "_ZdlPvRKSt9nothrow_t", DEL_L_NOTHROW, (void *p, const void *nt),
 DEL(ml_del_arr_nt, "_ZdaPvRKSt9nothrow_t", DEL_A_NOTHROW, (void *p, const void *nt), (p, nt))
 DEL(ml_del_al, "_ZdlPvSt11align_val_t", DEL_L_AL, (void *p, size_t al), (p, al))
 DEL(ml_del_arr_al, "_ZdaPvSt11align_val_t", DEL_A_AL, (void *p, size_t al), (p, al))
-DEL(ml_del_sz_al, "_ZdlPvmSt11align_val_t", DEL_L_SZ_AL, (void *p, size_t s, size_t al),
-    (p, s, al))
+DEL(ml_del_sz_al, "_ZdlPvmSt11align_val_t", DEL_L_SZ_AL, (void *p, size_t s, size_t al), (p, s, al))
 DEL(ml_del_arr_sz_al, "_ZdaPvmSt11align_val_t", DEL_A_SZ_AL, (void *p, size_t s, size_t al),
     (p, s, al))
 DEL(ml_del_al_nt, "_ZdlPvSt11align_val_tRKSt9nothrow_t", DEL_L_AL_NOTHROW,

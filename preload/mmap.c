@@ -24,7 +24,9 @@ EXPORT void *mmap(void *a, size_t l, int prot, int fl, int fd, off_t o) {
 EXPORT void *mmap64(void *a, size_t l, int prot, int fl, int fd, off_t o)
     __attribute__((alias("mmap")));
 
-EXPORT int munmap(void *a, size_t l) { return ml_next.munmap(a, l); }
+EXPORT int munmap(void *a, size_t l) {
+    return ml_next.munmap(a, l);
+}
 
 EXPORT void *mremap(void *old, size_t ol, size_t nl, int fl, ...) {
     void *na = NULL;

@@ -33,12 +33,16 @@ fail:
     return NULL;
 }
 
-size_t ml_boot_size(const void *p) { return *(const size_t *)((const char *)p - 16); }
+size_t ml_boot_size(const void *p) {
+    return *(const size_t *)((const char *)p - 16);
+}
 
 /* ---- stubs used until resolution: the first call of any entry point resolves
  * the allocator; calls made by dlsym during resolution get the bootstrap arena ---- */
 
-static void *stub_malloc(size_t n) { return ml_resolve() ? ml_next.malloc(n) : ml_boot_alloc(n, 16); }
+static void *stub_malloc(size_t n) {
+    return ml_resolve() ? ml_next.malloc(n) : ml_boot_alloc(n, 16);
+}
 static void *stub_calloc(size_t a, size_t b) {
     size_t n;
     if (__builtin_mul_overflow(a, b, &n)) {
@@ -87,7 +91,9 @@ static size_t stub_usable(void *p) {
 static void *raw_mmap(void *a, size_t l, int pr, int fl, int fd, off_t o) {
     return (void *)syscall(SYS_mmap, a, l, pr, fl, fd, o);
 }
-static int raw_munmap(void *a, size_t l) { return (int)syscall(SYS_munmap, a, l); }
+static int raw_munmap(void *a, size_t l) {
+    return (int)syscall(SYS_munmap, a, l);
+}
 static void *raw_mremap(void *o, size_t ol, size_t nl, int fl, ...) {
     return (void *)syscall(SYS_mremap, o, ol, nl, fl, NULL);
 }
@@ -110,15 +116,26 @@ struct ml_next ml_next = {
 
 /* ---- resolution ---- */
 
-static const char *const new_names[NEW_COUNT] = {
-    "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t",
-    "_ZnamSt11align_val_t", "_ZnwmSt11align_val_tRKSt9nothrow_t",
-    "_ZnamSt11align_val_tRKSt9nothrow_t"};
-static const char *const delete_names[DEL_COUNT] = {
-    "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm", "_ZdlPvRKSt9nothrow_t", "_ZdaPvRKSt9nothrow_t",
-    "_ZdlPvSt11align_val_t", "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t",
-    "_ZdaPvmSt11align_val_t", "_ZdlPvSt11align_val_tRKSt9nothrow_t",
-    "_ZdaPvSt11align_val_tRKSt9nothrow_t"};
+static const char *const new_names[NEW_COUNT] = {"_Znwm",
+                                                 "_Znam",
+                                                 "_ZnwmRKSt9nothrow_t",
+                                                 "_ZnamRKSt9nothrow_t",
+                                                 "_ZnwmSt11align_val_t",
+                                                 "_ZnamSt11align_val_t",
+                                                 "_ZnwmSt11align_val_tRKSt9nothrow_t",
+                                                 "_ZnamSt11align_val_tRKSt9nothrow_t"};
+static const char *const delete_names[DEL_COUNT] = {"_ZdlPv",
+                                                    "_ZdaPv",
+                                                    "_ZdlPvm",
+                                                    "_ZdaPvm",
+                                                    "_ZdlPvRKSt9nothrow_t",
+                                                    "_ZdaPvRKSt9nothrow_t",
+                                                    "_ZdlPvSt11align_val_t",
+                                                    "_ZdaPvSt11align_val_t",
+                                                    "_ZdlPvmSt11align_val_t",
+                                                    "_ZdaPvmSt11align_val_t",
+                                                    "_ZdlPvSt11align_val_tRKSt9nothrow_t",
+                                                    "_ZdaPvSt11align_val_tRKSt9nothrow_t"};
 
 static void *next_base;           /* load base of the object that serves malloc */
 static _Atomic int resolve_state; /* 0 new, 1 resolving, 2 done */
@@ -131,7 +148,9 @@ static void *from_next(const char *name) {
     return p;
 }
 
-void *ml_next_lookup(const char *name) { return next_base ? from_next(name) : NULL; }
+void *ml_next_lookup(const char *name) {
+    return next_base ? from_next(name) : NULL;
+}
 
 /* built from the next allocator's own primitives */
 static void *via_memalign(size_t al, size_t n) {
@@ -193,9 +212,12 @@ bool ml_resolve(void) {
             *__libc_realloc(void *, size_t), *__libc_memalign(size_t, size_t),
             *__libc_valloc(size_t), *__libc_pvalloc(size_t);
         extern void __libc_free(void *);
-        n = (struct ml_next){.malloc = __libc_malloc, .free = __libc_free,
-                             .calloc = __libc_calloc, .realloc = __libc_realloc,
-                             .memalign = __libc_memalign, .valloc = __libc_valloc,
+        n = (struct ml_next){.malloc = __libc_malloc,
+                             .free = __libc_free,
+                             .calloc = __libc_calloc,
+                             .realloc = __libc_realloc,
+                             .memalign = __libc_memalign,
+                             .valloc = __libc_valloc,
                              .pvalloc = __libc_pvalloc};
         n.malloc_usable_size = (size_t(*)(void *))dlsym(RTLD_DEFAULT, "malloc_usable_size");
         next_base = NULL;
@@ -260,8 +282,7 @@ void *ml_cxx_runtime_new(int variant) {
         if (!h) continue;
         void *s = dlsym(h, new_names[variant]);
         Dl_info info;
-        if (s && dladdr(s, &info) && info.dli_fbase != c.self_base &&
-            info.dli_fbase != next_base)
+        if (s && dladdr(s, &info) && info.dli_fbase != c.self_base && info.dli_fbase != next_base)
             p = s;
         dlclose(h);
     }

@@ -13,16 +13,38 @@
 /* internal: never exported, and called without the PLT/GOT */
 #pragma GCC visibility push(hidden)
 
-#define TLS_IE __attribute__((tls_model("initial-exec")))
-#define likely(x) __builtin_expect(!!(x), 1)
+#define TLS_IE      __attribute__((tls_model("initial-exec")))
+#define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* C++ operator new variants, in this order */
-enum { NEW_N, NEW_A, NEW_N_NOTHROW, NEW_A_NOTHROW, NEW_N_AL, NEW_A_AL, NEW_N_AL_NOTHROW,
-       NEW_A_AL_NOTHROW, NEW_COUNT };
+enum {
+    NEW_N,
+    NEW_A,
+    NEW_N_NOTHROW,
+    NEW_A_NOTHROW,
+    NEW_N_AL,
+    NEW_A_AL,
+    NEW_N_AL_NOTHROW,
+    NEW_A_AL_NOTHROW,
+    NEW_COUNT
+};
 /* operator delete variants */
-enum { DEL_L, DEL_A, DEL_L_SZ, DEL_A_SZ, DEL_L_NOTHROW, DEL_A_NOTHROW, DEL_L_AL, DEL_A_AL,
-       DEL_L_SZ_AL, DEL_A_SZ_AL, DEL_L_AL_NOTHROW, DEL_A_AL_NOTHROW, DEL_COUNT };
+enum {
+    DEL_L,
+    DEL_A,
+    DEL_L_SZ,
+    DEL_A_SZ,
+    DEL_L_NOTHROW,
+    DEL_A_NOTHROW,
+    DEL_L_AL,
+    DEL_A_AL,
+    DEL_L_SZ_AL,
+    DEL_A_SZ_AL,
+    DEL_L_AL_NOTHROW,
+    DEL_A_AL_NOTHROW,
+    DEL_COUNT
+};
 
 struct ml_next {
     void *(*malloc)(size_t);
@@ -32,8 +54,8 @@ struct ml_next {
     int (*posix_memalign)(void **, size_t, size_t);
     void *(*aligned_alloc)(size_t, size_t);
     void *(*memalign)(size_t, size_t);
-    void *(*valloc)(size_t);   /* NULL: built from memalign */
-    void *(*pvalloc)(size_t);  /* NULL: built from memalign */
+    void *(*valloc)(size_t);  /* NULL: built from memalign */
+    void *(*pvalloc)(size_t); /* NULL: built from memalign */
     size_t (*malloc_usable_size)(void *);
     void *(*mmap)(void *, size_t, int, int, int, off_t);
     int (*munmap)(void *, size_t);

@@ -12,7 +12,7 @@
 /* internal: never exported, and called without the PLT/GOT */
 #pragma GCC visibility push(hidden)
 
-#define ML_PATH_MAX 512
+#define ML_PATH_MAX     512
 #define ML_CG_MAX_FILES 24
 
 #define ML_NO_LIMIT UINT64_MAX
@@ -24,15 +24,15 @@ struct ml_cg_file {
 };
 
 struct ml_cgroup {
-    int version;                 /* 0 none found, 1 or 2 */
-    char dir[ML_PATH_MAX];       /* this process's memory cgroup directory */
-    char mount[ML_PATH_MAX];     /* mount point of its hierarchy */
-    uint64_t cgroup_limit;       /* smallest cgroup limit, ML_NO_LIMIT if none */
-    uint64_t mem_total;          /* MemTotal, 0 if unreadable */
-    uint64_t limit;              /* effective: min(cgroup_limit, mem_total); ML_NO_LIMIT if neither */
-    char source[ML_PATH_MAX];    /* the file that gave `limit` */
-    const char *source_kind;     /* its kind ("MemTotal" for physical memory), or NULL */
-    int nfiles;                  /* every limit file read, leaf first */
+    int version;              /* 0 none found, 1 or 2 */
+    char dir[ML_PATH_MAX];    /* this process's memory cgroup directory */
+    char mount[ML_PATH_MAX];  /* mount point of its hierarchy */
+    uint64_t cgroup_limit;    /* smallest cgroup limit, ML_NO_LIMIT if none */
+    uint64_t mem_total;       /* MemTotal, 0 if unreadable */
+    uint64_t limit;           /* effective: min(cgroup_limit, mem_total); ML_NO_LIMIT if neither */
+    char source[ML_PATH_MAX]; /* the file that gave `limit` */
+    const char *source_kind;  /* its kind ("MemTotal" for physical memory), or NULL */
+    int nfiles;               /* every limit file read, leaf first */
     struct ml_cg_file files[ML_CG_MAX_FILES];
     char warning[ML_PATH_MAX + 96]; /* the first file with contents we could not parse */
 };

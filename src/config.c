@@ -50,7 +50,8 @@ const char *ml_parse_size(const char *s, struct ml_size *out) {
     }
     if (strcmp(p, "%") == 0) {
         /* milli-percent, exact for up to three decimals */
-        unsigned __int128 mp = (unsigned __int128)ip * 1000 + (unsigned __int128)frac * 1000 / fscale;
+        unsigned __int128 mp =
+            (unsigned __int128)ip * 1000 + (unsigned __int128)frac * 1000 / fscale;
         if (mp == 0 || mp > 100000) return accepted;
         *out = (struct ml_size){.kind = ML_SIZE_PERCENT, .milli_percent = (uint32_t)mp};
         return NULL;
@@ -164,8 +165,8 @@ int ml_config_load(struct ml_config *cfg, ml_getenv_fn get, ml_report_fn report)
                 memcpy(tmp, v, l + 1);
                 if (tmp[l - 1] == 's') tmp[l - 1] = '\0';
             }
-            if (l == 0 || l >= sizeof tmp || tmp[0] == ' ' || !ml_parse_u64(tmp, &s) || s < o->min ||
-                s > o->max) {
+            if (l == 0 || l >= sizeof tmp || tmp[0] == ' ' || !ml_parse_u64(tmp, &s) ||
+                s < o->min || s > o->max) {
                 char what[128];
                 ml_fmt(what, sizeof what, "whole seconds from %u to %u, like 10 or 10s", o->min,
                        o->max);

@@ -83,7 +83,8 @@ bool ml_parse_u64(const char *s, uint64_t *out) {
     if (*s < '0' || *s > '9') return false;
     uint64_t v = 0;
     for (; *s >= '0' && *s <= '9'; s++) {
-        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
+        if (__builtin_mul_overflow(v, 10, &v) ||
+            __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
             return false;
     }
     while (*s == ' ' || *s == '\t' || *s == '\n')
@@ -98,7 +99,8 @@ bool ml_find_key_u64(const char *text, const char *key, uint64_t *out) {
     for (const char *p = text; p && *p;) {
         const char *eol = strchr(p, '\n');
         size_t ll = eol ? (size_t)(eol - p) : strlen(p);
-        if (ll > kl && strncmp(p, key, kl) == 0 && (p[kl] == ' ' || p[kl] == ':' || p[kl] == '\t')) {
+        if (ll > kl && strncmp(p, key, kl) == 0 &&
+            (p[kl] == ' ' || p[kl] == ':' || p[kl] == '\t')) {
             const char *v = p + kl + 1;
             while (v < p + ll && (*v == ' ' || *v == '\t'))
                 v++;

@@ -23,9 +23,9 @@ static struct {
     struct ml_config cfg;
 
     /* limits */
-    _Atomic uint64_t soft;     /* 0: none */
-    _Atomic uint64_t detected; /* cgroup limit capped by MemTotal; ML_NO_LIMIT if none */
-    _Atomic uint64_t cglimit;  /* cgroup files only */
+    _Atomic uint64_t soft;      /* 0: none */
+    _Atomic uint64_t detected;  /* cgroup limit capped by MemTotal; ML_NO_LIMIT if none */
+    _Atomic uint64_t cglimit;   /* cgroup files only */
     _Atomic bool soft_explicit; /* set by MEMLIMIT bytes or memlimit_set_limit: not re-derived */
 
     /* usage accounting */
@@ -58,7 +58,9 @@ static uint64_t now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void report_line(const char *line) { ml_log("%s", line); }
+static void report_line(const char *line) {
+    ml_log("%s", line);
+}
 
 static const char *env_get(const char *name) {
     /* a path from the environment is not followed in secure-execution mode */
@@ -276,7 +278,8 @@ void ml_core_init(ml_lookup_fn lookup) {
         char cap[48] = "";
         if (arenas) ml_fmt(cap, sizeof cap, " (arenas capped at %d)", arenas);
         ml_log("%s, hard off, scope %s, allocator %s%s", soft,
-               S.cfg.scope == ML_SCOPE_CGROUP ? "cgroup" : "process", ml_trim_allocator_name(), cap);
+               S.cfg.scope == ML_SCOPE_CGROUP ? "cgroup" : "process", ml_trim_allocator_name(),
+               cap);
     }
     atomic_store_explicit(&S.state, ST_READY, memory_order_release);
     errno = saved;
@@ -284,7 +287,9 @@ void ml_core_init(ml_lookup_fn lookup) {
 
 /* ---- the public API (memlimit.h) ---- */
 
-EXPORT bool memlimit_reached(void) { return atomic_load_explicit(&S.reached, memory_order_relaxed); }
+EXPORT bool memlimit_reached(void) {
+    return atomic_load_explicit(&S.reached, memory_order_relaxed);
+}
 
 EXPORT enum memlimit_level memlimit_level(void) {
     return (enum memlimit_level)atomic_load_explicit(&S.level, memory_order_relaxed);
@@ -314,7 +319,7 @@ EXPORT int memlimit_stats(struct memlimit_stats *out) {
     }
     if (det != ML_NO_LIMIT) {
         bool memtotal = S.cg.source_kind && strcmp(S.cg.source_kind, "MemTotal") == 0;
-        out->source = memtotal ? MEMLIMIT_SOURCE_MEMTOTAL
+        out->source = memtotal            ? MEMLIMIT_SOURCE_MEMTOTAL
                       : S.cg.version == 1 ? MEMLIMIT_SOURCE_CGROUP_V1
                                           : MEMLIMIT_SOURCE_CGROUP_V2;
         ml_fmt(out->source_path, sizeof out->source_path, "%s", S.cg.source);

@@ -28,7 +28,7 @@ static size_t put_u64(char *out, uint64_t v, unsigned base) {
 size_t ml_vfmt(char *buf, size_t cap, const char *fmt, va_list ap) {
     size_t len = 0;
     if (cap == 0) return 0;
-    /* the argument is evaluated exactly once, whether or not it fits */
+        /* the argument is evaluated exactly once, whether or not it fits */
 #define PUT(c)                                                                                     \
     do {                                                                                           \
         char put_c_ = (c);                                                                         \
@@ -166,8 +166,8 @@ void ml_log(const char *fmt, ...) {
     va_end(ap);
     line[n++] = '\n';
     if (log_dest) {
-        int fd = open(log_dest, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-                      0600);
+        int fd =
+            open(log_dest, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (fd >= 0) {
             write_all(fd, line, n);
             close(fd);

@@ -38,8 +38,8 @@ enum memlimit_source {
 };
 
 struct memlimit_stats {
-    int64_t soft_limit;   /* bytes; 0 when no soft limit is in force */
-    int64_t hard_limit;   /* bytes; 0 when none */
+    int64_t soft_limit;     /* bytes; 0 when no soft limit is in force */
+    int64_t hard_limit;     /* bytes; 0 when none */
     int64_t detected_limit; /* the cgroup limit capped by physical memory; 0 if none */
     enum memlimit_source source;
     char source_path[256]; /* the file that gave detected_limit */
@@ -70,7 +70,9 @@ MEMLIMIT_API int memlimit_stats(struct memlimit_stats *out);
 
 #ifdef MEMLIMIT_OPTIONAL
 /* True when the library is loaded (preloaded or linked). */
-static inline bool memlimit_available(void) { return memlimit_level != NULL; }
+static inline bool memlimit_available(void) {
+    return memlimit_level != NULL;
+}
 #endif
 
 #ifdef __cplusplus

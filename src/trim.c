@@ -26,13 +26,12 @@ void ml_trim_init(ml_lookup_fn lookup) {
     else if ((glibc_trim = (int (*)(size_t))lookup("malloc_trim"))) {
         alloc_kind = ML_ALLOC_GLIBC;
         glibc_mallopt = (int (*)(int, int))lookup("mallopt");
-    }
-    else
+    } else
         alloc_kind = ML_ALLOC_OTHER;
 }
 
-static unsigned je_cap;            /* 0: threads stay where jemalloc puts them */
-static _Atomic unsigned je_next;   /* round-robin over the capped arenas */
+static unsigned je_cap;          /* 0: threads stay where jemalloc puts them */
+static _Atomic unsigned je_next; /* round-robin over the capped arenas */
 
 bool ml_trim_cap_arenas(unsigned n, const char *(*getenv_fn)(const char *)) {
     if (n < 1) return false;
@@ -46,8 +45,8 @@ bool ml_trim_cap_arenas(unsigned n, const char *(*getenv_fn)(const char *)) {
         const char *c = getenv_fn("MALLOC_CONF");
         unsigned have = 0;
         size_t sz = sizeof have;
-        if ((c && strstr(c, "narenas")) ||
-            je_mallctl("arenas.narenas", &have, &sz, NULL, 0) != 0 || have <= n)
+        if ((c && strstr(c, "narenas")) || je_mallctl("arenas.narenas", &have, &sz, NULL, 0) != 0 ||
+            have <= n)
             return false;
         je_cap = n;
         return true;
@@ -61,8 +60,12 @@ void ml_trim_thread_start(void) {
     je_mallctl("thread.arena", NULL, NULL, &idx, sizeof idx);
 }
 
-enum ml_allocator ml_trim_allocator(void) { return alloc_kind; }
-const char *ml_trim_allocator_name(void) { return names[alloc_kind]; }
+enum ml_allocator ml_trim_allocator(void) {
+    return alloc_kind;
+}
+const char *ml_trim_allocator_name(void) {
+    return names[alloc_kind];
+}
 
 bool ml_trim_now(void) {
     switch (alloc_kind) {

@@ -10,8 +10,13 @@
 /* internal: never exported, and called without the PLT/GOT */
 #pragma GCC visibility push(hidden)
 
-enum ml_allocator { ML_ALLOC_GLIBC, ML_ALLOC_JEMALLOC, ML_ALLOC_TCMALLOC, ML_ALLOC_MIMALLOC,
-                    ML_ALLOC_OTHER };
+enum ml_allocator {
+    ML_ALLOC_GLIBC,
+    ML_ALLOC_JEMALLOC,
+    ML_ALLOC_TCMALLOC,
+    ML_ALLOC_MIMALLOC,
+    ML_ALLOC_OTHER
+};
 
 /* Finds a symbol in the allocator that serves this process's malloc (not elsewhere). */
 typedef void *(*ml_lookup_fn)(const char *name);

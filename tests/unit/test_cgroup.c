@@ -33,8 +33,8 @@ Test(cgroup, v2_host_namespace_nested_path) {
     cr_expect_eq(cg.version, 2);
     cr_expect_eq(cg.limit, 1073741824);
     cr_expect(ends_with(cg.source, "cri-containerd-3f4e.scope/memory.max"), "%s", cg.source);
-    cr_expect(ends_with(cg.dir, "kubepods-burstable-pod1a2b.slice/cri-containerd-3f4e.scope"),
-              "%s", cg.dir);
+    cr_expect(ends_with(cg.dir, "kubepods-burstable-pod1a2b.slice/cri-containerd-3f4e.scope"), "%s",
+              cg.dir);
     /* every level read: 4 cgroups x (max, high) */
     cr_expect_eq(cg.nfiles, 8);
 }
@@ -101,7 +101,7 @@ Test(cgroup, mountinfo_optional_fields_and_spaces) {
 Test(cgroup, unreadable_and_missing_files_are_not_limits) {
     discover("unreadable");
     cr_expect_eq(cg.version, 2);
-    cr_expect_eq(cg.mem_total, 0); /* no meminfo */
+    cr_expect_eq(cg.mem_total, 0);     /* no meminfo */
     cr_expect_eq(cg.limit, 209715200); /* the parent's, the leaf's is a directory */
     cr_expect_eq(cg.warning[0], '\0');
 }
@@ -173,7 +173,8 @@ Test(cgroup, line_parsers) {
     uint64_t v;
     cr_expect(ml_parse_limit_value("max\n", &v) && v == ML_NO_LIMIT);
     cr_expect(ml_parse_limit_value("9223372036854771712\n", &v) && v == ML_NO_LIMIT);
-    cr_expect(ml_parse_limit_value("9223372036854710272\n", &v) && v == ML_NO_LIMIT); /* 64K pages */
+    cr_expect(ml_parse_limit_value("9223372036854710272\n", &v) &&
+              v == ML_NO_LIMIT); /* 64K pages */
     cr_expect(ml_parse_limit_value("1048576\n", &v) && v == 1048576);
     cr_expect_not(ml_parse_limit_value("maximum\n", &v));
     cr_expect_not(ml_parse_limit_value("-1\n", &v));

@@ -48,10 +48,32 @@ Test(config, percent_and_off) {
 
 Test(config, rejects) {
     static const char *const bad[] = {
-        "",      "12XB",    "-5MiB",  "150%",   "0%",     "0",       "0MiB",   "5 MiB",
-        " 5MiB", "5MiB ",   "5mib",   "5.MiB",  ".5MiB",  "5..5MiB", "MiB",    "%",
-        "1e9",   "0x100",   "8388608TiB" /* 2^63 */, "99999999999999999999", "9223372036854775808",
-        "100.001%", "1.5.5GiB", "OFF", "5%%", "5iB",
+        "",
+        "12XB",
+        "-5MiB",
+        "150%",
+        "0%",
+        "0",
+        "0MiB",
+        "5 MiB",
+        " 5MiB",
+        "5MiB ",
+        "5mib",
+        "5.MiB",
+        ".5MiB",
+        "5..5MiB",
+        "MiB",
+        "%",
+        "1e9",
+        "0x100",
+        "8388608TiB" /* 2^63 */,
+        "99999999999999999999",
+        "9223372036854775808",
+        "100.001%",
+        "1.5.5GiB",
+        "OFF",
+        "5%%",
+        "5iB",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct ml_size z = {.kind = ML_SIZE_BYTES, .bytes = 77};
@@ -89,9 +111,10 @@ Test(config, table_defaults) {
 }
 
 Test(config, table_values) {
-    static const char *const env[] = {"MEMLIMIT", "80%", "MEMLIMIT_SCOPE", "cgroup",
-                                      "MEMLIMIT_TRACE", "1", "MEMLIMIT_LOG", "/tmp/x.log",
-                                      "MEMLIMIT_REFRESH", "2s", NULL};
+    static const char *const env[] = {
+        "MEMLIMIT", "80%",          "MEMLIMIT_SCOPE", "cgroup",           "MEMLIMIT_TRACE",
+        "1",        "MEMLIMIT_LOG", "/tmp/x.log",     "MEMLIMIT_REFRESH", "2s",
+        NULL};
     fake_env = env;
     struct ml_config c;
     nreports = 0;
@@ -104,9 +127,17 @@ Test(config, table_values) {
 }
 
 Test(config, table_errors_are_one_line_each_and_keep_defaults) {
-    static const char *const env[] = {"MEMLIMIT", "12XB", "MEMLIMIT_SCOPE", "everything",
-                                      "MEMLIMIT_TRACE", "yes", "MEMLIMIT_LOG", "",
-                                      "MEMLIMIT_REFRESH", "0", NULL};
+    static const char *const env[] = {"MEMLIMIT",
+                                      "12XB",
+                                      "MEMLIMIT_SCOPE",
+                                      "everything",
+                                      "MEMLIMIT_TRACE",
+                                      "yes",
+                                      "MEMLIMIT_LOG",
+                                      "",
+                                      "MEMLIMIT_REFRESH",
+                                      "0",
+                                      NULL};
     fake_env = env;
     struct ml_config c;
     nreports = 0;

@@ -62,8 +62,7 @@ int main(int argc, char **argv) {
             _exit(0);
         }
         int st = 0;
-        if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-            bad++;
+        if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) bad++;
     }
     stop = 1;
     for (int i = 0; i < 4; i++)

@@ -16,7 +16,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define KEEP_EVERY 32
+#define KEEP_EVERY  32
 #define CACHE_SLOTS 512 /* ~1 MiB of retained objects per thread */
 
 static int rounds, mib;

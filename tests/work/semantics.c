@@ -40,12 +40,16 @@ static int (*mi_owned)(const void *);
 static const char *allocator = "glibc";
 
 static void find_allocator(void) {
-    je_mallctl = (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "mallctl");
+    je_mallctl =
+        (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "mallctl");
     tc_owner = (int (*)(const void *))dlsym(RTLD_DEFAULT, "MallocExtension_GetOwnership");
     mi_owned = (int (*)(const void *))dlsym(RTLD_DEFAULT, "mi_is_in_heap_region");
-    if (je_mallctl) allocator = "jemalloc";
-    else if (tc_owner) allocator = "tcmalloc";
-    else if (mi_owned) allocator = "mimalloc";
+    if (je_mallctl)
+        allocator = "jemalloc";
+    else if (tc_owner)
+        allocator = "tcmalloc";
+    else if (mi_owned)
+        allocator = "mimalloc";
 }
 
 static int owned(void *p) {
@@ -78,7 +82,7 @@ static int owned(void *p) {
     do {                                                                                           \
         errno = 0;                                                                                 \
         void *r_ = (expr);                                                                         \
-        CHECK(r_ == NULL && errno == (err), "%s: got %p errno %d, want NULL errno %d", what, r_,  \
+        CHECK(r_ == NULL && errno == (err), "%s: got %p errno %d, want NULL errno %d", what, r_,   \
               errno, err);                                                                         \
     } while (0)
 
