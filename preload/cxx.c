@@ -3,6 +3,7 @@
  * interpose, account and forward. Otherwise we forward new to the C++ runtime's
  * own operator new (which calls malloc, accounted there: never twice) and delete
  * to free. Exceptions (std::bad_alloc) pass through: compiled with -fexceptions. */
+#include "../src/limiter.h"
 #include "budget.h"
 
 #include <stdint.h>
@@ -23,9 +24,16 @@ static __attribute__((noinline, cold)) void *new_target(int v, size_t n, bool *o
     return ml_cxx_runtime_new(v);
 }
 
-static __attribute__((noinline, cold)) void account(size_t n) {
+/* The slow path before an allocator-owned new; false when the hard limit refuses. */
+static __attribute__((noinline, cold)) bool account(size_t n) {
+    if (!ml_core_admit(n, true)) return false;
     ml_after_alloc(n, true);
+    return true;
 }
+
+/* Refused at the hard limit: the C++ runtime's operator new calls our malloc, is
+ * refused too, runs the new-handler loop and throws std::bad_alloc. */
+static __attribute__((noinline, cold)) void *refused(int v) { return ml_cxx_runtime_new(v); }
 
 static __attribute__((noreturn, cold)) void no_runtime(void) {
     static const char msg[] = "memlimit: no C++ runtime operator new found; aborting\n";
@@ -46,11 +54,15 @@ typedef void *(*new_al_nt)(size_t, size_t, const void *);
     void *f = ml_next.new_fn[V];                                                                   \
     bool own = true;                                                                               \
     if (unlikely(!f || n > (size_t)PTRDIFF_MAX)) f = new_target(V, n, &own);                       \
-    if (own && !ml_take(n)) account(n);
+    if (own && !ml_take(n) && !account(n)) {                                                       \
+        if (NOTHROW) return NULL;                                                                  \
+        f = refused(V);                                                                            \
+    }
 
 #define NEW_PLAIN(name, sym, V)                                                                    \
     EXPORT void *name(size_t n) __asm__(sym);                                                      \
     void *name(size_t n) {                                                                         \
+        enum { NOTHROW = 0 };                                                                      \
         PICK(V, n)                                                                                 \
         if (unlikely(!f)) no_runtime();                                                            \
         return ((new_plain)f)(n);                                                                  \
@@ -58,6 +70,7 @@ typedef void *(*new_al_nt)(size_t, size_t, const void *);
 #define NEW_NT(name, sym, V)                                                                       \
     EXPORT void *name(size_t n, const void *nt) __asm__(sym);                                      \
     void *name(size_t n, const void *nt) {                                                         \
+        enum { NOTHROW = 1 };                                                                      \
         PICK(V, n)                                                                                 \
         if (unlikely(!f)) return malloc(n);                                                        \
         return ((new_nt)f)(n, nt);                                                                 \
@@ -65,6 +78,7 @@ typedef void *(*new_al_nt)(size_t, size_t, const void *);
 #define NEW_AL(name, sym, V)                                                                       \
     EXPORT void *name(size_t n, size_t al) __asm__(sym);                                           \
     void *name(size_t n, size_t al) {                                                              \
+        enum { NOTHROW = 0 };                                                                      \
         PICK(V, n)                                                                                 \
         if (unlikely(!f)) no_runtime();                                                            \
         return ((new_al)f)(n, al);                                                                 \
@@ -72,6 +86,7 @@ typedef void *(*new_al_nt)(size_t, size_t, const void *);
 #define NEW_AL_NT(name, sym, V)                                                                    \
     EXPORT void *name(size_t n, size_t al, const void *nt) __asm__(sym);                           \
     void *name(size_t n, size_t al, const void *nt) {                                              \
+        enum { NOTHROW = 1 };                                                                      \
         PICK(V, n)                                                                                 \
         if (unlikely(!f)) return aligned_alloc(al, n);                                             \
         return ((new_al_nt)f)(n, al, nt);                                                          \

@@ -1,7 +1,10 @@
 /* The mmap family: anonymous writable mappings and growing mremaps count against
  * the same budget as malloc. PROT_NONE reservations (node, JVMs, Go) do not: they
  * are address space, not memory. */
+#include "../src/limiter.h"
 #include "budget.h"
+
+#include <errno.h>
 
 #include <stdarg.h>
 #include <sys/mman.h>
@@ -10,6 +13,11 @@
 
 static __attribute__((noinline, cold)) void *mmap_slow(void *a, size_t l, int prot, int fl, int fd,
                                                        off_t o) {
+    /* at the hard limit: refuse, never wait (allocators call mmap holding locks) */
+    if (!ml_core_admit(l, false)) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
     void *p = ml_next.mmap(a, l, prot, fl, fd, o);
     if (p != MAP_FAILED) ml_after_alloc(l, false);
     return p;
@@ -36,8 +44,13 @@ EXPORT void *mremap(void *old, size_t ol, size_t nl, int fl, ...) {
         na = va_arg(ap, void *);
         va_end(ap);
     }
-    void *p = ml_next.mremap(old, ol, nl, fl, na);
     size_t grow = nl > ol ? nl - ol : 0;
-    if (grow && p != MAP_FAILED && !ml_take(grow)) ml_after_alloc(grow, false);
+    bool slow = grow && !ml_take(grow);
+    if (slow && !ml_core_admit(grow, false)) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    void *p = ml_next.mremap(old, ol, nl, fl, na);
+    if (slow && p != MAP_FAILED) ml_after_alloc(grow, false);
     return p;
 }

@@ -81,23 +81,26 @@ uint64_t ml_size_resolve(const struct ml_size *sz, uint64_t base) {
 
 /* ---- the option table ---- */
 
-enum opt_type { OPT_SIZE, OPT_CHOICE, OPT_PATH, OPT_SECONDS };
+enum opt_type { OPT_SIZE, OPT_CHOICE, OPT_PATH, OPT_COUNT };
 
 struct option {
     const char *name;
     enum opt_type type;
     size_t offset;
-    const char *choices; /* OPT_CHOICE: '|'-separated, stored as the index */
-    uint32_t min, max;   /* OPT_SECONDS */
+    const char *choices; /* OPT_CHOICE: '|'-separated, stored as the index;
+                            OPT_COUNT: the unit suffix that may follow the number */
+    uint32_t min, max;   /* OPT_COUNT */
 };
 
 #define OFF(field) offsetof(struct ml_config, field)
 static const struct option options[] = {
     {"MEMLIMIT", OPT_SIZE, OFF(soft), NULL, 0, 0},
+    {"MEMLIMIT_HARD", OPT_SIZE, OFF(hard), NULL, 0, 0},
+    {"MEMLIMIT_HARD_WAIT", OPT_COUNT, OFF(hard_wait_ms), "ms", 0, 1000},
     {"MEMLIMIT_SCOPE", OPT_CHOICE, OFF(scope), "process|cgroup", 0, 0},
     {"MEMLIMIT_TRACE", OPT_CHOICE, OFF(trace), "0|1", 0, 0},
     {"MEMLIMIT_LOG", OPT_PATH, OFF(log), NULL, 0, 0},
-    {"MEMLIMIT_REFRESH", OPT_SECONDS, OFF(refresh_sec), NULL, 1, 3600},
+    {"MEMLIMIT_REFRESH", OPT_COUNT, OFF(refresh_sec), "s", 1, 3600},
 };
 
 static int choice_index(const char *choices, const char *v) {
@@ -120,7 +123,7 @@ static void reject(ml_report_fn report, const char *name, const char *value, con
 }
 
 int ml_config_load(struct ml_config *cfg, ml_getenv_fn get, ml_report_fn report) {
-    *cfg = (struct ml_config){.scope = ML_SCOPE_PROCESS, .refresh_sec = 10};
+    *cfg = (struct ml_config){.scope = ML_SCOPE_PROCESS, .refresh_sec = 10, .hard_wait_ms = 5};
     int bad = 0;
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
         const struct option *o = &options[i];
@@ -156,24 +159,25 @@ int ml_config_load(struct ml_config *cfg, ml_getenv_fn get, ml_report_fn report)
                 *(const char **)field = strcmp(v, "stderr") == 0 ? NULL : v;
             }
             break;
-        case OPT_SECONDS: {
-            uint64_t s = 0;
-            size_t l = strlen(v);
+        case OPT_COUNT: {
+            /* "10" or "10" + unit, like "10s" or "5ms" */
+            uint64_t x = 0;
+            size_t l = strlen(v), ul = strlen(o->choices);
             char tmp[32];
-            /* "10" or "10s" */
-            if (l > 0 && l < sizeof tmp) {
+            bool ok = l > 0 && l < sizeof tmp && v[0] >= '0' && v[0] <= '9';
+            if (ok) {
                 memcpy(tmp, v, l + 1);
-                if (tmp[l - 1] == 's') tmp[l - 1] = '\0';
+                if (l > ul && strcmp(tmp + l - ul, o->choices) == 0) tmp[l - ul] = '\0';
+                ok = ml_parse_u64(tmp, &x) && x >= o->min && x <= o->max && !strchr(tmp, ' ');
             }
-            if (l == 0 || l >= sizeof tmp || tmp[0] == ' ' || !ml_parse_u64(tmp, &s) ||
-                s < o->min || s > o->max) {
+            if (!ok) {
                 char what[128];
-                ml_fmt(what, sizeof what, "whole seconds from %u to %u, like 10 or 10s", o->min,
-                       o->max);
+                ml_fmt(what, sizeof what, "a whole number from %u to %u, like %u or %u%s", o->min,
+                       o->max, o->max / 100, o->max / 100, o->choices);
                 reject(report, o->name, v, what);
                 bad++;
             } else {
-                *(uint32_t *)field = (uint32_t)s;
+                *(uint32_t *)field = (uint32_t)x;
             }
             break;
         }

@@ -4,6 +4,7 @@
 #include "level.h"
 #include "log.h"
 #include "memlimit.h"
+#include "reclaim.h"
 #include "usage.h"
 
 #include <errno.h>
@@ -27,6 +28,9 @@ static struct {
     _Atomic uint64_t detected;  /* cgroup limit capped by MemTotal; ML_NO_LIMIT if none */
     _Atomic uint64_t cglimit;   /* cgroup files only */
     _Atomic bool soft_explicit; /* set by MEMLIMIT bytes or memlimit_set_limit: not re-derived */
+    _Atomic uint64_t hard;      /* 0: none */
+    _Atomic uint64_t failed;    /* allocations refused at the hard limit */
+    _Atomic uint64_t next_refusal_log_ns;
 
     /* usage accounting */
     _Atomic uint64_t usage;     /* last sample */
@@ -125,6 +129,8 @@ static void refresh_limits(uint64_t now) {
     if (cg_scratch.limit == old_detected && cg_scratch.cgroup_limit == atomic_load(&S.cglimit))
         return;
     publish_cgroup(&cg_scratch);
+    if (S.cfg.hard.kind == ML_SIZE_PERCENT && cg_scratch.limit != ML_NO_LIMIT)
+        atomic_store(&S.hard, ml_size_resolve(&S.cfg.hard, cg_scratch.limit));
     if (!atomic_load(&S.soft_explicit)) {
         uint64_t old = atomic_load(&S.soft), soft = derive_soft(&cg_scratch);
         atomic_store(&S.soft, soft);
@@ -141,7 +147,9 @@ static uint64_t read_usage(void) {
 }
 
 static enum memlimit_level update_level(uint64_t usage) {
-    struct ml_limits l = {.soft = atomic_load(&S.soft), .cgroup = atomic_load(&S.cglimit)};
+    struct ml_limits l = {.soft = atomic_load(&S.soft),
+                          .hard = atomic_load(&S.hard),
+                          .cgroup = atomic_load(&S.cglimit)};
     bool reached = atomic_load(&S.reached);
     enum memlimit_level lv = ml_level_compute(usage, &l, &reached);
     atomic_store(&S.reached, reached);
@@ -182,6 +190,11 @@ static void trim(uint64_t now, uint64_t before) {
     }
 }
 
+static void trim_if_due(uint64_t now, uint64_t u, enum memlimit_level lv) {
+    unsigned duty = lv >= MEMLIMIT_LEVEL_SOFT ? ML_TRIM_DUTY_SOFT : ML_TRIM_DUTY_MODERATE;
+    if (ml_trim_due(&S.trim_policy, now, duty)) trim(now, u);
+}
+
 /* The sampler: one thread at a time, never waited for. */
 static void sample(uint64_t now, bool may_act) {
     if (now >= atomic_load(&S.next_refresh_ns)) refresh_limits(now);
@@ -195,20 +208,118 @@ static void sample(uint64_t now, bool may_act) {
     while (u > peak && !atomic_compare_exchange_weak(&S.peak, &peak, u)) {
     }
     enum memlimit_level lv = update_level(u);
-    unsigned duty = lv >= MEMLIMIT_LEVEL_SOFT ? ML_TRIM_DUTY_SOFT : ML_TRIM_DUTY_MODERATE;
-    if (may_act && lv >= MEMLIMIT_LEVEL_MODERATE && ml_trim_due(&S.trim_policy, now, duty))
-        trim(now, u);
+    if (lv < MEMLIMIT_LEVEL_MODERATE) return;
+    if (may_act) ml_reclaim_ensure_thread(); /* a fork child with callbacks gets its thread */
+    if (ml_reclaim_running()) {
+        ml_reclaim_wake(); /* the thread trims and calls back, not this allocating thread */
+        return;
+    }
+    if (may_act) trim_if_due(now, u, lv);
 }
 
 /* Budget per thread: 1 MiB far from the limit, down to 64 KiB as it nears, so
  * the bytes no one has looked at stay small against the headroom. */
 static size_t chunk_size(void) {
-    uint64_t soft = atomic_load(&S.soft);
-    if (!soft) return ML_CHUNK_MAX;
+    uint64_t soft = atomic_load(&S.soft), hard = atomic_load(&S.hard);
+    if (!soft && !hard) return ML_CHUNK_MAX;
     uint64_t est = atomic_load(&S.usage) + atomic_load(&S.unsampled);
-    uint64_t mod = ml_permille(soft, ML_MODERATE_PERMILLE);
-    uint64_t c = est < mod ? (mod - est) / 16 : 0;
+    uint64_t mark = soft ? ml_permille(soft, ML_MODERATE_PERMILLE) : hard;
+    if (hard && hard < mark) mark = hard;
+    uint64_t c = est < mark ? (mark - est) / 16 : 0;
     return c > ML_CHUNK_MAX ? ML_CHUNK_MAX : c < ML_CHUNK_MIN ? ML_CHUNK_MIN : (size_t)c;
+}
+
+/* ---- what the reclaim thread uses ---- */
+
+static void take_sampler(void) {
+    while (atomic_flag_test_and_set_explicit(&S.sampling, memory_order_acquire))
+        sched_yield();
+}
+static void give_sampler(void) { atomic_flag_clear_explicit(&S.sampling, memory_order_release); }
+
+/* A fresh sample, unless one was taken in the last millisecond. */
+static uint64_t fresh_usage(enum memlimit_level *lv) {
+    uint64_t now = now_ns();
+    take_sampler();
+    if (now - atomic_load(&S.last_sample_ns) >= 1000000) {
+        if (now >= atomic_load(&S.next_refresh_ns)) refresh_limits(now);
+        uint64_t pending = atomic_load(&S.unsampled);
+        uint64_t u = read_usage();
+        atomic_fetch_sub(&S.unsampled, pending);
+        atomic_store(&S.usage, u);
+        atomic_store(&S.last_sample_ns, now);
+        atomic_fetch_add(&S.samples, 1);
+        uint64_t peak = atomic_load(&S.peak);
+        while (u > peak && !atomic_compare_exchange_weak(&S.peak, &peak, u)) {
+        }
+        update_level(u);
+    }
+    give_sampler();
+    if (lv) *lv = (enum memlimit_level)atomic_load(&S.level);
+    return atomic_load(&S.usage);
+}
+
+static uint64_t op_target(enum memlimit_level lv) {
+    (void)lv; /* every level aims below 95% of the soft limit (or of the hard limit) */
+    uint64_t soft = atomic_load(&S.soft), hard = atomic_load(&S.hard);
+    uint64_t t = soft ? ml_permille(soft, ML_RELEASE_PERMILLE) : UINT64_MAX;
+    if (hard && ml_permille(hard, ML_RELEASE_PERMILLE) < t) t = ml_permille(hard, ML_RELEASE_PERMILLE);
+    return t == UINT64_MAX ? 0 : t;
+}
+
+static void op_trim(enum memlimit_level lv) {
+    take_sampler();
+    trim_if_due(now_ns(), atomic_load(&S.usage), lv);
+    give_sampler();
+}
+
+static const struct ml_reclaim_ops reclaim_ops = {fresh_usage, op_target, op_trim};
+
+/* ---- the hard limit ---- */
+
+/* Small allocations may go this far past the hard limit, so that a program told
+ * ENOMEM can still unwind: print, open a file, throw. */
+#define ML_RESERVE_SMALL ((size_t)64 << 10)
+static uint64_t reserve_bytes(uint64_t hard) {
+    uint64_t r = hard / 32;
+    return r < (1u << 20) ? (1u << 20) : r > (32u << 20) ? (32u << 20) : r;
+}
+
+bool ml_core_admit(size_t n, bool may_wait) {
+    uint64_t hard = atomic_load_explicit(&S.hard, memory_order_relaxed);
+    if (!hard || atomic_load_explicit(&S.state, memory_order_acquire) != ST_READY) return true;
+    int saved = errno;
+    bool ok = true;
+    uint64_t est = atomic_load(&S.usage) + atomic_load(&S.unsampled);
+    if (est + n < hard) goto out;
+    uint64_t u = fresh_usage(NULL);
+    if (u + n < hard) goto out;
+    /* a CRITICAL round first: the thread's callbacks and trim, or an inline trim */
+    if (may_wait) {
+        if (ml_reclaim_running()) {
+            ml_reclaim_wait_round((uint64_t)S.cfg.hard_wait_ms * 1000000);
+        } else {
+            take_sampler();
+            trim_if_due(now_ns(), u, MEMLIMIT_LEVEL_CRITICAL);
+            give_sampler();
+        }
+        atomic_store(&S.last_sample_ns, 0);
+        u = fresh_usage(NULL);
+        if (u + n < hard) goto out;
+    }
+    if (n <= ML_RESERVE_SMALL && u + n < hard + reserve_bytes(hard)) goto out;
+    ok = false;
+    atomic_fetch_add(&S.failed, 1);
+    uint64_t now = now_ns();
+    if (now >= atomic_load(&S.next_refusal_log_ns)) { /* at most one line a second */
+        atomic_store(&S.next_refusal_log_ns, now + 1000000000ULL);
+        char a[24], b[24], c[24];
+        ml_log("hard limit %s: refused %s at %s (ENOMEM)", ml_fmt_bytes(a, hard),
+               ml_fmt_bytes(b, n), ml_fmt_bytes(c, u));
+    }
+out:
+    errno = saved;
+    return ok;
 }
 
 static __thread bool tl_started __attribute__((tls_model("initial-exec")));
@@ -257,11 +368,15 @@ void ml_core_init(ml_lookup_fn lookup) {
     if (cg_scratch.warning[0]) ml_log("%s", cg_scratch.warning);
     atomic_store(&S.soft, derive_soft(&cg_scratch));
     atomic_store(&S.soft_explicit, S.cfg.soft.kind == ML_SIZE_BYTES);
+    if (S.cfg.hard.kind == ML_SIZE_BYTES ||
+        (S.cfg.hard.kind == ML_SIZE_PERCENT && cg_scratch.limit != ML_NO_LIMIT))
+        atomic_store(&S.hard, ml_size_resolve(&S.cfg.hard, cg_scratch.limit));
+    ml_reclaim_set_ops(&reclaim_ops);
     atomic_store(&S.next_refresh_ns, now_ns() + (uint64_t)S.cfg.refresh_sec * 1000000000ULL);
 
     ml_trim_init(lookup);
     int arenas = 0;
-    if (atomic_load(&S.soft)) {
+    if (atomic_load(&S.soft) || atomic_load(&S.hard)) {
         /* measured on tests/work/fragment: 2 arenas held an 8-thread pool at 140 MiB
          * where glibc's default reached 269 MiB (jemalloc: 168 vs 304 MiB, no
          * slowdown); trimming alone cannot keep up (see README, "How it works") */
@@ -331,5 +446,10 @@ EXPORT int memlimit_stats(struct memlimit_stats *out) {
     out->samples = atomic_load(&S.samples);
     out->trims = atomic_load(&S.trims);
     out->trimmed_bytes = atomic_load(&S.trimmed_bytes);
+    out->hard_limit = (int64_t)atomic_load(&S.hard);
+    out->callback_calls = ml_reclaim_calls();
+    out->callback_bytes = ml_reclaim_bytes();
+    out->callback_rounds = ml_reclaim_rounds();
+    out->failed_allocs = atomic_load(&S.failed);
     return 0;
 }

@@ -24,6 +24,14 @@ void ml_core_init(ml_lookup_fn lookup);
  * locks held. Returns the thread's next budget in bytes. Keeps errno. */
 size_t ml_core_slow(size_t bytes, bool may_act);
 
+/* The hard limit (MEMLIMIT_HARD): may an allocation of n bytes proceed? Near the
+ * limit it takes a fresh sample; at it, with may_wait, it first lets a CRITICAL
+ * round run (waiting up to MEMLIMIT_HARD_WAIT for the thread, or trimming inline).
+ * Small allocations (64 KiB or less) may use a reserve past the limit so a program
+ * can unwind. Call before forwarding; may_wait only where no allocator lock can be
+ * held. Keeps errno. */
+bool ml_core_admit(size_t n, bool may_wait);
+
 /* The budget a thread starts with before the core is ready. */
 #define ML_CHUNK_MAX ((size_t)1 << 20)
 #define ML_CHUNK_MIN ((size_t)64 << 10)

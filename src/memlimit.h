@@ -49,10 +49,30 @@ struct memlimit_stats {
     uint64_t samples;        /* usage samples taken */
     uint64_t trims;          /* allocator trims */
     uint64_t trimmed_bytes;  /* usage released by trims */
+    uint64_t callback_rounds; /* reclaim rounds run by the memlimit thread */
     uint64_t callback_calls; /* reclaim callbacks called */
     uint64_t callback_bytes; /* bytes callbacks said they freed */
     uint64_t failed_allocs;  /* allocations refused at the hard limit */
 };
+
+/* A reclaim callback. `level` says how close the limit is; at SOFT and CRITICAL,
+ * `want` is how many bytes usage is above the target (95% of the soft limit); at
+ * MODERATE it is 0 (drop what is cheap to rebuild). Return how many bytes you
+ * believe you freed. Callbacks run on the library's own thread ("memlimit"), never
+ * inside your allocation calls; they may allocate, free, take your locks, register
+ * and unregister (themselves included). */
+typedef size_t (*memlimit_reclaim_fn)(enum memlimit_level level, size_t want, void *arg);
+
+/* Registers fn; callbacks with a lower priority run first (cheapest to rebuild
+ * first), equal priorities in registration order. Returns a handle > 0, or -1 with
+ * errno EINVAL (fn is NULL) or ENOSPC (128 callbacks already). The first
+ * registration starts the memlimit thread. */
+MEMLIMIT_API int memlimit_register(memlimit_reclaim_fn fn, void *arg, int priority);
+
+/* Once it returns 0, fn is not running and will never run again (safe before
+ * dlclose). Called from inside a callback it does not wait for that call. Returns
+ * -1 with errno EINVAL for an unknown handle. */
+MEMLIMIT_API int memlimit_unregister(int handle);
 
 /* True from the moment usage reaches the soft limit until it falls below 95% of
  * it, like go-rtml's IsMemLimitReached(). One atomic load: call it per request. */

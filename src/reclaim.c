@@ -1,0 +1,277 @@
+#include "reclaim.h"
+#include "log.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+struct entry {
+    memlimit_reclaim_fn fn; /* NULL: free slot */
+    void *arg;
+    int priority;
+    int handle;
+    uint64_t order; /* registration order: ties in priority run first come first */
+    bool active;    /* false once unregistered: never called again */
+    bool busy;      /* being called right now */
+};
+
+static struct {
+    pthread_mutex_t lock; /* guards the table; never held while a callback runs */
+    pthread_cond_t idle;  /* signalled when a callback returns */
+    struct entry e[ML_MAX_CALLBACKS];
+    _Atomic int count;
+    int next_handle;
+    uint64_t next_order;
+    struct ml_reclaim_ops ops;
+} R = {.lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER};
+
+static _Atomic uint32_t wake_seq;   /* bumped to wake the thread */
+static _Atomic uint32_t round_seq;  /* bumped when the thread finishes a pass */
+static _Atomic bool thread_running; /* in this process (cleared in a fork child) */
+static _Atomic bool thread_starting;
+static pthread_t thread_id;
+static _Atomic uint64_t calls, bytes, rounds;
+
+static void futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t ns) {
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ULL), .tv_nsec = (long)(ns % 1000000000ULL)};
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+}
+static void futex_wake(_Atomic uint32_t *addr) {
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void ml_reclaim_set_ops(const struct ml_reclaim_ops *ops) { R.ops = *ops; }
+
+static bool on_reclaim_thread(void) {
+    return atomic_load(&thread_running) && pthread_equal(pthread_self(), thread_id);
+}
+
+int ml_reclaim_register(memlimit_reclaim_fn fn, void *arg, int priority) {
+    if (!fn) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_mutex_lock(&R.lock);
+    int slot = -1;
+    for (int i = 0; i < ML_MAX_CALLBACKS && slot < 0; i++)
+        if (!R.e[i].fn) slot = i;
+    if (slot < 0) {
+        pthread_mutex_unlock(&R.lock);
+        errno = ENOSPC;
+        return -1;
+    }
+    if (++R.next_handle <= 0) R.next_handle = 1; /* handles are > 0 */
+    R.e[slot] = (struct entry){.fn = fn, .arg = arg, .priority = priority,
+                               .handle = R.next_handle, .order = R.next_order++, .active = true};
+    R.count++;
+    int h = R.next_handle;
+    pthread_mutex_unlock(&R.lock);
+    ml_reclaim_ensure_thread();
+    return h;
+}
+
+int ml_reclaim_unregister(int handle) {
+    pthread_mutex_lock(&R.lock);
+    struct entry *e = NULL;
+    for (int i = 0; i < ML_MAX_CALLBACKS && !e; i++)
+        if (R.e[i].fn && R.e[i].active && R.e[i].handle == handle) e = &R.e[i];
+    if (!e) {
+        pthread_mutex_unlock(&R.lock);
+        errno = EINVAL;
+        return -1;
+    }
+    e->active = false;
+    /* Wait for a running call to return, except on the reclaim thread itself (a
+     * callback unregistering itself or another from inside a round): there the call
+     * in progress is ours, and the slot is freed when it returns. */
+    while (e->busy && !on_reclaim_thread())
+        pthread_cond_wait(&R.idle, &R.lock);
+    if (!e->busy) {
+        e->fn = NULL;
+        R.count--;
+    }
+    pthread_mutex_unlock(&R.lock);
+    return 0;
+}
+
+struct pick {
+    int handle, priority;
+    uint64_t order;
+};
+
+int ml_reclaim_round(enum memlimit_level level) {
+    struct pick order[ML_MAX_CALLBACKS];
+    int n = 0;
+    pthread_mutex_lock(&R.lock);
+    for (int i = 0; i < ML_MAX_CALLBACKS; i++)
+        if (R.e[i].fn && R.e[i].active)
+            order[n++] = (struct pick){R.e[i].handle, R.e[i].priority, R.e[i].order};
+    pthread_mutex_unlock(&R.lock);
+    /* ascending priority, then registration order (insertion sort: n is small) */
+    for (int i = 1; i < n; i++) {
+        struct pick k = order[i];
+        int j = i - 1;
+        while (j >= 0 && (order[j].priority > k.priority ||
+                          (order[j].priority == k.priority && order[j].order > k.order))) {
+            order[j + 1] = order[j];
+            j--;
+        }
+        order[j + 1] = k;
+    }
+    int called = 0;
+    for (int i = 0; i < n; i++) {
+        enum memlimit_level now_level = level;
+        uint64_t usage = R.ops.measure ? R.ops.measure(&now_level) : 0;
+        uint64_t target = R.ops.target ? R.ops.target(level) : 0;
+        size_t want = usage > target ? (size_t)(usage - target) : 0;
+        if (level >= MEMLIMIT_LEVEL_SOFT && want == 0) break; /* under the target: done */
+        if (level == MEMLIMIT_LEVEL_MODERATE) want = 0;       /* informational */
+        pthread_mutex_lock(&R.lock);
+        struct entry *e = NULL;
+        for (int k = 0; k < ML_MAX_CALLBACKS && !e; k++)
+            if (R.e[k].fn && R.e[k].active && R.e[k].handle == order[i].handle) e = &R.e[k];
+        if (!e) { /* unregistered meanwhile */
+            pthread_mutex_unlock(&R.lock);
+            continue;
+        }
+        memlimit_reclaim_fn fn = e->fn;
+        void *arg = e->arg;
+        e->busy = true;
+        pthread_mutex_unlock(&R.lock);
+
+        size_t freed = fn(level, want, arg);
+
+        pthread_mutex_lock(&R.lock);
+        e->busy = false;
+        if (!e->active) { /* unregistered from inside a callback */
+            e->fn = NULL;
+            R.count--;
+        }
+        pthread_cond_broadcast(&R.idle);
+        pthread_mutex_unlock(&R.lock);
+        atomic_fetch_add(&calls, 1);
+        atomic_fetch_add(&bytes, freed);
+        called++;
+    }
+    atomic_fetch_add(&rounds, 1);
+    return called;
+}
+
+/* ---- the thread ---- */
+
+#define ROUND_EVERY_MODERATE_NS (1000ULL * 1000000) /* 1 s */
+#define ROUND_EVERY_SOFT_NS (50ULL * 1000000)       /* 50 ms */
+#define IDLE_WAIT_NS (1000ULL * 1000000)            /* re-sample every 1 s when idle */
+#define BUSY_WAIT_NS (20ULL * 1000000)              /* and every 20 ms near the limit */
+
+static void *thread_main(void *unused) {
+    (void)unused;
+    uint64_t last_round = 0;
+    enum memlimit_level last_level = MEMLIMIT_LEVEL_NONE;
+    for (;;) {
+        uint32_t seq = atomic_load(&wake_seq);
+        enum memlimit_level lv = MEMLIMIT_LEVEL_NONE;
+        if (R.ops.measure) R.ops.measure(&lv);
+        if (lv >= MEMLIMIT_LEVEL_MODERATE) {
+            if (R.ops.trim) R.ops.trim(lv);
+            if (R.ops.measure) R.ops.measure(&lv);
+            uint64_t now = mono_ns();
+            uint64_t every = lv >= MEMLIMIT_LEVEL_SOFT ? ROUND_EVERY_SOFT_NS : ROUND_EVERY_MODERATE_NS;
+            /* a rise in level runs a round at once; otherwise at most every `every` */
+            if (lv >= MEMLIMIT_LEVEL_MODERATE && (lv > last_level || now - last_round >= every)) {
+                ml_reclaim_round(lv);
+                last_round = mono_ns();
+            }
+        }
+        last_level = lv;
+        atomic_fetch_add(&round_seq, 1);
+        futex_wake(&round_seq);
+        if (atomic_load(&wake_seq) == seq)
+            futex_wait(&wake_seq, seq, lv >= MEMLIMIT_LEVEL_MODERATE ? BUSY_WAIT_NS : IDLE_WAIT_NS);
+    }
+    return NULL;
+}
+
+bool ml_reclaim_running(void) { return atomic_load_explicit(&thread_running, memory_order_relaxed); }
+
+void ml_reclaim_wake(void) {
+    atomic_fetch_add(&wake_seq, 1);
+    futex_wake(&wake_seq);
+}
+
+void ml_reclaim_ensure_thread(void) {
+    if (atomic_load(&thread_running) || atomic_load(&R.count) == 0)
+        return;
+    bool expect = false;
+    if (!atomic_compare_exchange_strong(&thread_starting, &expect, true)) return;
+    if (!atomic_load(&thread_running)) {
+        /* the thread takes no signals meant for the application */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_t t;
+        if (pthread_create(&t, &attr, thread_main, NULL) == 0) {
+            thread_id = t;
+            atomic_store(&thread_running, true);
+            pthread_setname_np(t, "memlimit");
+        } else {
+            ml_log("cannot start the reclaim thread: %s", strerror(errno));
+        }
+        pthread_attr_destroy(&attr);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    atomic_store(&thread_starting, false);
+}
+
+bool ml_reclaim_wait_round(uint64_t timeout_ns) {
+    if (!ml_reclaim_running() || on_reclaim_thread()) return false;
+    uint32_t start = atomic_load(&round_seq);
+    ml_reclaim_wake();
+    uint64_t deadline = mono_ns() + timeout_ns;
+    /* the pass in progress may have begun before our wake: wait for two */
+    for (;;) {
+        uint32_t now_seq = atomic_load(&round_seq);
+        if (now_seq - start >= 2) return true;
+        uint64_t now = mono_ns();
+        if (now >= deadline) return false;
+        futex_wait(&round_seq, now_seq, deadline - now);
+    }
+}
+
+uint64_t ml_reclaim_calls(void) { return atomic_load(&calls); }
+uint64_t ml_reclaim_bytes(void) { return atomic_load(&bytes); }
+uint64_t ml_reclaim_rounds(void) { return atomic_load(&rounds); }
+
+/* fork: the child has one thread; our thread and any call it was making are gone */
+static void prepare(void) { pthread_mutex_lock(&R.lock); }
+static void parent(void) { pthread_mutex_unlock(&R.lock); }
+static void child(void) {
+    pthread_mutex_init(&R.lock, NULL);
+    pthread_cond_init(&R.idle, NULL);
+    for (int i = 0; i < ML_MAX_CALLBACKS; i++) {
+        if (R.e[i].busy && !R.e[i].active) {
+            R.e[i].fn = NULL;
+            R.count--;
+        }
+        R.e[i].busy = false;
+    }
+    atomic_store(&thread_running, false);
+    atomic_store(&thread_starting, false);
+}
+
+static __attribute__((constructor)) void reclaim_atfork(void) { pthread_atfork(prepare, parent, child); }

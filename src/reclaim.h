@@ -1,0 +1,54 @@
+/* Reclaim callbacks and the thread that runs them. Callbacks never run inside an
+ * application's allocation call: a callback that takes a mutex the allocating
+ * thread holds must not deadlock. The thread starts when the first callback is
+ * registered (a program that registers none stays single-threaded, so it can still
+ * unshare(CLONE_NEWUSER)); once it exists it also does the trimming. */
+#ifndef ML_RECLAIM_H
+#define ML_RECLAIM_H
+
+#include "memlimit.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+/* internal: never exported, and called without the PLT/GOT */
+#pragma GCC visibility push(hidden)
+
+#define ML_MAX_CALLBACKS 128
+
+int ml_reclaim_register(memlimit_reclaim_fn fn, void *arg, int priority);
+int ml_reclaim_unregister(int handle);
+
+/* How the thread measures and trims: the limiter in the library, fakes in tests. */
+struct ml_reclaim_ops {
+    uint64_t (*measure)(enum memlimit_level *level); /* a fresh sample and its level */
+    uint64_t (*target)(enum memlimit_level level);   /* usage a round aims below */
+    void (*trim)(enum memlimit_level level);          /* allocator trim, rate-limited */
+};
+void ml_reclaim_set_ops(const struct ml_reclaim_ops *ops);
+
+/* One round at `level`: callbacks in ascending priority, each told the level and
+ * asked for the bytes still above the target (0 at MODERATE: informational), usage
+ * re-measured between them; at SOFT and above it stops once usage is under the
+ * target. Returns the number of callbacks called. The thread calls this; tests too. */
+int ml_reclaim_round(enum memlimit_level level);
+
+/* True when the thread runs in this process (then the slow path wakes it instead of
+ * trimming inline). */
+bool ml_reclaim_running(void);
+/* Wakes the thread (a futex; safe anywhere, allocates nothing). */
+void ml_reclaim_wake(void);
+/* Starts the thread if callbacks exist and it does not run in this process (after
+ * fork). Only where no allocator lock can be held. */
+void ml_reclaim_ensure_thread(void);
+/* Wakes the thread and waits up to timeout_ns for it to finish a round that began
+ * after this call. False if there is no thread or it took longer. */
+bool ml_reclaim_wait_round(uint64_t timeout_ns);
+
+/* counters for memlimit_stats */
+uint64_t ml_reclaim_calls(void);
+uint64_t ml_reclaim_bytes(void);
+uint64_t ml_reclaim_rounds(void);
+
+#pragma GCC visibility pop
+
+#endif
