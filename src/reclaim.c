@@ -19,6 +19,7 @@ struct entry {
     uint64_t order; /* registration order: ties in priority run first come first */
     bool active;    /* false once unregistered: never called again */
     bool busy;      /* being called right now */
+    pthread_t runner; /* by this thread */
 };
 
 static struct {
@@ -93,10 +94,9 @@ int ml_reclaim_unregister(int handle) {
         return -1;
     }
     e->active = false;
-    /* Wait for a running call to return, except on the reclaim thread itself (a
-     * callback unregistering itself or another from inside a round): there the call
-     * in progress is ours, and the slot is freed when it returns. */
-    while (e->busy && !on_reclaim_thread())
+    /* Wait for a running call to return, unless this thread is the one making it (a
+     * callback unregistering itself): then the slot is freed when it returns. */
+    while (e->busy && !pthread_equal(e->runner, pthread_self()))
         pthread_cond_wait(&R.idle, &R.lock);
     if (!e->busy) {
         e->fn = NULL;
@@ -149,6 +149,7 @@ int ml_reclaim_round(enum memlimit_level level) {
         memlimit_reclaim_fn fn = e->fn;
         void *arg = e->arg;
         e->busy = true;
+        e->runner = pthread_self();
         pthread_mutex_unlock(&R.lock);
 
         size_t freed = fn(level, want, arg);
