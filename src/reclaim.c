@@ -20,6 +20,7 @@ struct entry {
     bool active;    /* false once unregistered: never called again */
     bool busy;      /* being called right now */
     pthread_t runner; /* by this thread */
+    bool free_on_return; /* it unregistered itself: the round frees the slot */
 };
 
 static struct {
@@ -94,11 +95,14 @@ int ml_reclaim_unregister(int handle) {
         return -1;
     }
     e->active = false;
-    /* Wait for a running call to return, unless this thread is the one making it (a
-     * callback unregistering itself): then the slot is freed when it returns. */
-    while (e->busy && !pthread_equal(e->runner, pthread_self()))
-        pthread_cond_wait(&R.idle, &R.lock);
-    if (!e->busy) {
+    /* Exactly one party frees the slot. A callback unregistering itself (this thread
+     * is making the call): the round frees it when the call returns. Otherwise wait
+     * for a running call to return, then free it here. */
+    if (e->busy && pthread_equal(e->runner, pthread_self())) {
+        e->free_on_return = true;
+    } else {
+        while (e->busy)
+            pthread_cond_wait(&R.idle, &R.lock);
         e->fn = NULL;
         R.count--;
     }
@@ -156,8 +160,9 @@ int ml_reclaim_round(enum memlimit_level level) {
 
         pthread_mutex_lock(&R.lock);
         e->busy = false;
-        if (!e->active) { /* unregistered from inside a callback */
+        if (e->free_on_return) { /* it unregistered itself */
             e->fn = NULL;
+            e->free_on_return = false;
             R.count--;
         }
         pthread_cond_broadcast(&R.idle);
@@ -265,11 +270,11 @@ static void child(void) {
     pthread_mutex_init(&R.lock, NULL);
     pthread_cond_init(&R.idle, NULL);
     for (int i = 0; i < ML_MAX_CALLBACKS; i++) {
-        if (R.e[i].busy && !R.e[i].active) {
+        if (R.e[i].fn && !R.e[i].active) { /* its unregister was in progress */
             R.e[i].fn = NULL;
             R.count--;
         }
-        R.e[i].busy = false;
+        R.e[i].busy = R.e[i].free_on_return = false;
     }
     atomic_store(&thread_running, false);
     atomic_store(&thread_starting, false);
