@@ -392,9 +392,10 @@ void ml_core_init(ml_lookup_fn lookup) {
         describe_soft(soft, sizeof soft, &cg_scratch, atomic_load(&S.soft));
         char cap[48] = "";
         if (arenas) ml_fmt(cap, sizeof cap, " (arenas capped at %d)", arenas);
-        ml_log("%s, hard off, scope %s, allocator %s%s", soft,
-               S.cfg.scope == ML_SCOPE_CGROUP ? "cgroup" : "process", ml_trim_allocator_name(),
-               cap);
+        char hard[40] = "off", hb[24];
+        if (atomic_load(&S.hard)) ml_fmt(hard, sizeof hard, "%s", ml_fmt_bytes(hb, atomic_load(&S.hard)));
+        ml_log("%s, hard %s, scope %s, allocator %s%s", soft, hard,
+               S.cfg.scope == ML_SCOPE_CGROUP ? "cgroup" : "process", ml_trim_allocator_name(), cap);
     }
     atomic_store_explicit(&S.state, ST_READY, memory_order_release);
     errno = saved;
@@ -403,8 +404,26 @@ void ml_core_init(ml_lookup_fn lookup) {
 /* ---- the public API (memlimit.h) ---- */
 
 EXPORT bool memlimit_reached(void) {
+    if (__builtin_expect(!atomic_load_explicit(&S.reached, memory_order_relaxed), 1)) return false;
+    /* Reached: usage may have fallen since, with no allocation to notice it (a pool
+     * that defers work allocates nothing). Without the thread, look again, at most
+     * once a millisecond for the whole process. */
+    if (!ml_reclaim_running() && atomic_load(&S.state) == ST_READY &&
+        now_ns() - atomic_load(&S.last_sample_ns) >= 1000000 &&
+        !atomic_flag_test_and_set_explicit(&S.sampling, memory_order_acquire)) {
+        int saved = errno;
+        sample(now_ns(), false);
+        atomic_flag_clear_explicit(&S.sampling, memory_order_release);
+        errno = saved;
+    }
     return atomic_load_explicit(&S.reached, memory_order_relaxed);
 }
+
+EXPORT int memlimit_register(memlimit_reclaim_fn fn, void *arg, int priority) {
+    return ml_reclaim_register(fn, arg, priority);
+}
+
+EXPORT int memlimit_unregister(int handle) { return ml_reclaim_unregister(handle); }
 
 EXPORT enum memlimit_level memlimit_level(void) {
     return (enum memlimit_level)atomic_load_explicit(&S.level, memory_order_relaxed);
