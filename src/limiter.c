@@ -406,13 +406,15 @@ void ml_core_init(ml_lookup_fn lookup) {
 EXPORT bool memlimit_reached(void) {
     if (__builtin_expect(!atomic_load_explicit(&S.reached, memory_order_relaxed), 1)) return false;
     /* Reached: usage may have fallen since, with no allocation to notice it (a pool
-     * that defers work allocates nothing). Without the thread, look again, at most
-     * once a millisecond for the whole process. */
+     * that defers work allocates nothing), or freed memory may sit in the allocator
+     * with nothing left to trim it. Without the thread, look again, at most once a
+     * millisecond for the whole process, and trim when due: the application calls
+     * this outside the allocator, so no allocator lock is held here. */
     if (!ml_reclaim_running() && atomic_load(&S.state) == ST_READY &&
         now_ns() - atomic_load(&S.last_sample_ns) >= 1000000 &&
         !atomic_flag_test_and_set_explicit(&S.sampling, memory_order_acquire)) {
         int saved = errno;
-        sample(now_ns(), false);
+        sample(now_ns(), true);
         atomic_flag_clear_explicit(&S.sampling, memory_order_release);
         errno = saved;
     }

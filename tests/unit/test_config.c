@@ -107,6 +107,8 @@ Test(config, table_defaults) {
     cr_expect_eq(c.trace, 0);
     cr_expect_null(c.log);
     cr_expect_eq(c.refresh_sec, 10);
+    cr_expect_eq(c.hard.kind, ML_SIZE_UNSET);
+    cr_expect_eq(c.hard_wait_ms, 5);
     cr_expect_eq(nreports, 0);
 }
 
@@ -114,7 +116,7 @@ Test(config, table_values) {
     static const char *const env[] = {
         "MEMLIMIT", "80%",          "MEMLIMIT_SCOPE", "cgroup",           "MEMLIMIT_TRACE",
         "1",        "MEMLIMIT_LOG", "/tmp/x.log",     "MEMLIMIT_REFRESH", "2s",
-        NULL};
+        "MEMLIMIT_HARD", "95%", "MEMLIMIT_HARD_WAIT", "20ms", NULL};
     fake_env = env;
     struct ml_config c;
     nreports = 0;
@@ -124,6 +126,20 @@ Test(config, table_values) {
     cr_expect_eq(c.trace, 1);
     cr_expect_str_eq(c.log, "/tmp/x.log");
     cr_expect_eq(c.refresh_sec, 2);
+    cr_expect_eq(c.hard.kind, ML_SIZE_PERCENT);
+    cr_expect_eq(c.hard.milli_percent, 95000);
+    cr_expect_eq(c.hard_wait_ms, 20);
+}
+
+Test(config, durations_take_their_own_unit_only) {
+    static const char *const env[] = {"MEMLIMIT_HARD_WAIT", "5s", "MEMLIMIT_REFRESH", "10ms", NULL};
+    fake_env = env;
+    struct ml_config c;
+    nreports = 0;
+    cr_expect_eq(ml_config_load(&c, fake_get, collect), 2);
+    cr_expect_eq(c.hard_wait_ms, 5);
+    cr_expect_eq(c.refresh_sec, 10);
+    cr_expect(strstr(reports[0], "MEMLIMIT_HARD_WAIT='5s'") != NULL, "%s", reports[0]);
 }
 
 Test(config, table_errors_are_one_line_each_and_keep_defaults) {
