@@ -177,10 +177,20 @@ int ml_reclaim_round(enum memlimit_level level) {
 
 /* ---- the thread ---- */
 
+/* At most this often per level: a program that allocates at GB/s grows by
+ * megabytes per millisecond, so near the limit rounds must follow closely; a round
+ * under the target returns at once, so frequent rounds cost little. */
 #define ROUND_EVERY_MODERATE_NS (1000ULL * 1000000) /* 1 s */
-#define ROUND_EVERY_SOFT_NS (50ULL * 1000000)       /* 50 ms */
+#define ROUND_EVERY_SOFT_NS (5ULL * 1000000)        /* 5 ms */
+#define ROUND_EVERY_CRITICAL_NS (1ULL * 1000000)    /* 1 ms */
 #define IDLE_WAIT_NS (1000ULL * 1000000)            /* re-sample every 1 s when idle */
-#define BUSY_WAIT_NS (20ULL * 1000000)              /* and every 20 ms near the limit */
+#define BUSY_WAIT_NS (5ULL * 1000000)               /* and every 5 ms near the limit */
+
+static uint64_t round_every(enum memlimit_level lv) {
+    return lv >= MEMLIMIT_LEVEL_CRITICAL ? ROUND_EVERY_CRITICAL_NS
+           : lv >= MEMLIMIT_LEVEL_SOFT   ? ROUND_EVERY_SOFT_NS
+                                         : ROUND_EVERY_MODERATE_NS;
+}
 
 static void *thread_main(void *unused) {
     (void)unused;
@@ -194,11 +204,14 @@ static void *thread_main(void *unused) {
             if (R.ops.trim) R.ops.trim(lv);
             if (R.ops.measure) R.ops.measure(&lv);
             uint64_t now = mono_ns();
-            uint64_t every = lv >= MEMLIMIT_LEVEL_SOFT ? ROUND_EVERY_SOFT_NS : ROUND_EVERY_MODERATE_NS;
-            /* a rise in level runs a round at once; otherwise at most every `every` */
-            if (lv >= MEMLIMIT_LEVEL_MODERATE && (lv > last_level || now - last_round >= every)) {
+            /* a rise in level runs a round at once; otherwise at most every round_every */
+            if (lv >= MEMLIMIT_LEVEL_MODERATE &&
+                (lv > last_level || now - last_round >= round_every(lv))) {
+                uint64_t before = atomic_load(&bytes);
                 ml_reclaim_round(lv);
                 last_round = mono_ns();
+                /* what callbacks freed sits in the allocator until it is trimmed */
+                if (atomic_load(&bytes) != before && R.ops.trim) R.ops.trim(lv);
             }
         }
         last_level = lv;
