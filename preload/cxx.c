@@ -33,7 +33,9 @@ static __attribute__((noinline, cold)) bool account(size_t n) {
 
 /* Refused at the hard limit: the C++ runtime's operator new calls our malloc, is
  * refused too, runs the new-handler loop and throws std::bad_alloc. */
-static __attribute__((noinline, cold)) void *refused(int v) { return ml_cxx_runtime_new(v); }
+static __attribute__((noinline, cold)) void *refused(int v) {
+    return ml_cxx_runtime_new(v);
+}
 
 static __attribute__((noreturn, cold)) void no_runtime(void) {
     static const char msg[] = "memlimit: no C++ runtime operator new found; aborting\n";

@@ -22,14 +22,14 @@ struct ml_size {
 enum ml_scope { ML_SCOPE_PROCESS, ML_SCOPE_CGROUP };
 
 struct ml_config {
-    struct ml_size soft;  /* MEMLIMIT */
-    struct ml_size hard;  /* MEMLIMIT_HARD */
+    struct ml_size soft;   /* MEMLIMIT */
+    struct ml_size hard;   /* MEMLIMIT_HARD */
     uint32_t hard_wait_ms; /* MEMLIMIT_HARD_WAIT: how long an allocation at the hard limit
                               waits for a CRITICAL round before it fails */
-    enum ml_scope scope;  /* MEMLIMIT_SCOPE */
-    int trace;            /* MEMLIMIT_TRACE: 0 off, 1 events */
-    const char *log;      /* MEMLIMIT_LOG: NULL for stderr; points into the environment */
-    uint32_t refresh_sec; /* MEMLIMIT_REFRESH: how often limits are re-read */
+    enum ml_scope scope;   /* MEMLIMIT_SCOPE */
+    int trace;             /* MEMLIMIT_TRACE: 0 off, 1 events */
+    const char *log;       /* MEMLIMIT_LOG: NULL for stderr; points into the environment */
+    uint32_t refresh_sec;  /* MEMLIMIT_REFRESH: how often limits are re-read */
 };
 
 /* Sizes: "512MiB", "1.5GiB", "1073741824", "80%", "off". On error returns a static

@@ -195,8 +195,9 @@ static void trim_if_due(uint64_t now, uint64_t u, enum memlimit_level lv) {
     if (ml_trim_due(&S.trim_policy, now, duty)) trim(now, u);
 }
 
-/* The sampler: one thread at a time, never waited for. */
-static void sample(uint64_t now, bool may_act) {
+/* Reads usage and updates everything that follows from it; the caller holds the
+ * sampling flag. The bytes handed out before the read are settled by it. */
+static enum memlimit_level take_sample(uint64_t now, uint64_t *usage) {
     if (now >= atomic_load(&S.next_refresh_ns)) refresh_limits(now);
     uint64_t pending = atomic_load(&S.unsampled);
     uint64_t u = read_usage();
@@ -207,7 +208,14 @@ static void sample(uint64_t now, bool may_act) {
     uint64_t peak = atomic_load(&S.peak);
     while (u > peak && !atomic_compare_exchange_weak(&S.peak, &peak, u)) {
     }
-    enum memlimit_level lv = update_level(u);
+    *usage = u;
+    return update_level(u);
+}
+
+/* The sampler: one thread at a time, never waited for. */
+static void sample(uint64_t now, bool may_act) {
+    uint64_t u;
+    enum memlimit_level lv = take_sample(now, &u);
     if (lv < MEMLIMIT_LEVEL_MODERATE) return;
     if (may_act) ml_reclaim_ensure_thread(); /* a fork child with callbacks gets its thread */
     if (ml_reclaim_running()) {
@@ -235,25 +243,16 @@ static void take_sampler(void) {
     while (atomic_flag_test_and_set_explicit(&S.sampling, memory_order_acquire))
         sched_yield();
 }
-static void give_sampler(void) { atomic_flag_clear_explicit(&S.sampling, memory_order_release); }
+static void give_sampler(void) {
+    atomic_flag_clear_explicit(&S.sampling, memory_order_release);
+}
 
 /* A fresh sample, unless one was taken in the last millisecond. */
 static uint64_t fresh_usage(enum memlimit_level *lv) {
     uint64_t now = now_ns();
     take_sampler();
-    if (now - atomic_load(&S.last_sample_ns) >= 1000000) {
-        if (now >= atomic_load(&S.next_refresh_ns)) refresh_limits(now);
-        uint64_t pending = atomic_load(&S.unsampled);
-        uint64_t u = read_usage();
-        atomic_fetch_sub(&S.unsampled, pending);
-        atomic_store(&S.usage, u);
-        atomic_store(&S.last_sample_ns, now);
-        atomic_fetch_add(&S.samples, 1);
-        uint64_t peak = atomic_load(&S.peak);
-        while (u > peak && !atomic_compare_exchange_weak(&S.peak, &peak, u)) {
-        }
-        update_level(u);
-    }
+    uint64_t u;
+    if (now - atomic_load(&S.last_sample_ns) >= 1000000) take_sample(now, &u);
     give_sampler();
     if (lv) *lv = (enum memlimit_level)atomic_load(&S.level);
     return atomic_load(&S.usage);
@@ -263,7 +262,8 @@ static uint64_t op_target(enum memlimit_level lv) {
     (void)lv; /* every level aims below 95% of the soft limit (or of the hard limit) */
     uint64_t soft = atomic_load(&S.soft), hard = atomic_load(&S.hard);
     uint64_t t = soft ? ml_permille(soft, ML_RELEASE_PERMILLE) : UINT64_MAX;
-    if (hard && ml_permille(hard, ML_RELEASE_PERMILLE) < t) t = ml_permille(hard, ML_RELEASE_PERMILLE);
+    if (hard && ml_permille(hard, ML_RELEASE_PERMILLE) < t)
+        t = ml_permille(hard, ML_RELEASE_PERMILLE);
     return t == UINT64_MAX ? 0 : t;
 }
 
@@ -393,9 +393,11 @@ void ml_core_init(ml_lookup_fn lookup) {
         char cap[48] = "";
         if (arenas) ml_fmt(cap, sizeof cap, " (arenas capped at %d)", arenas);
         char hard[40] = "off", hb[24];
-        if (atomic_load(&S.hard)) ml_fmt(hard, sizeof hard, "%s", ml_fmt_bytes(hb, atomic_load(&S.hard)));
+        if (atomic_load(&S.hard))
+            ml_fmt(hard, sizeof hard, "%s", ml_fmt_bytes(hb, atomic_load(&S.hard)));
         ml_log("%s, hard %s, scope %s, allocator %s%s", soft, hard,
-               S.cfg.scope == ML_SCOPE_CGROUP ? "cgroup" : "process", ml_trim_allocator_name(), cap);
+               S.cfg.scope == ML_SCOPE_CGROUP ? "cgroup" : "process", ml_trim_allocator_name(),
+               cap);
     }
     atomic_store_explicit(&S.state, ST_READY, memory_order_release);
     errno = saved;
@@ -425,7 +427,9 @@ EXPORT int memlimit_register(memlimit_reclaim_fn fn, void *arg, int priority) {
     return ml_reclaim_register(fn, arg, priority);
 }
 
-EXPORT int memlimit_unregister(int handle) { return ml_reclaim_unregister(handle); }
+EXPORT int memlimit_unregister(int handle) {
+    return ml_reclaim_unregister(handle);
+}
 
 EXPORT enum memlimit_level memlimit_level(void) {
     return (enum memlimit_level)atomic_load_explicit(&S.level, memory_order_relaxed);

@@ -46,13 +46,13 @@ struct memlimit_stats {
     int64_t usage;         /* at the last sample, bytes (scope process: RssAnon) */
     int64_t peak_usage;    /* highest sampled usage */
     enum memlimit_level level;
-    uint64_t samples;        /* usage samples taken */
-    uint64_t trims;          /* allocator trims */
-    uint64_t trimmed_bytes;  /* usage released by trims */
+    uint64_t samples;         /* usage samples taken */
+    uint64_t trims;           /* allocator trims */
+    uint64_t trimmed_bytes;   /* usage released by trims */
     uint64_t callback_rounds; /* reclaim rounds run by the memlimit thread */
-    uint64_t callback_calls; /* reclaim callbacks called */
-    uint64_t callback_bytes; /* bytes callbacks said they freed */
-    uint64_t failed_allocs;  /* allocations refused at the hard limit */
+    uint64_t callback_calls;  /* reclaim callbacks called */
+    uint64_t callback_bytes;  /* bytes callbacks said they freed */
+    uint64_t failed_allocs;   /* allocations refused at the hard limit */
 };
 
 /* A reclaim callback. `level` says how close the limit is; at SOFT and CRITICAL,

@@ -16,10 +16,10 @@ struct entry {
     void *arg;
     int priority;
     int handle;
-    uint64_t order; /* registration order: ties in priority run first come first */
-    bool active;    /* false once unregistered: never called again */
-    bool busy;      /* being called right now */
-    pthread_t runner; /* by this thread */
+    uint64_t order;      /* registration order: ties in priority run first come first */
+    bool active;         /* false once unregistered: never called again */
+    bool busy;           /* being called right now */
+    pthread_t runner;    /* by this thread */
     bool free_on_return; /* it unregistered itself: the round frees the slot */
 };
 
@@ -41,7 +41,8 @@ static pthread_t thread_id;
 static _Atomic uint64_t calls, bytes, rounds;
 
 static void futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t ns) {
-    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ULL), .tv_nsec = (long)(ns % 1000000000ULL)};
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ULL),
+                          .tv_nsec = (long)(ns % 1000000000ULL)};
     syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
 }
 static void futex_wake(_Atomic uint32_t *addr) {
@@ -54,7 +55,9 @@ static uint64_t mono_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-void ml_reclaim_set_ops(const struct ml_reclaim_ops *ops) { R.ops = *ops; }
+void ml_reclaim_set_ops(const struct ml_reclaim_ops *ops) {
+    R.ops = *ops;
+}
 
 static bool on_reclaim_thread(void) {
     return atomic_load(&thread_running) && pthread_equal(pthread_self(), thread_id);
@@ -75,8 +78,12 @@ int ml_reclaim_register(memlimit_reclaim_fn fn, void *arg, int priority) {
         return -1;
     }
     if (++R.next_handle <= 0) R.next_handle = 1; /* handles are > 0 */
-    R.e[slot] = (struct entry){.fn = fn, .arg = arg, .priority = priority,
-                               .handle = R.next_handle, .order = R.next_order++, .active = true};
+    R.e[slot] = (struct entry){.fn = fn,
+                               .arg = arg,
+                               .priority = priority,
+                               .handle = R.next_handle,
+                               .order = R.next_order++,
+                               .active = true};
     R.count++;
     int h = R.next_handle;
     pthread_mutex_unlock(&R.lock);
@@ -181,10 +188,10 @@ int ml_reclaim_round(enum memlimit_level level) {
  * megabytes per millisecond, so near the limit rounds must follow closely; a round
  * under the target returns at once, so frequent rounds cost little. */
 #define ROUND_EVERY_MODERATE_NS (1000ULL * 1000000) /* 1 s */
-#define ROUND_EVERY_SOFT_NS (5ULL * 1000000)        /* 5 ms */
+#define ROUND_EVERY_SOFT_NS     (5ULL * 1000000)    /* 5 ms */
 #define ROUND_EVERY_CRITICAL_NS (1ULL * 1000000)    /* 1 ms */
-#define IDLE_WAIT_NS (1000ULL * 1000000)            /* re-sample every 1 s when idle */
-#define BUSY_WAIT_NS (5ULL * 1000000)               /* and every 5 ms near the limit */
+#define IDLE_WAIT_NS            (1000ULL * 1000000) /* re-sample every 1 s when idle */
+#define BUSY_WAIT_NS            (5ULL * 1000000)    /* and every 5 ms near the limit */
 
 static uint64_t round_every(enum memlimit_level lv) {
     return lv >= MEMLIMIT_LEVEL_CRITICAL ? ROUND_EVERY_CRITICAL_NS
@@ -223,7 +230,9 @@ static void *thread_main(void *unused) {
     return NULL;
 }
 
-bool ml_reclaim_running(void) { return atomic_load_explicit(&thread_running, memory_order_relaxed); }
+bool ml_reclaim_running(void) {
+    return atomic_load_explicit(&thread_running, memory_order_relaxed);
+}
 
 void ml_reclaim_wake(void) {
     atomic_fetch_add(&wake_seq, 1);
@@ -231,8 +240,7 @@ void ml_reclaim_wake(void) {
 }
 
 void ml_reclaim_ensure_thread(void) {
-    if (atomic_load(&thread_running) || atomic_load(&R.count) == 0)
-        return;
+    if (atomic_load(&thread_running) || atomic_load(&R.count) == 0) return;
     bool expect = false;
     if (!atomic_compare_exchange_strong(&thread_starting, &expect, true)) return;
     if (!atomic_load(&thread_running)) {
@@ -272,13 +280,23 @@ bool ml_reclaim_wait_round(uint64_t timeout_ns) {
     }
 }
 
-uint64_t ml_reclaim_calls(void) { return atomic_load(&calls); }
-uint64_t ml_reclaim_bytes(void) { return atomic_load(&bytes); }
-uint64_t ml_reclaim_rounds(void) { return atomic_load(&rounds); }
+uint64_t ml_reclaim_calls(void) {
+    return atomic_load(&calls);
+}
+uint64_t ml_reclaim_bytes(void) {
+    return atomic_load(&bytes);
+}
+uint64_t ml_reclaim_rounds(void) {
+    return atomic_load(&rounds);
+}
 
 /* fork: the child has one thread; our thread and any call it was making are gone */
-static void prepare(void) { pthread_mutex_lock(&R.lock); }
-static void parent(void) { pthread_mutex_unlock(&R.lock); }
+static void prepare(void) {
+    pthread_mutex_lock(&R.lock);
+}
+static void parent(void) {
+    pthread_mutex_unlock(&R.lock);
+}
 static void child(void) {
     pthread_mutex_init(&R.lock, NULL);
     pthread_cond_init(&R.idle, NULL);
@@ -293,4 +311,6 @@ static void child(void) {
     atomic_store(&thread_starting, false);
 }
 
-static __attribute__((constructor)) void reclaim_atfork(void) { pthread_atfork(prepare, parent, child); }
+static __attribute__((constructor)) void reclaim_atfork(void) {
+    pthread_atfork(prepare, parent, child);
+}

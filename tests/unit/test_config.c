@@ -113,10 +113,21 @@ Test(config, table_defaults) {
 }
 
 Test(config, table_values) {
-    static const char *const env[] = {
-        "MEMLIMIT", "80%",          "MEMLIMIT_SCOPE", "cgroup",           "MEMLIMIT_TRACE",
-        "1",        "MEMLIMIT_LOG", "/tmp/x.log",     "MEMLIMIT_REFRESH", "2s",
-        "MEMLIMIT_HARD", "95%", "MEMLIMIT_HARD_WAIT", "20ms", NULL};
+    static const char *const env[] = {"MEMLIMIT",
+                                      "80%",
+                                      "MEMLIMIT_SCOPE",
+                                      "cgroup",
+                                      "MEMLIMIT_TRACE",
+                                      "1",
+                                      "MEMLIMIT_LOG",
+                                      "/tmp/x.log",
+                                      "MEMLIMIT_REFRESH",
+                                      "2s",
+                                      "MEMLIMIT_HARD",
+                                      "95%",
+                                      "MEMLIMIT_HARD_WAIT",
+                                      "20ms",
+                                      NULL};
     fake_env = env;
     struct ml_config c;
     nreports = 0;

@@ -57,7 +57,7 @@ Test(reclaim, ascending_priority_then_registration_order) {
 Test(reclaim, soft_asks_for_the_excess_and_stops_under_target) {
     for (int i = 0; i < 4; i++)
         ml_reclaim_register(record, (void *)(intptr_t)i, i);
-    fake_usage = 1500; /* 500 over the target of 1000 */
+    fake_usage = 1500;                                      /* 500 over the target of 1000 */
     cr_assert_eq(ml_reclaim_round(MEMLIMIT_LEVEL_SOFT), 2); /* 1500 -> 1200 -> 900: stop */
     cr_expect_eq(wants[0], 500);
     cr_expect_eq(wants[1], 200); /* re-measured between callbacks */

@@ -39,8 +39,10 @@ static struct rec *pop_back(void) {
     struct rec *r = tail;
     if (!r) return NULL;
     tail = r->prev;
-    if (tail) tail->next = NULL;
-    else head = NULL;
+    if (tail)
+        tail->next = NULL;
+    else
+        head = NULL;
     cached--;
     cached_bytes -= r->size;
     return r;

@@ -104,16 +104,18 @@ static void *forker(void *arg) {
             if (!child_called) {
                 struct memlimit_stats st;
                 memlimit_stats(&st);
-                fprintf(stderr, "stress child: never called back: usage %lld, soft %lld, level %d, "
-                        "samples %llu, rounds %llu, calls %llu\n", (long long)st.usage,
-                        (long long)st.soft_limit, (int)st.level, (unsigned long long)st.samples,
-                        (unsigned long long)st.callback_rounds,
+                fprintf(stderr,
+                        "stress child: never called back: usage %lld, soft %lld, level %d, "
+                        "samples %llu, rounds %llu, calls %llu\n",
+                        (long long)st.usage, (long long)st.soft_limit, (int)st.level,
+                        (unsigned long long)st.samples, (unsigned long long)st.callback_rounds,
                         (unsigned long long)st.callback_calls);
             }
             _exit(child_called ? 0 : 6);
         }
         int st = 0;
-        if (pid < 0 || waitpid(pid, &st, 0) != pid) fail("fork/wait");
+        if (pid < 0 || waitpid(pid, &st, 0) != pid)
+            fail("fork/wait");
         else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
             char m[64];
             snprintf(m, sizeof m, "child status %d", st);
@@ -133,7 +135,7 @@ static void *plugin_loader(void *arg) {
             break;
         }
         usleep(2000); /* rounds may call the plugin's callback meanwhile */
-        dlclose(h); /* its destructor unregisters: the code may go away */
+        dlclose(h);   /* its destructor unregisters: the code may go away */
         plugin_loads++;
     }
     return NULL;
@@ -142,8 +144,12 @@ static void *plugin_loader(void *arg) {
 /* The child inherits the registrations, callbacks that take app_lock included: like
  * any program that forks while threads hold its locks, this one must make the lock
  * consistent in the child, or the child's memlimit thread would wait on it forever. */
-static void lock_app(void) { pthread_mutex_lock(&app_lock); }
-static void unlock_app(void) { pthread_mutex_unlock(&app_lock); }
+static void lock_app(void) {
+    pthread_mutex_lock(&app_lock);
+}
+static void unlock_app(void) {
+    pthread_mutex_unlock(&app_lock);
+}
 
 int main(int argc, char **argv) {
     int secs = argc > 1 ? atoi(argv[1]) : 5;
