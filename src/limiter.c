@@ -121,6 +121,15 @@ static void publish_cgroup(const struct ml_cgroup *cg) {
     atomic_store(&S.cglimit, cg->cgroup_limit);
 }
 
+/* The hard limit the configuration asks for (0: none). Percentages follow the
+ * detected limit, so they are re-derived when it changes. */
+static uint64_t derive_hard(const struct ml_cgroup *cg) {
+    const struct ml_size *h = &S.cfg.hard;
+    if (h->kind == ML_SIZE_BYTES) return h->bytes;
+    if (h->kind == ML_SIZE_PERCENT && cg->limit != ML_NO_LIMIT) return ml_size_resolve(h, cg->limit);
+    return 0;
+}
+
 /* Re-reads the limits (an in-place pod resize changes memory.max). Sampler only. */
 static void refresh_limits(uint64_t now) {
     atomic_store(&S.next_refresh_ns, now + (uint64_t)S.cfg.refresh_sec * 1000000000ULL);
@@ -129,8 +138,7 @@ static void refresh_limits(uint64_t now) {
     if (cg_scratch.limit == old_detected && cg_scratch.cgroup_limit == atomic_load(&S.cglimit))
         return;
     publish_cgroup(&cg_scratch);
-    if (S.cfg.hard.kind == ML_SIZE_PERCENT && cg_scratch.limit != ML_NO_LIMIT)
-        atomic_store(&S.hard, ml_size_resolve(&S.cfg.hard, cg_scratch.limit));
+    atomic_store(&S.hard, derive_hard(&cg_scratch));
     if (!atomic_load(&S.soft_explicit)) {
         uint64_t old = atomic_load(&S.soft), soft = derive_soft(&cg_scratch);
         atomic_store(&S.soft, soft);
@@ -155,6 +163,32 @@ static enum memlimit_level update_level(uint64_t usage) {
     atomic_store(&S.reached, reached);
     atomic_store(&S.level, lv);
     return lv;
+}
+
+/* The sampling flag: one sampler at a time. The thread that holds it can come back
+ * here (pthread_create allocating while the sampler starts the reclaim thread, the
+ * allocator's own mmap during a trim); it must then be refused, never wait for
+ * itself. */
+static __thread bool tl_sampler __attribute__((tls_model("initial-exec")));
+
+static bool try_take_sampler(void) {
+    if (tl_sampler || atomic_flag_test_and_set_explicit(&S.sampling, memory_order_acquire))
+        return false;
+    tl_sampler = true;
+    return true;
+}
+/* Waits for other threads (the reclaim thread and the hard limit may); false only on
+ * re-entry. */
+static bool take_sampler(void) {
+    if (tl_sampler) return false;
+    while (atomic_flag_test_and_set_explicit(&S.sampling, memory_order_acquire))
+        sched_yield();
+    tl_sampler = true;
+    return true;
+}
+static void give_sampler(void) {
+    tl_sampler = false;
+    atomic_flag_clear_explicit(&S.sampling, memory_order_release);
 }
 
 static uint64_t thread_cpu_ns(void) {
@@ -212,17 +246,27 @@ static enum memlimit_level take_sample(uint64_t now, uint64_t *usage) {
     return update_level(u);
 }
 
-/* The sampler: one thread at a time, never waited for. */
-static void sample(uint64_t now, bool may_act) {
+/* Samples if the last sample is at least `every` old and no one else is sampling
+ * (never waits), then acts on the level: wakes the reclaim thread, or without one
+ * trims inline when may_act. Returns false if it did not sample. */
+static bool try_sample(uint64_t now, uint64_t every, bool may_act) {
+    if (now - atomic_load_explicit(&S.last_sample_ns, memory_order_relaxed) < every ||
+        !try_take_sampler())
+        return false;
     uint64_t u;
     enum memlimit_level lv = take_sample(now, &u);
-    if (lv < MEMLIMIT_LEVEL_MODERATE) return;
-    if (may_act) ml_reclaim_ensure_thread(); /* a fork child with callbacks gets its thread */
-    if (ml_reclaim_running()) {
-        ml_reclaim_wake(); /* the thread trims and calls back, not this allocating thread */
-        return;
+    bool running = ml_reclaim_running();
+    if (lv >= MEMLIMIT_LEVEL_MODERATE) {
+        if (running)
+            ml_reclaim_wake(); /* the thread trims and calls back, not this allocating thread */
+        else if (may_act)
+            trim_if_due(now, u, lv);
     }
-    if (may_act) trim_if_due(now, u, lv);
+    give_sampler();
+    /* a fork child with callbacks gets its thread; started outside the flag, since
+     * pthread_create allocates */
+    if (may_act && !running && lv >= MEMLIMIT_LEVEL_MODERATE) ml_reclaim_ensure_thread();
+    return true;
 }
 
 /* Budget per thread: 1 MiB far from the limit, down to 64 KiB as it nears, so
@@ -239,21 +283,14 @@ static size_t chunk_size(void) {
 
 /* ---- what the reclaim thread uses ---- */
 
-static void take_sampler(void) {
-    while (atomic_flag_test_and_set_explicit(&S.sampling, memory_order_acquire))
-        sched_yield();
-}
-static void give_sampler(void) {
-    atomic_flag_clear_explicit(&S.sampling, memory_order_release);
-}
-
 /* A fresh sample, unless one was taken in the last millisecond. */
 static uint64_t fresh_usage(enum memlimit_level *lv) {
     uint64_t now = now_ns();
-    take_sampler();
     uint64_t u;
-    if (now - atomic_load(&S.last_sample_ns) >= 1000000) take_sample(now, &u);
-    give_sampler();
+    if (take_sampler()) { /* on re-entry: the figure we have */
+        if (now - atomic_load(&S.last_sample_ns) >= 1000000) take_sample(now, &u);
+        give_sampler();
+    }
     if (lv) *lv = (enum memlimit_level)atomic_load(&S.level);
     return atomic_load(&S.usage);
 }
@@ -268,7 +305,7 @@ static uint64_t op_target(enum memlimit_level lv) {
 }
 
 static void op_trim(enum memlimit_level lv) {
-    take_sampler();
+    if (!take_sampler()) return;
     trim_if_due(now_ns(), atomic_load(&S.usage), lv);
     give_sampler();
 }
@@ -299,9 +336,7 @@ bool ml_core_admit(size_t n, bool may_wait) {
         if (ml_reclaim_running()) {
             ml_reclaim_wait_round((uint64_t)S.cfg.hard_wait_ms * 1000000);
         } else {
-            take_sampler();
-            trim_if_due(now_ns(), u, MEMLIMIT_LEVEL_CRITICAL);
-            give_sampler();
+            op_trim(MEMLIMIT_LEVEL_CRITICAL);
         }
         atomic_store(&S.last_sample_ns, 0);
         u = fresh_usage(NULL);
@@ -336,12 +371,7 @@ size_t ml_core_slow(size_t bytes, bool may_act) {
     uint64_t now = now_ns();
     /* a /proc read costs ~2 us: at most one per ms with a limit, one per 10 ms without */
     uint64_t every = atomic_load(&S.soft) ? 1000000 : 10000000;
-    if (now - atomic_load_explicit(&S.last_sample_ns, memory_order_relaxed) >= every &&
-        !atomic_flag_test_and_set_explicit(&S.sampling, memory_order_acquire)) {
-        sample(now, may_act);
-        atomic_flag_clear_explicit(&S.sampling, memory_order_release);
-        chunk = chunk_size();
-    }
+    if (try_sample(now, every, may_act)) chunk = chunk_size();
     errno = saved;
     return chunk;
 }
@@ -349,6 +379,7 @@ size_t ml_core_slow(size_t bytes, bool may_act) {
 static void atfork_child(void) {
     /* a lock held by a thread that does not exist in the child would stay held */
     atomic_flag_clear(&S.sampling);
+    tl_sampler = false; /* unless the forking thread held it: it is ours again */
     atomic_flag_clear(&S.cg_lock);
 }
 
@@ -368,9 +399,7 @@ void ml_core_init(ml_lookup_fn lookup) {
     if (cg_scratch.warning[0]) ml_log("%s", cg_scratch.warning);
     atomic_store(&S.soft, derive_soft(&cg_scratch));
     atomic_store(&S.soft_explicit, S.cfg.soft.kind == ML_SIZE_BYTES);
-    if (S.cfg.hard.kind == ML_SIZE_BYTES ||
-        (S.cfg.hard.kind == ML_SIZE_PERCENT && cg_scratch.limit != ML_NO_LIMIT))
-        atomic_store(&S.hard, ml_size_resolve(&S.cfg.hard, cg_scratch.limit));
+    atomic_store(&S.hard, derive_hard(&cg_scratch));
     ml_reclaim_set_ops(&reclaim_ops);
     atomic_store(&S.next_refresh_ns, now_ns() + (uint64_t)S.cfg.refresh_sec * 1000000000ULL);
 
@@ -412,12 +441,9 @@ EXPORT bool memlimit_reached(void) {
      * with nothing left to trim it. Without the thread, look again, at most once a
      * millisecond for the whole process, and trim when due: the application calls
      * this outside the allocator, so no allocator lock is held here. */
-    if (!ml_reclaim_running() && atomic_load(&S.state) == ST_READY &&
-        now_ns() - atomic_load(&S.last_sample_ns) >= 1000000 &&
-        !atomic_flag_test_and_set_explicit(&S.sampling, memory_order_acquire)) {
+    if (!ml_reclaim_running() && atomic_load(&S.state) == ST_READY) {
         int saved = errno;
-        sample(now_ns(), true);
-        atomic_flag_clear_explicit(&S.sampling, memory_order_release);
+        try_sample(now_ns(), 1000000, true);
         errno = saved;
     }
     return atomic_load_explicit(&S.reached, memory_order_relaxed);
@@ -440,7 +466,10 @@ EXPORT int64_t memlimit_set_limit(int64_t bytes) {
     if (bytes >= 0) {
         atomic_store(&S.soft_explicit, true);
         atomic_store(&S.soft, (uint64_t)bytes);
-        update_level(atomic_load(&S.usage));
+        if (take_sampler()) { /* the level's hysteresis is the sampler's state */
+            update_level(atomic_load(&S.usage));
+            give_sampler();
+        }
         atomic_store(&S.last_sample_ns, 0); /* the next slow path samples */
     }
     return (int64_t)old;
