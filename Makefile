@@ -52,11 +52,11 @@ $(B)/unit-tests: $(UNIT_SRC) $(CORE_SRC) $(wildcard src/*.h)
 	  -lcriterion -ldl -lpthread
 
 # workloads call the allocator for real: no builtin folding of malloc/free pairs
-$(B)/work/%: tests/work/%.c $(LIB)
+$(B)/work/%: tests/work/%.c tests/work/check.h $(LIB)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -fno-builtin -Isrc -o $@ $< -lpthread -ldl
 
-$(B)/work/%: tests/work/%.cpp $(LIB)
+$(B)/work/%: tests/work/%.cpp tests/work/check.h $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) -std=gnu++17 $(WARN) -O2 -g -fno-builtin -Isrc -o $@ $< -lpthread -ldl
 

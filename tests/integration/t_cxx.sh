@@ -9,7 +9,8 @@ for a in $ALLOCATORS; do
     with=$(LD_PRELOAD="$LIB $path" MEMLIMIT=1GiB "$W/cxx" 2>&1)
     echo "$(echo "$with" | tail -1)   (alone: $(echo "$alone" | tail -1 | sed 's/.*: //'))"
     echo "$with" | grep -q "with memlimit" || { echo "FAIL: $name: memlimit not seen"; status=1; }
-    new=$(comm -23 <(echo "$with" | grep '^FAIL' | sed 's/:.*//' | sort -u) <(echo "$alone" | grep '^FAIL' | sed 's/:.*//' | sort -u))
+    where() { grep '^FAIL' | sed -E 's/^(FAIL [^:]*:[0-9]+).*/\1/' | sort -u; } # "FAIL file:line"
+    new=$(comm -23 <(echo "$with" | where) <(echo "$alone" | where))
     [ -z "$new" ] || { echo "FAIL: $name: failures memlimit added: $new"; echo "$with" | grep FAIL | head -5; status=1; }
 done
 exit $status

@@ -18,8 +18,9 @@ Test(api, set_limit_queries_sets_and_turns_off) {
     cr_expect_eq(st.soft_limit, 0, "0 turns it off");
 }
 
-Test(api, set_limit_changes_the_level_at_once) {
-    /* no sample has been taken here: usage reads 0, so any limit leaves NONE */
+Test(api, set_limit_above_usage_leaves_level_none) {
+    /* no sample has been taken here: usage reads 0, below any limit (even 1 byte: the
+     * watermarks are compared exactly, not rounded down to 0) */
     memlimit_set_limit(1);
     cr_expect_eq(memlimit_level(), MEMLIMIT_LEVEL_NONE);
     cr_expect_not(memlimit_reached());

@@ -11,17 +11,7 @@
 #include <new>
 #include <vector>
 
-static int checks, failures;
-#define CHECK(c, ...)                                                                              \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(c)) {                                                                                \
-            failures++;                                                                            \
-            std::printf("FAIL line %d: ", __LINE__);                                               \
-            std::printf(__VA_ARGS__);                                                              \
-            std::printf("\n");                                                                     \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 struct alignas(256) Wide {
     char b[300];

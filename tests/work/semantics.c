@@ -21,17 +21,7 @@ static volatile size_t V_SIZE_MAX = SIZE_MAX, V_PTRDIFF_MAX = PTRDIFF_MAX;
 #undef PTRDIFF_MAX
 #define PTRDIFF_MAX V_PTRDIFF_MAX
 
-static int checks, failures;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 /* Which allocator owns p, asked of the allocator itself. */
 static int (*je_mallctl)(const char *, void *, size_t *, void *, size_t);
