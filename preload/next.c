@@ -241,52 +241,66 @@ bool ml_resolve(void) {
 
 /* ---- the C++ runtime's operator new, for allocators without one ---- */
 
+/* Loaded objects, a window of 32 at a time (dl_iterate_phdr's callback must not
+ * dlopen, so names are collected first). */
 struct find_ctx {
-    const char *sym;
     void *self_base;
+    int skip, seen, count;
     char names[32][256];
     void *bases[32];
-    int count;
 };
 
 static int collect(struct dl_phdr_info *info, size_t size, void *arg) {
     (void)size;
     struct find_ctx *c = arg;
-    if (!info->dlpi_name || !info->dlpi_name[0] || c->count >= 32) return 0;
-    if ((void *)info->dlpi_addr == c->self_base) return 0;
+    if (!info->dlpi_name || !info->dlpi_name[0]) return 0;
+    if (c->seen++ < c->skip) return 0;
     size_t l = strlen(info->dlpi_name);
-    if (l >= sizeof c->names[0]) return 0;
+    if ((void *)info->dlpi_addr == c->self_base || l >= sizeof c->names[0]) return 0;
     memcpy(c->names[c->count], info->dlpi_name, l + 1);
     c->bases[c->count++] = (void *)info->dlpi_addr;
-    return 0;
+    return c->count == 32; /* window full: stop */
 }
 
 void *ml_cxx_runtime_new(int variant) {
     static void *cache[NEW_COUNT];
     void *p = __atomic_load_n(&cache[variant], __ATOMIC_ACQUIRE);
     if (p) return p;
-    /* Every loaded object but ours and the allocator's, each by its own handle: the
-     * runtime may be loaded RTLD_LOCAL (a C program dlopening a C++ plugin), where
-     * the global scope cannot see it, and RTLD_NEXT would find the allocator. */
-    static struct find_ctx c;
-    static _Atomic int busy;
-    while (atomic_exchange(&busy, 1))
-        sched_yield();
-    Dl_info self;
-    memset(&c, 0, sizeof c);
-    c.self_base = dladdr((void *)ml_cxx_runtime_new, &self) ? self.dli_fbase : NULL;
-    dl_iterate_phdr(collect, &c);
-    for (int i = 0; i < c.count && !p; i++) {
-        if (c.bases[i] == next_base) continue;
-        void *h = dlopen(c.names[i], RTLD_NOLOAD | RTLD_LAZY);
-        if (!h) continue;
-        void *s = dlsym(h, new_names[variant]);
-        Dl_info info;
-        if (s && dladdr(s, &info) && info.dli_fbase != c.self_base && info.dli_fbase != next_base)
-            p = s;
-        dlclose(h);
+    Dl_info info;
+    /* usually the next object has it (libstdc++ behind glibc) */
+    void *s = dlsym(RTLD_NEXT, new_names[variant]);
+    if (s && dladdr(s, &info) && info.dli_fbase != next_base) p = s;
+    /* Otherwise look in every loaded object but ours and the allocator's, each by
+     * its own handle: the runtime may be loaded RTLD_LOCAL (a C program dlopening a
+     * C++ plugin), where the global scope cannot see it, and RTLD_NEXT may find the
+     * allocator. */
+    if (!p) {
+        static struct find_ctx c;
+        static _Atomic int busy;
+        while (atomic_exchange(&busy, 1))
+            sched_yield();
+        Dl_info self;
+        void *self_base = dladdr((void *)ml_cxx_runtime_new, &self) ? self.dli_fbase : NULL;
+        for (int skip = 0; !p;) {
+            memset(&c, 0, sizeof c);
+            c.self_base = self_base;
+            c.skip = skip;
+            dl_iterate_phdr(collect, &c);
+            for (int i = 0; i < c.count && !p; i++) {
+                if (c.bases[i] == next_base) continue;
+                void *h = dlopen(c.names[i], RTLD_NOLOAD | RTLD_LAZY);
+                if (!h) continue;
+                s = dlsym(h, new_names[variant]);
+                if (s && dladdr(s, &info) && info.dli_fbase != self_base &&
+                    info.dli_fbase != next_base)
+                    p = s;
+                dlclose(h);
+            }
+            if (c.count < 32) break; /* every object seen */
+            skip = c.seen;
+        }
+        atomic_store(&busy, 0);
     }
-    atomic_store(&busy, 0);
     if (p) __atomic_store_n(&cache[variant], p, __ATOMIC_RELEASE);
     return p;
 }

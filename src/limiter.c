@@ -126,7 +126,8 @@ static void publish_cgroup(const struct ml_cgroup *cg) {
 static uint64_t derive_hard(const struct ml_cgroup *cg) {
     const struct ml_size *h = &S.cfg.hard;
     if (h->kind == ML_SIZE_BYTES) return h->bytes;
-    if (h->kind == ML_SIZE_PERCENT && cg->limit != ML_NO_LIMIT) return ml_size_resolve(h, cg->limit);
+    if (h->kind == ML_SIZE_PERCENT && cg->limit != ML_NO_LIMIT)
+        return ml_size_resolve(h, cg->limit);
     return 0;
 }
 

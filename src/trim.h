@@ -22,7 +22,6 @@ enum ml_allocator {
 typedef void *(*ml_lookup_fn)(const char *name);
 
 void ml_trim_init(ml_lookup_fn lookup);
-enum ml_allocator ml_trim_allocator(void);
 const char *ml_trim_allocator_name(void);
 /* Returns memory to the kernel; false if this allocator has no way to. */
 bool ml_trim_now(void);
