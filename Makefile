@@ -5,6 +5,8 @@ LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 BINDIR  ?= $(PREFIX)/bin
 PCDIR   ?= $(LIBDIR)/pkgconfig
+LIBEXECDIR ?= $(PREFIX)/libexec
+MANDIR  ?= $(PREFIX)/share/man
 VERSION := 0.1.0
 SOMAJOR := 0
 
@@ -23,6 +25,7 @@ PRELOAD_SRC := $(wildcard preload/*.c)
 CORE_OBJ    := $(CORE_SRC:%.c=$(B)/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o)
 LIB         := $(B)/libmemlimit.so
+SHOW        := $(B)/memlimit-show
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 WORK_C    := $(wildcard tests/work/*.c)
@@ -30,7 +33,7 @@ WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
 
 .PHONY: all test unit integration demo deps install uninstall bench clean format
-all: $(LIB)
+all: $(LIB) $(SHOW)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(@D)
@@ -44,6 +47,10 @@ $(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map
 	$(CC) -shared -Wl,-soname,libmemlimit.so.$(SOMAJOR) -Wl,--version-script=preload/exports.map \
 	  -Wl,-z,now -Wl,-z,relro -o $@ $(CORE_OBJ) $(PRELOAD_OBJ) -ldl -lpthread
 	ln -sf libmemlimit.so $(B)/libmemlimit.so.$(SOMAJOR)
+
+# memlimit-run --show: the core's own discovery and derivation, in a program
+$(SHOW): scripts/memlimit-show.c $(CORE_SRC) $(wildcard src/*.h)
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(CFLAGS) -Isrc -o $@ $< $(CORE_SRC) -ldl -lpthread
 
 # unit tests: the core alone, no interposition
 $(B)/unit-tests: $(UNIT_SRC) $(CORE_SRC) $(wildcard src/*.h)
@@ -66,34 +73,44 @@ deps:
 unit: deps $(B)/unit-tests
 	$(B)/unit-tests --jobs 2
 
-integration: deps $(LIB) $(WORK_BIN)
+integration: deps $(LIB) $(SHOW) $(WORK_BIN)
 	tests/integration/run
 
 test: deps
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
 
-demo: deps $(LIB) $(WORK_BIN)
+demo: deps $(LIB) $(SHOW) $(WORK_BIN)
 	scripts/demo
 
 bench: deps $(LIB) $(WORK_BIN)
 	scripts/bench
 
-install: $(LIB)
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PCDIR)
+SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
+	  -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+INSTALLED = $(LIBDIR)/libmemlimit.so.$(VERSION) $(LIBDIR)/libmemlimit.so.$(SOMAJOR) \
+	  $(LIBDIR)/libmemlimit.so $(INCDIR)/memlimit.h $(PCDIR)/memlimit.pc $(BINDIR)/memlimit-run \
+	  $(BINDIR)/memlimit-plot $(LIBEXECDIR)/memlimit/memlimit-show $(MANDIR)/man7/memlimit.7 \
+	  $(MANDIR)/man1/memlimit-run.1 $(MANDIR)/man1/memlimit-plot.1
+
+install: $(LIB) $(SHOW)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PCDIR) \
+	  $(DESTDIR)$(LIBEXECDIR)/memlimit $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(VERSION)
 	ln -sf libmemlimit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(SOMAJOR)
 	ln -sf libmemlimit.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libmemlimit.so
 	install -m 0644 src/memlimit.h $(DESTDIR)$(INCDIR)/memlimit.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
-	  -e 's|@VERSION@|$(VERSION)|' memlimit.pc.in > $(DESTDIR)$(PCDIR)/memlimit.pc
-	sed -e 's|@LIBDIR@|$(LIBDIR)|' scripts/memlimit-run > $(DESTDIR)$(BINDIR)/memlimit-run
+	$(SUBST) memlimit.pc.in > $(DESTDIR)$(PCDIR)/memlimit.pc
+	$(SUBST) scripts/memlimit-run > $(DESTDIR)$(BINDIR)/memlimit-run
 	chmod 0755 $(DESTDIR)$(BINDIR)/memlimit-run
+	install -m 0755 scripts/memlimit-plot $(DESTDIR)$(BINDIR)/memlimit-plot
+	install -m 0755 $(SHOW) $(DESTDIR)$(LIBEXECDIR)/memlimit/memlimit-show
+	install -m 0644 man/memlimit.7 $(DESTDIR)$(MANDIR)/man7/memlimit.7
+	install -m 0644 man/memlimit-run.1 man/memlimit-plot.1 $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(SOMAJOR) \
-	  $(DESTDIR)$(LIBDIR)/libmemlimit.so $(DESTDIR)$(INCDIR)/memlimit.h \
-	  $(DESTDIR)$(PCDIR)/memlimit.pc $(DESTDIR)$(BINDIR)/memlimit-run
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/memlimit 2>/dev/null
 
 format:
 	clang-format -i src/*.[ch] preload/*.[ch] tests/unit/*.c tests/work/*.c tests/work/*.cpp

@@ -88,7 +88,8 @@ struct option {
     enum opt_type type;
     size_t offset;
     const char *choices; /* OPT_CHOICE: '|'-separated, stored as the index;
-                            OPT_COUNT: the unit suffix that may follow the number */
+                            OPT_COUNT: the unit suffix that may follow the number;
+                            OPT_PATH: a word that stands for the default (NULL) */
     uint32_t min, max;   /* OPT_COUNT */
 };
 
@@ -98,9 +99,13 @@ static const struct option options[] = {
     {"MEMLIMIT_HARD", OPT_SIZE, OFF(hard), NULL, 0, 0},
     {"MEMLIMIT_HARD_WAIT", OPT_COUNT, OFF(hard_wait_ms), "ms", 0, 1000},
     {"MEMLIMIT_SCOPE", OPT_CHOICE, OFF(scope), "process|cgroup", 0, 0},
-    {"MEMLIMIT_TRACE", OPT_CHOICE, OFF(trace), "0|1", 0, 0},
-    {"MEMLIMIT_LOG", OPT_PATH, OFF(log), NULL, 0, 0},
+    {"MEMLIMIT_TRACE", OPT_CHOICE, OFF(trace), "0|1|2", 0, 0},
+    {"MEMLIMIT_TRACE_INTERVAL", OPT_COUNT, OFF(trace_interval_ms), "ms", 10, 3600000},
+    {"MEMLIMIT_LOG", OPT_PATH, OFF(log), "stderr", 0, 0},
     {"MEMLIMIT_REFRESH", OPT_COUNT, OFF(refresh_sec), "s", 1, 3600},
+    {"MEMLIMIT_METRICS", OPT_PATH, OFF(metrics), NULL, 0, 0},
+    {"MEMLIMIT_METRICS_INTERVAL", OPT_COUNT, OFF(metrics_interval_sec), "s", 1, 3600},
+    {"MEMLIMIT_PROFILE", OPT_PATH, OFF(profile), NULL, 0, 0},
 };
 
 static int choice_index(const char *choices, const char *v) {
@@ -123,7 +128,11 @@ static void reject(ml_report_fn report, const char *name, const char *value, con
 }
 
 int ml_config_load(struct ml_config *cfg, ml_getenv_fn get, ml_report_fn report) {
-    *cfg = (struct ml_config){.scope = ML_SCOPE_PROCESS, .refresh_sec = 10, .hard_wait_ms = 5};
+    *cfg = (struct ml_config){.scope = ML_SCOPE_PROCESS,
+                              .refresh_sec = 10,
+                              .hard_wait_ms = 5,
+                              .trace_interval_ms = 1000,
+                              .metrics_interval_sec = 5};
     int bad = 0;
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
         const struct option *o = &options[i];
@@ -153,10 +162,10 @@ int ml_config_load(struct ml_config *cfg, ml_getenv_fn get, ml_report_fn report)
         }
         case OPT_PATH:
             if (v[0] == '\0') {
-                reject(report, o->name, v, "a file path or stderr");
+                reject(report, o->name, v, o->choices ? "a file path or stderr" : "a file path");
                 bad++;
-            } else {
-                *(const char **)field = strcmp(v, "stderr") == 0 ? NULL : v;
+            } else { /* choices: a word that means "the default" (stderr) */
+                *(const char **)field = o->choices && strcmp(v, o->choices) == 0 ? NULL : v;
             }
             break;
         case OPT_COUNT: {

@@ -1,6 +1,7 @@
 #include "limiter.h"
 #include "cgroup.h"
 #include "config.h"
+#include "decide.h"
 #include "level.h"
 #include "log.h"
 #include "memlimit.h"
@@ -68,48 +69,10 @@ static void report_line(const char *line) {
 
 static const char *env_get(const char *name) {
     /* a path from the environment is not followed in secure-execution mode */
-    if (strcmp(name, "MEMLIMIT_LOG") == 0) return secure_getenv(name);
+    if (strcmp(name, "MEMLIMIT_LOG") == 0 || strcmp(name, "MEMLIMIT_METRICS") == 0 ||
+        strcmp(name, "MEMLIMIT_PROFILE") == 0)
+        return secure_getenv(name);
     return getenv(name);
-}
-
-/* The soft limit the configuration asks for, given a discovery. */
-static uint64_t derive_soft(const struct ml_cgroup *cg) {
-    const struct ml_size *s = &S.cfg.soft;
-    switch (s->kind) {
-    case ML_SIZE_OFF:
-        return 0;
-    case ML_SIZE_BYTES:
-        return s->bytes;
-    case ML_SIZE_PERCENT: /* of the cgroup limit, or of physical memory */
-        return cg->limit == ML_NO_LIMIT ? 0 : ml_size_resolve(s, cg->limit);
-    case ML_SIZE_UNSET:
-    default: { /* 90% of the cgroup limit; with none, only watch */
-        if (cg->cgroup_limit == ML_NO_LIMIT) return 0;
-        struct ml_size ninety = {.kind = ML_SIZE_PERCENT, .milli_percent = 90000};
-        return ml_size_resolve(&ninety, cg->limit);
-    }
-    }
-}
-
-static void describe_soft(char *out, size_t cap, const struct ml_cgroup *cg, uint64_t soft) {
-    char a[24], b[24];
-    const struct ml_size *s = &S.cfg.soft;
-    if (s->kind == ML_SIZE_OFF) {
-        ml_fmt(out, cap, "soft off (MEMLIMIT=off)");
-    } else if (s->kind == ML_SIZE_BYTES) {
-        ml_fmt(out, cap, "soft %s (MEMLIMIT)", ml_fmt_bytes(a, soft));
-    } else if (soft == 0) {
-        ml_fmt(out, cap, "soft none (no cgroup memory limit; MemTotal %s), watching only",
-               ml_fmt_bytes(a, cg->mem_total));
-    } else {
-        uint32_t mp = s->kind == ML_SIZE_PERCENT ? s->milli_percent : 90000;
-        ml_fmt(out, cap, "soft %s (%u%% of %s%s%s %s at %s)", ml_fmt_bytes(a, soft), mp / 1000,
-               cg->source_kind && strcmp(cg->source_kind, "MemTotal") == 0 ? "" : "cgroup v",
-               cg->source_kind && strcmp(cg->source_kind, "MemTotal") == 0 ? ""
-               : cg->version == 1                                          ? "1 "
-                                                                           : "2 ",
-               cg->source_kind ? cg->source_kind : "?", ml_fmt_bytes(b, cg->limit), cg->source);
-    }
 }
 
 static void publish_cgroup(const struct ml_cgroup *cg) {
@@ -121,16 +84,6 @@ static void publish_cgroup(const struct ml_cgroup *cg) {
     atomic_store(&S.cglimit, cg->cgroup_limit);
 }
 
-/* The hard limit the configuration asks for (0: none). Percentages follow the
- * detected limit, so they are re-derived when it changes. */
-static uint64_t derive_hard(const struct ml_cgroup *cg) {
-    const struct ml_size *h = &S.cfg.hard;
-    if (h->kind == ML_SIZE_BYTES) return h->bytes;
-    if (h->kind == ML_SIZE_PERCENT && cg->limit != ML_NO_LIMIT)
-        return ml_size_resolve(h, cg->limit);
-    return 0;
-}
-
 /* Re-reads the limits (an in-place pod resize changes memory.max). Sampler only. */
 static void refresh_limits(uint64_t now) {
     atomic_store(&S.next_refresh_ns, now + (uint64_t)S.cfg.refresh_sec * 1000000000ULL);
@@ -139,9 +92,9 @@ static void refresh_limits(uint64_t now) {
     if (cg_scratch.limit == old_detected && cg_scratch.cgroup_limit == atomic_load(&S.cglimit))
         return;
     publish_cgroup(&cg_scratch);
-    atomic_store(&S.hard, derive_hard(&cg_scratch));
+    atomic_store(&S.hard, ml_decide_hard(&S.cfg, &cg_scratch));
     if (!atomic_load(&S.soft_explicit)) {
-        uint64_t old = atomic_load(&S.soft), soft = derive_soft(&cg_scratch);
+        uint64_t old = atomic_load(&S.soft), soft = ml_decide_soft(&S.cfg, &cg_scratch);
         atomic_store(&S.soft, soft);
         if (S.cfg.trace && old != soft) {
             char a[24], b[24], c[24];
@@ -398,9 +351,9 @@ void ml_core_init(ml_lookup_fn lookup) {
     ml_cgroup_discover("", &cg_scratch);
     publish_cgroup(&cg_scratch);
     if (cg_scratch.warning[0]) ml_log("%s", cg_scratch.warning);
-    atomic_store(&S.soft, derive_soft(&cg_scratch));
+    atomic_store(&S.soft, ml_decide_soft(&S.cfg, &cg_scratch));
     atomic_store(&S.soft_explicit, S.cfg.soft.kind == ML_SIZE_BYTES);
-    atomic_store(&S.hard, derive_hard(&cg_scratch));
+    atomic_store(&S.hard, ml_decide_hard(&S.cfg, &cg_scratch));
     ml_reclaim_set_ops(&reclaim_ops);
     atomic_store(&S.next_refresh_ns, now_ns() + (uint64_t)S.cfg.refresh_sec * 1000000000ULL);
 
@@ -410,16 +363,14 @@ void ml_core_init(ml_lookup_fn lookup) {
         /* measured on tests/work/fragment: 2 arenas held an 8-thread pool at 140 MiB
          * where glibc's default reached 269 MiB (jemalloc: 168 vs 304 MiB, no
          * slowdown); trimming alone cannot keep up (see README, "How it works") */
-        cpu_set_t set;
-        int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 2;
-        arenas = cpus < 2 ? 2 : cpus;
+        arenas = (int)ml_decide_arenas();
         if (!ml_trim_cap_arenas((unsigned)arenas, env_get)) arenas = 0;
     }
     pthread_atfork(NULL, NULL, atfork_child);
 
     if (S.cfg.trace) {
         char soft[ML_PATH_MAX + 128];
-        describe_soft(soft, sizeof soft, &cg_scratch, atomic_load(&S.soft));
+        ml_describe_soft(soft, sizeof soft, &S.cfg, &cg_scratch, atomic_load(&S.soft));
         char cap[48] = "";
         if (arenas) ml_fmt(cap, sizeof cap, " (arenas capped at %d)", arenas);
         char hard[40] = "off", hb[24];
