@@ -4,6 +4,7 @@
 #include "decide.h"
 #include "level.h"
 #include "log.h"
+#include "metrics.h"
 #include "memlimit.h"
 #include "reclaim.h"
 #include "usage.h"
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -48,6 +50,11 @@ static struct {
     /* trimming */
     struct ml_trim_policy trim_policy; /* only touched by the sampler */
     _Atomic uint64_t trims, trimmed_bytes;
+
+    /* periodic output (MEMLIMIT_TRACE=2, MEMLIMIT_METRICS); sampler only */
+    uint64_t next_trace_ns, next_metrics_ns;
+    enum memlimit_level traced_level;
+    bool metrics_failed;
 
     /* limit re-reading */
     _Atomic uint64_t next_refresh_ns;
@@ -183,6 +190,39 @@ static void trim_if_due(uint64_t now, uint64_t u, enum memlimit_level lv) {
     if (ml_trim_due(&S.trim_policy, now, duty)) trim(now, u);
 }
 
+static const char *const level_names[] = {"none", "moderate", "soft", "critical"};
+
+/* The sample line (MEMLIMIT_TRACE=2) and the metrics file, when due. Sampler only,
+ * so one writer; both allocation-free. */
+static void periodic(uint64_t now, uint64_t u, enum memlimit_level lv) {
+    /* every interval, and at every change of level, so a chart shows the crossings */
+    if (S.cfg.trace >= 2 && (now >= S.next_trace_ns || lv != S.traced_level)) {
+        S.traced_level = lv;
+        S.next_trace_ns = now + (uint64_t)S.cfg.trace_interval_ms * 1000000ULL;
+        uint64_t det = atomic_load(&S.detected);
+        ml_log("sample usage=%llu soft=%llu hard=%llu limit=%llu level=%s trims=%llu rounds=%llu "
+               "failed=%llu",
+               (unsigned long long)u, (unsigned long long)atomic_load(&S.soft),
+               (unsigned long long)atomic_load(&S.hard),
+               (unsigned long long)(det == ML_NO_LIMIT ? 0 : det), level_names[lv & 3],
+               (unsigned long long)atomic_load(&S.trims),
+               (unsigned long long)ml_reclaim_rounds(), (unsigned long long)atomic_load(&S.failed));
+    }
+    if (S.cfg.metrics && now >= S.next_metrics_ns) {
+        S.next_metrics_ns = now + (uint64_t)S.cfg.metrics_interval_sec * 1000000000ULL;
+        struct memlimit_stats st;
+        memlimit_stats(&st);
+        char text[6144];
+        int pid = (int)getpid();
+        size_t n = ml_metrics_format(text, sizeof text, &st, pid);
+        int err = n ? ml_metrics_write(S.cfg.metrics, text, n, pid) : ENOBUFS;
+        if (err && !S.metrics_failed) { /* once: a full disk must not flood the log */
+            S.metrics_failed = true;
+            ml_log("cannot write metrics to %s: %s", S.cfg.metrics, strerrordesc_np(err));
+        }
+    }
+}
+
 /* Reads usage and updates everything that follows from it; the caller holds the
  * sampling flag. The bytes handed out before the read are settled by it. */
 static enum memlimit_level take_sample(uint64_t now, uint64_t *usage) {
@@ -197,7 +237,9 @@ static enum memlimit_level take_sample(uint64_t now, uint64_t *usage) {
     while (u > peak && !atomic_compare_exchange_weak(&S.peak, &peak, u)) {
     }
     *usage = u;
-    return update_level(u);
+    enum memlimit_level lv = update_level(u);
+    periodic(now, u, lv);
+    return lv;
 }
 
 /* Samples if the last sample is at least `every` old and no one else is sampling
@@ -264,7 +306,7 @@ static void op_trim(enum memlimit_level lv) {
     give_sampler();
 }
 
-static const struct ml_reclaim_ops reclaim_ops = {fresh_usage, op_target, op_trim};
+static const struct ml_reclaim_ops reclaim_ops = {fresh_usage, op_target, op_trim, false};
 
 /* ---- the hard limit ---- */
 
@@ -347,6 +389,10 @@ void ml_core_init(ml_lookup_fn lookup) {
     if (logv && logv[0]) ml_log_set_dest(logv);
     ml_config_load(&S.cfg, env_get, report_line);
     ml_log_set_dest(S.cfg.log);
+    if (S.cfg.trace >= 2) ml_log_set_clock(now_ns());
+    if (S.cfg.profile)
+        ml_log("MEMLIMIT_PROFILE=%s: heap profiles are not in this version; ignoring it",
+               S.cfg.profile);
 
     ml_cgroup_discover("", &cg_scratch);
     publish_cgroup(&cg_scratch);
@@ -354,7 +400,9 @@ void ml_core_init(ml_lookup_fn lookup) {
     atomic_store(&S.soft, ml_decide_soft(&S.cfg, &cg_scratch));
     atomic_store(&S.soft_explicit, S.cfg.soft.kind == ML_SIZE_BYTES);
     atomic_store(&S.hard, ml_decide_hard(&S.cfg, &cg_scratch));
-    ml_reclaim_set_ops(&reclaim_ops);
+    struct ml_reclaim_ops ops = reclaim_ops;
+    ops.trace = S.cfg.trace > 0;
+    ml_reclaim_set_ops(&ops);
     atomic_store(&S.next_refresh_ns, now_ns() + (uint64_t)S.cfg.refresh_sec * 1000000000ULL);
 
     ml_trim_init(lookup);

@@ -4,9 +4,15 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *log_dest; /* NULL means stderr */
+static uint64_t clock_start_ns;  /* 0: lines carry no time */
+
+void ml_log_set_clock(uint64_t start_ns) {
+    clock_start_ns = start_ns;
+}
 
 void ml_log_set_dest(const char *dest) {
     log_dest = (dest && strcmp(dest, "stderr") != 0 && dest[0]) ? dest : NULL;
@@ -160,6 +166,15 @@ void ml_log(const char *fmt, ...) {
     int saved = errno;
     char line[1024];
     size_t n = ml_fmt(line, sizeof line, "memlimit: ");
+    if (clock_start_ns) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+        uint64_t ms = now > clock_start_ns ? (now - clock_start_ns) / 1000000 : 0;
+        n += ml_fmt(line + n, sizeof line - n, "t=%llu.%c%c%c ", (unsigned long long)(ms / 1000),
+                    (char)('0' + ms % 1000 / 100), (char)('0' + ms % 100 / 10),
+                    (char)('0' + ms % 10));
+    }
     va_list ap;
     va_start(ap, fmt);
     n += ml_vfmt(line + n, sizeof line - n - 1, fmt, ap);

@@ -15,6 +15,10 @@
  * for the application to close or reuse. The string must outlive the logger. */
 void ml_log_set_dest(const char *dest);
 
+/* From now on every line starts "memlimit: t=SECONDS " (milliseconds, since
+ * start_ns on CLOCK_MONOTONIC); 0 turns it off. For MEMLIMIT_TRACE=2. */
+void ml_log_set_clock(uint64_t start_ns);
+
 /* One line: "memlimit: " + formatted text + "\n". Keeps errno. */
 void ml_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -142,9 +142,11 @@ int ml_reclaim_round(enum memlimit_level level) {
         order[j + 1] = k;
     }
     int called = 0;
+    uint64_t first_usage = 0, round_freed = 0, t0 = R.ops.trace ? mono_ns() : 0;
     for (int i = 0; i < n; i++) {
         enum memlimit_level now_level = level;
         uint64_t usage = R.ops.measure ? R.ops.measure(&now_level) : 0;
+        if (i == 0) first_usage = usage;
         uint64_t target = R.ops.target ? R.ops.target(level) : 0;
         size_t want = usage > target ? (size_t)(usage - target) : 0;
         if (level >= MEMLIMIT_LEVEL_SOFT && want == 0) break; /* under the target: done */
@@ -176,9 +178,20 @@ int ml_reclaim_round(enum memlimit_level level) {
         pthread_mutex_unlock(&R.lock);
         atomic_fetch_add(&calls, 1);
         atomic_fetch_add(&bytes, freed);
+        round_freed += freed;
         called++;
     }
-    atomic_fetch_add(&rounds, 1);
+    uint64_t nr = atomic_fetch_add(&rounds, 1) + 1;
+    if (R.ops.trace && called) {
+        static const char *const names[] = {"none", "moderate", "soft", "critical"};
+        uint64_t took = mono_ns() - t0;
+        uint64_t after = R.ops.measure ? R.ops.measure(NULL) : 0;
+        char a[24], b[24], c[24], d[24];
+        ml_log("round #%llu (%s) at %s: callbacks freed %s (%d of %d called) in %s, now %s",
+               (unsigned long long)nr, names[level & 3], ml_fmt_bytes(a, first_usage),
+               ml_fmt_bytes(b, round_freed), called, n, ml_fmt_ns(c, took),
+               ml_fmt_bytes(d, after));
+    }
     return called;
 }
 

@@ -23,6 +23,7 @@ struct ml_reclaim_ops {
     uint64_t (*measure)(enum memlimit_level *level); /* a fresh sample and its level */
     uint64_t (*target)(enum memlimit_level level);   /* usage a round aims below */
     void (*trim)(enum memlimit_level level);         /* allocator trim, rate-limited */
+    bool trace; /* one line per round that called someone (MEMLIMIT_TRACE) */
 };
 void ml_reclaim_set_ops(const struct ml_reclaim_ops *ops);
 

@@ -1,0 +1,23 @@
+/* The stats in Prometheus text exposition format (version 0.0.4), for node_exporter's
+ * textfile collector or a sidecar. Allocation-free: callable from the sampler. */
+#ifndef ML_METRICS_H
+#define ML_METRICS_H
+
+#include "memlimit.h"
+#include <stddef.h>
+
+/* internal: never exported, and called without the PLT/GOT */
+#pragma GCC visibility push(hidden)
+
+/* Formats *st into buf (NUL-terminated); returns the length, or 0 if cap is too
+ * small. Every sample carries the label pid="<pid>". */
+size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st, int pid);
+
+/* Writes the text to path atomically: a temporary file beside it, then rename(2),
+ * so a reader never sees half a file. "%p" in path becomes the pid (one file per
+ * process). Returns 0, or an errno value. */
+int ml_metrics_write(const char *path, const char *text, size_t len, int pid);
+
+#pragma GCC visibility pop
+
+#endif
