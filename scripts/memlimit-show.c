@@ -69,8 +69,9 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--root") == 0 && i + 1 < argc)
             root = argv[++i];
         else {
-            fprintf(stderr, "memlimit-show: unknown argument '%s' (usage: memlimit-show [--json] "
-                            "[--root DIR] | --check)\n",
+            fprintf(stderr,
+                    "memlimit-show: unknown argument '%s' (usage: memlimit-show [--json] "
+                    "[--root DIR] | --check)\n",
                     argv[i]);
             return 2;
         }
@@ -164,7 +165,8 @@ int main(int argc, char **argv) {
     else
         printf("effective limit:  %s (%s at %s)\n", ml_fmt_bytes(a, cg.limit),
                cg.source_kind ? cg.source_kind : "?", cg.source);
-    printf("soft limit:       %s\n", strncmp(soft_desc, "soft ", 5) == 0 ? soft_desc + 5 : soft_desc);
+    printf("soft limit:       %s\n",
+           strncmp(soft_desc, "soft ", 5) == 0 ? soft_desc + 5 : soft_desc);
     if (hard)
         printf("hard limit:       %s (MEMLIMIT_HARD; allocations past it fail with ENOMEM)\n",
                ml_fmt_bytes(b, hard));
@@ -181,6 +183,7 @@ int main(int argc, char **argv) {
            cfg.log ? cfg.log : "stderr", cfg.refresh_sec);
     if (cfg.metrics)
         printf("metrics:          %s every %u s\n", cfg.metrics, cfg.metrics_interval_sec);
-    for (int i = 0; i < nwarn; i++) printf("warning:          %s\n", warnings[i]);
+    for (int i = 0; i < nwarn; i++)
+        printf("warning:          %s\n", warnings[i]);
     return 0;
 }

@@ -22,18 +22,18 @@ struct ml_size {
 enum ml_scope { ML_SCOPE_PROCESS, ML_SCOPE_CGROUP };
 
 struct ml_config {
-    struct ml_size soft;   /* MEMLIMIT */
-    struct ml_size hard;   /* MEMLIMIT_HARD */
-    uint32_t hard_wait_ms; /* MEMLIMIT_HARD_WAIT: how long an allocation at the hard limit
-                              waits for a CRITICAL round before it fails */
-    enum ml_scope scope;   /* MEMLIMIT_SCOPE */
-    int trace;             /* MEMLIMIT_TRACE: 0 off, 1 events, 2 events and samples */
-    uint32_t trace_interval_ms; /* MEMLIMIT_TRACE_INTERVAL: between sample lines */
-    const char *log;       /* MEMLIMIT_LOG: NULL for stderr; points into the environment */
-    uint32_t refresh_sec;  /* MEMLIMIT_REFRESH: how often limits are re-read */
-    const char *metrics;   /* MEMLIMIT_METRICS: Prometheus text file, NULL for none */
+    struct ml_size soft;           /* MEMLIMIT */
+    struct ml_size hard;           /* MEMLIMIT_HARD */
+    uint32_t hard_wait_ms;         /* MEMLIMIT_HARD_WAIT: how long an allocation at the hard limit
+                                      waits for a CRITICAL round before it fails */
+    enum ml_scope scope;           /* MEMLIMIT_SCOPE */
+    int trace;                     /* MEMLIMIT_TRACE: 0 off, 1 events, 2 events and samples */
+    uint32_t trace_interval_ms;    /* MEMLIMIT_TRACE_INTERVAL: between sample lines */
+    const char *log;               /* MEMLIMIT_LOG: NULL for stderr; points into the environment */
+    uint32_t refresh_sec;          /* MEMLIMIT_REFRESH: how often limits are re-read */
+    const char *metrics;           /* MEMLIMIT_METRICS: Prometheus text file, NULL for none */
     uint32_t metrics_interval_sec; /* MEMLIMIT_METRICS_INTERVAL */
-    const char *profile;   /* MEMLIMIT_PROFILE: heap profile path (not yet written) */
+    const char *profile;           /* MEMLIMIT_PROFILE: heap profile path (not yet written) */
 };
 
 /* Sizes: "512MiB", "1.5GiB", "1073741824", "80%", "off". On error returns a static

@@ -55,7 +55,6 @@ uint64_t ml_decide_hard(const struct ml_config *cfg, const struct ml_cgroup *cg)
     return 0;
 }
 
-
 unsigned ml_decide_arenas(void) {
     cpu_set_t set;
     int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 2;

@@ -205,8 +205,8 @@ static void periodic(uint64_t now, uint64_t u, enum memlimit_level lv) {
                (unsigned long long)u, (unsigned long long)atomic_load(&S.soft),
                (unsigned long long)atomic_load(&S.hard),
                (unsigned long long)(det == ML_NO_LIMIT ? 0 : det), level_names[lv & 3],
-               (unsigned long long)atomic_load(&S.trims),
-               (unsigned long long)ml_reclaim_rounds(), (unsigned long long)atomic_load(&S.failed));
+               (unsigned long long)atomic_load(&S.trims), (unsigned long long)ml_reclaim_rounds(),
+               (unsigned long long)atomic_load(&S.failed));
     }
     if (S.cfg.metrics && now >= S.next_metrics_ns) {
         S.next_metrics_ns = now + (uint64_t)S.cfg.metrics_interval_sec * 1000000000ULL;

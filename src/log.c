@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *log_dest; /* NULL means stderr */
-static uint64_t clock_start_ns;  /* 0: lines carry no time */
+static const char *log_dest;    /* NULL means stderr */
+static uint64_t clock_start_ns; /* 0: lines carry no time */
 
 void ml_log_set_clock(uint64_t start_ns) {
     clock_start_ns = start_ns;

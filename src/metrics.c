@@ -28,8 +28,8 @@ size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
          (unsigned long long)st->detected_limit},
         {"memlimit_level", "0 none, 1 moderate, 2 soft, 3 critical.", GAUGE,
          (unsigned long long)st->level},
-        {"memlimit_limit_reached", "1 from the soft limit until usage is below 95% of it.",
-         GAUGE, st->level >= MEMLIMIT_LEVEL_SOFT ? 1ULL : 0ULL},
+        {"memlimit_limit_reached", "1 from the soft limit until usage is below 95% of it.", GAUGE,
+         st->level >= MEMLIMIT_LEVEL_SOFT ? 1ULL : 0ULL},
         {"memlimit_samples_total", "Usage samples taken.", COUNTER,
          (unsigned long long)st->samples},
         {"memlimit_trims_total", "Allocator trims.", COUNTER, (unsigned long long)st->trims},
@@ -39,16 +39,16 @@ size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
          (unsigned long long)st->callback_rounds},
         {"memlimit_callback_calls_total", "Reclaim callbacks called.", COUNTER,
          (unsigned long long)st->callback_calls},
-        {"memlimit_callback_freed_bytes_total", "Bytes reclaim callbacks said they freed.",
-         COUNTER, (unsigned long long)st->callback_bytes},
+        {"memlimit_callback_freed_bytes_total", "Bytes reclaim callbacks said they freed.", COUNTER,
+         (unsigned long long)st->callback_bytes},
         {"memlimit_failed_allocations_total", "Allocations refused at the hard limit.", COUNTER,
          (unsigned long long)st->failed_allocs},
     };
     size_t len = 0;
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
         size_t n = ml_fmt(buf + len, cap - len, "# HELP %s %s\n# TYPE %s %s\n%s{pid=\"%d\"} %llu\n",
-                          m[i].name, m[i].help, m[i].name,
-                          m[i].type == GAUGE ? "gauge" : "counter", m[i].name, pid, m[i].value);
+                          m[i].name, m[i].help, m[i].name, m[i].type == GAUGE ? "gauge" : "counter",
+                          m[i].name, pid, m[i].value);
         if (len + n + 1 >= cap) return 0; /* truncated */
         len += n;
     }

@@ -189,8 +189,7 @@ int ml_reclaim_round(enum memlimit_level level) {
         char a[24], b[24], c[24], d[24];
         ml_log("round #%llu (%s) at %s: callbacks freed %s (%d of %d called) in %s, now %s",
                (unsigned long long)nr, names[level & 3], ml_fmt_bytes(a, first_usage),
-               ml_fmt_bytes(b, round_freed), called, n, ml_fmt_ns(c, took),
-               ml_fmt_bytes(d, after));
+               ml_fmt_bytes(b, round_freed), called, n, ml_fmt_ns(c, took), ml_fmt_bytes(d, after));
     }
     return called;
 }

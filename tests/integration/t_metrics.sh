@@ -1,0 +1,72 @@
+# MEMLIMIT_METRICS: the file is valid Prometheus text (tests/integration/promcheck.py,
+# a strict reader that is first shown to reject malformed files), "%p" becomes the
+# pid, it is replaced atomically, and its values follow usage as it rises and falls.
+. "$ROOT/tests/integration/lib.sh"
+PY=$(command -v python3) || fail "python3 is needed for the format checker"
+CHECK="$PY $ROOT/tests/integration/promcheck.py"
+d=$ROOT/build/metrics; rm -rf "$d"; mkdir -p "$d"
+# the checker rejects what it must
+n=0
+while IFS= read -r bad; do
+    printf "$bad" > "$d/bad.prom"
+    $CHECK "$d/bad.prom" > /dev/null 2>&1 && fail "promcheck accepted: $bad"
+    n=$((n + 1))
+done <<'BAD'
+# TYPE a gauge\na 1
+# TYPE a gauge\na{x="1"} one\n
+# TYPE a gauge\na{x=1} 1\n
+# TYPE a_total counter\na_total 1\n# TYPE a_total counter\n
+# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na{x="2"} 1\n
+b 1\n
+# TYPE a gauge\na 1\na 2\n
+# TYPE c counter\nc 1\n
+# TYPE 1a gauge\n1a 1\n
+BAD
+printf '# HELP a x\n# TYPE a gauge\na{pid="1"} 1.5e3\n' > "$d/good.prom"
+$CHECK "$d/good.prom" > /dev/null || fail "promcheck refused a valid file"
+echo "promcheck: rejects $n malformed files, accepts a valid one"
+
+need_cgroup
+new_cgroup metrics $((512 << 20))
+cg_run "$CG_DIR" env LD_PRELOAD="$LIB" MEMLIMIT_METRICS="$d/memlimit-%p.prom" MEMLIMIT_METRICS_INTERVAL=1 \
+    "$W/grow" 150 15 1500 2500 & job=$!
+# snapshots every 0.25 s while it runs; the file's name carries the program's pid,
+# which must be the process in the cgroup
+i=0 pid="" f=""
+while kill -0 $job 2>/dev/null; do
+    if [ -z "$pid" ]; then
+        f=$(ls "$d"/memlimit-*.prom 2>/dev/null | head -1)
+        if [ -n "$f" ]; then
+            pid=${f##*/memlimit-}; pid=${pid%.prom}
+            grep -qx "$pid" "$CG_DIR/cgroup.procs" || fail "$f: $pid is not the process in the cgroup ($(cat "$CG_DIR/cgroup.procs"))"
+        fi
+    fi
+    [ -n "$f" ] && cp "$f" "$d/snap-$(printf %03d $i).prom" && i=$((i + 1))
+    sleep 0.25
+done
+wait $job; rc=$?
+[ $rc -eq 0 ] || fail "grow exited $rc"
+[ -n "$pid" ] || fail "no metrics file memlimit-<pid>.prom in $d"
+ls -a "$d" | grep -q '\.tmp\.' && fail "a temporary file was left: $(ls -a "$d")"
+[ "$(stat -c %a "$f")" = 644 ] || fail "mode $(stat -c %a "$f")"
+[ $i -ge 8 ] || fail "only $i snapshots"
+usages=""
+for s in "$d"/snap-*.prom; do
+    j=$($CHECK "$s") || fail "invalid: $s: $(cat "$s")"
+    u=$(echo "$j" | "$PY" -c "import json,sys; d=json.load(sys.stdin); print(int(d['memlimit_usage_bytes{pid=\"$pid\"}']), int(d['memlimit_samples_total{pid=\"$pid\"}']), int(d['memlimit_soft_limit_bytes{pid=\"$pid\"}']))")
+    usages="$usages $u"
+done
+echo "$i snapshots, all valid; (usage samples soft) per snapshot:$usages" | fold -w 200
+# usage rose above 100 MiB, fell back under 50 MiB; samples never went backwards;
+# the soft limit is 90% of 512 MiB
+echo "$usages" | "$PY" -c '
+import sys
+v = list(map(int, sys.stdin.read().split()))
+u, s, soft = v[0::3], v[1::3], v[2::3]
+mx = max(u); i = u.index(mx)
+assert mx > 100 << 20, f"usage never above 100 MiB: {mx}"
+assert min(u[i:]) < 50 << 20, f"usage never fell back: {u[i:]}"
+assert all(a <= b for a, b in zip(s, s[1:])), f"samples went backwards: {s}"
+assert set(soft) == {int(512 * 2**20 * 0.9)}, f"soft limit {set(soft)}"
+print(f"usage rose to {mx / 2**20:.1f} MiB and fell to {min(u[i:]) / 2**20:.1f} MiB")
+' || fail "metrics did not follow usage"

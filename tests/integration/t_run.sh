@@ -1,0 +1,62 @@
+# memlimit-run for real: options and their errors, --show (text and JSON) on fixture
+# trees and inside a real cgroup, the exit status and a terminating signal passed
+# through, LD_PRELOAD kept.
+. "$ROOT/tests/integration/lib.sh"
+RUN=$ROOT/scripts/memlimit-run
+PY=$(command -v python3) || fail "python3 is needed to parse --show --json"
+
+# errors: one line on stderr, exit 2, nothing run
+for args in "--bogus -- true" "--limit" "--limit 12XB -- true" "--hard 150% -- true" \
+            "--scope heap -- true" "--json -- true" "" "--limit 80%"; do
+    # shellcheck disable=SC2086
+    err=$("$RUN" $args 2>&1 > /dev/null); rc=$?
+    [ $rc -eq 2 ] || fail "memlimit-run $args: exit $rc, expected 2"
+    [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "memlimit-run $args: not one line: $err"
+    echo "memlimit-run $args -> exit 2: $err"
+done
+"$RUN" --limit 12XB -- touch "$ROOT/build/run-ran" 2>/dev/null
+[ ! -e "$ROOT/build/run-ran" ] || { rm -f "$ROOT/build/run-ran"; fail "ran the command despite a bad value"; }
+"$RUN" --help | grep -q -- '--hard SIZE|N%' || fail "--help does not document --hard"
+for o in --limit --hard --scope --trace --samples --log --metrics --profile --show --json; do
+    "$RUN" --help | grep -q -- "^  $o" || fail "--help does not document $o"
+done
+
+# exit status, signals, LD_PRELOAD kept, options become variables
+"$RUN" -- sh -c 'exit 7'; rc=$?
+[ $rc -eq 7 ] || fail "exit status 7 came back as $rc"
+"$RUN" -- sh -c 'kill -TERM $$'; rc=$?
+[ $rc -eq 143 ] || fail "SIGTERM came back as $rc, expected 143"
+out=$(LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 "$RUN" --limit=300MiB --hard 95% --scope cgroup --samples --log /dev/null -- \
+      sh -c 'echo "$LD_PRELOAD|$MEMLIMIT|$MEMLIMIT_HARD|$MEMLIMIT_SCOPE|$MEMLIMIT_TRACE|$MEMLIMIT_LOG"')
+echo "environment: $out"
+[ "$out" = "$ROOT/build/libmemlimit.so /usr/lib/x86_64-linux-gnu/libjemalloc.so.2|300MiB|95%|cgroup|2|/dev/null" ] ||
+    fail "environment not as asked: $out"
+# the library really is loaded, from the exec'd command's point of view
+grep -q libmemlimit <("$RUN" -- cat /proc/self/maps) || fail "libmemlimit not mapped in the command"
+
+# --show on fixture trees: the limit and the soft limit the library would use
+show_json() { "$RUN" --show --json "$@" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["limit"], d["soft"], d["hard"], d["cgroup"]["version"], d["cgroup"]["memory_high"], len(d["warnings"]))'; }
+got=$(show_json --root "$ROOT/tests/fixtures/v2-high") || fail "--show --json on v2-high"
+echo "v2-high: limit soft hard version memory.high warnings = $got"
+[ "$got" = "805306368 724775731 0 2 805306368 0" ] || fail "v2-high: $got"
+got=$(show_json --root "$ROOT/tests/fixtures/v1-hierarchy" --limit 50% --hard 1GiB) || fail "--show on v1-hierarchy"
+echo "v1-hierarchy with --limit 50% --hard 1GiB: $got"
+set -- $got
+[ "$2" -eq $(($1 / 2)) ] && [ "$3" -eq 1073741824 ] && [ "$4" -eq 1 ] || fail "v1-hierarchy: $got"
+got=$(MEMLIMIT_REFRESH=0 "$RUN" --show --json --root "$ROOT/tests/fixtures/none" 2>&1) && fail "a bad MEMLIMIT_REFRESH was accepted: $got"
+"$RUN" --show --root "$ROOT/tests/fixtures/v2-high" | grep -q '^memory.high: *768.0MiB' || fail "text --show lacks memory.high"
+
+# --show in a real cgroup, and as a command that links jemalloc would see it
+need_cgroup
+new_cgroup show $((300 << 20))
+got=$(cg_run "$CG_DIR" "$RUN" --show --json | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["limit"], d["soft"], d["limit_kind"], d["allocator"])')
+echo "in a 300 MiB cgroup: $got"
+[ "$got" = "314572800 283115520 memory.limit_in_bytes glibc" ] || fail "real cgroup: $got"
+cg_run "$CG_DIR" "$RUN" --show | sed 's/^/   /'
+gcc -o "$ROOT/build/je-linked" -x c - -L/usr/lib/x86_64-linux-gnu -l:libjemalloc.so.2 <<'C' || fail "cannot build a jemalloc-linked program"
+#include <stdlib.h>
+int main(void) { free(malloc(1)); return 0; }
+C
+got=$("$RUN" --show --json -- "$ROOT/build/je-linked" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["allocator"])')
+echo "a command linking jemalloc: allocator $got"
+[ "$got" = jemalloc ] || fail "linked jemalloc not found: $got"
