@@ -113,7 +113,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/memlimit 2>/dev/null
 
 format:
-	clang-format -i src/*.[ch] preload/*.[ch] tests/unit/*.c tests/work/*.c tests/work/*.cpp
+	clang-format -i src/*.[ch] preload/*.[ch] scripts/*.c tests/unit/*.c tests/work/*.c tests/work/*.cpp
 
 clean:
 	rm -rf $(B)

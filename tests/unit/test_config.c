@@ -181,3 +181,41 @@ Test(config, table_errors_are_one_line_each_and_keep_defaults) {
     for (int i = 0; i < nreports; i++)
         cr_expect(strchr(reports[i], '\n') == NULL, "one line: %s", reports[i]);
 }
+
+Test(config, operator_outputs) {
+    static const char *const env[] = {"MEMLIMIT_TRACE",
+                                      "2",
+                                      "MEMLIMIT_TRACE_INTERVAL",
+                                      "50ms",
+                                      "MEMLIMIT_METRICS",
+                                      "/m/%p.prom",
+                                      "MEMLIMIT_METRICS_INTERVAL",
+                                      "1",
+                                      "MEMLIMIT_LOG",
+                                      "stderr",
+                                      NULL};
+    fake_env = env;
+    struct ml_config c;
+    nreports = 0;
+    cr_assert_eq(ml_config_load(&c, fake_get, collect), 0);
+    cr_expect_eq(c.trace, 2);
+    cr_expect_eq(c.trace_interval_ms, 50);
+    cr_expect_str_eq(c.metrics, "/m/%p.prom");
+    cr_expect_eq(c.metrics_interval_sec, 1);
+    cr_expect_null(c.log, "stderr means the default");
+    /* "stderr" is a file name for the metrics, and the intervals have bounds */
+    static const char *const bad[] = {"MEMLIMIT_TRACE_INTERVAL",
+                                      "5",
+                                      "MEMLIMIT_METRICS_INTERVAL",
+                                      "0",
+                                      "MEMLIMIT_METRICS",
+                                      "",
+                                      NULL};
+    fake_env = bad;
+    nreports = 0;
+    cr_assert_eq(ml_config_load(&c, fake_get, collect), 3);
+    cr_expect_eq(c.trace_interval_ms, 1000);
+    cr_expect_eq(c.metrics_interval_sec, 5);
+    cr_expect_null(c.metrics);
+    cr_expect(strstr(reports[1], "a file path)") != NULL, "no stderr for metrics: %s", reports[1]);
+}

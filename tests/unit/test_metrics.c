@@ -1,0 +1,57 @@
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "metrics.h"
+
+static const struct memlimit_stats st = {
+    .soft_limit = 100, .usage = 42, .level = MEMLIMIT_LEVEL_SOFT, .trims = 3, .failed_allocs = 7};
+
+Test(metrics, format_has_every_metric_with_type_and_pid) {
+    char buf[8192];
+    size_t n = ml_metrics_format(buf, sizeof buf, &st, 1234);
+    cr_assert_gt(n, 0);
+    cr_expect_eq(strlen(buf), n);
+    cr_expect(
+        strstr(buf, "# TYPE memlimit_usage_bytes gauge\nmemlimit_usage_bytes{pid=\"1234\"} 42\n"),
+        "%s", buf);
+    cr_expect(strstr(buf, "memlimit_limit_reached{pid=\"1234\"} 1\n"));
+    cr_expect(
+        strstr(buf, "# TYPE memlimit_trims_total counter\nmemlimit_trims_total{pid=\"1234\"} 3\n"));
+    cr_expect(strstr(buf, "memlimit_failed_allocations_total{pid=\"1234\"} 7\n"));
+    int samples = 0;
+    for (char *p = buf; (p = strstr(p, "{pid=")); p++)
+        samples++;
+    cr_expect_eq(samples, 14);
+}
+
+Test(metrics, format_refuses_to_truncate) {
+    char buf[256];
+    cr_expect_eq(ml_metrics_format(buf, sizeof buf, &st, 1), 0);
+}
+
+Test(metrics, write_is_whole_and_names_by_pid) {
+    char dir[] = "/tmp/memlimit-metrics-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[128], want[128];
+    snprintf(path, sizeof path, "%s/m-%%p.prom", dir);
+    snprintf(want, sizeof want, "%s/m-77.prom", dir);
+    cr_assert_eq(ml_metrics_write(path, "a 1\n", 4, 77), 0);
+    FILE *f = fopen(want, "r");
+    cr_assert_not_null(f, "%s", want);
+    char got[16] = "";
+    cr_expect_not_null(fgets(got, sizeof got, f));
+    fclose(f);
+    cr_expect_str_eq(got, "a 1\n");
+    /* a second write replaces it; nothing else is left in the directory */
+    cr_assert_eq(ml_metrics_write(path, "a 2\n", 4, 77), 0);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "test $(ls -A %s | wc -l) -eq 1 && grep -qx 'a 2' %s", dir, want);
+    cr_expect_eq(system(cmd), 0, "one file, the new text");
+    /* an unwritable place is an error value, not a crash */
+    cr_expect_neq(ml_metrics_write("/nonexistent-dir/m.prom", "a 1\n", 4, 1), 0);
+    unlink(want);
+    rmdir(dir);
+}
