@@ -20,6 +20,7 @@ struct ml_size {
 };
 
 enum ml_scope { ML_SCOPE_PROCESS, ML_SCOPE_CGROUP };
+enum ml_events { ML_EVENTS_AUTO, ML_EVENTS_ON, ML_EVENTS_OFF };
 
 struct ml_config {
     struct ml_size soft;           /* MEMLIMIT */
@@ -27,6 +28,7 @@ struct ml_config {
     uint32_t hard_wait_ms;         /* MEMLIMIT_HARD_WAIT: how long an allocation at the hard limit
                                       waits for a CRITICAL round before it fails */
     enum ml_scope scope;           /* MEMLIMIT_SCOPE */
+    enum ml_events events;         /* MEMLIMIT_EVENTS: kernel events wake the memlimit thread */
     int trace;                     /* MEMLIMIT_TRACE: 0 off, 1 events, 2 events and samples */
     uint32_t trace_interval_ms;    /* MEMLIMIT_TRACE_INTERVAL: between sample lines */
     const char *log;               /* MEMLIMIT_LOG: NULL for stderr; points into the environment */

@@ -2,6 +2,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "decide.h"
+#include "events.h"
 #include "level.h"
 #include "log.h"
 #include "metrics.h"
@@ -50,6 +51,8 @@ static struct {
     /* trimming */
     struct ml_trim_policy trim_policy; /* only touched by the sampler */
     _Atomic uint64_t trims, trimmed_bytes;
+
+    bool want_thread; /* kernel events need the memlimit thread even without callbacks */
 
     /* periodic output (MEMLIMIT_TRACE=2, MEMLIMIT_METRICS); sampler only */
     uint64_t next_trace_ns, next_metrics_ns;
@@ -261,7 +264,8 @@ static bool try_sample(uint64_t now, uint64_t every, bool may_act) {
     give_sampler();
     /* a fork child with callbacks gets its thread; started outside the flag, since
      * pthread_create allocates */
-    if (may_act && !running && lv >= MEMLIMIT_LEVEL_MODERATE) ml_reclaim_ensure_thread();
+    if (may_act && !running && (lv >= MEMLIMIT_LEVEL_MODERATE || S.want_thread))
+        ml_reclaim_ensure_thread();
     return true;
 }
 
@@ -306,7 +310,87 @@ static void op_trim(enum memlimit_level lv) {
     give_sampler();
 }
 
-static const struct ml_reclaim_ops reclaim_ops = {fresh_usage, op_target, op_trim, false};
+/* Kernel events (MEMLIMIT_EVENTS), on the memlimit thread only. cgroup v1: usage
+ * thresholds at the moderate and soft watermarks and at 97% of the cgroup limit, on
+ * one eventfd that lives as long as the process (the slow path writes its wakes to
+ * it, so it must never be closed under it). Thresholds are only added: a changed
+ * limit adds its own, and a stale one costs a spurious wake. */
+#define ML_MAX_THRESHOLDS 24
+static struct {
+    bool enabled, failed;
+    int efd;
+    pid_t pid; /* whose efd it is: a fork child makes its own */
+    int n;
+    uint64_t at[ML_MAX_THRESHOLDS];
+} E = {.efd = -1};
+
+static void events_fail(const char *what, int err) {
+    E.failed = true;
+    if (S.cfg.trace || S.cfg.events == ML_EVENTS_ON)
+        ml_log("events: %s%s%s; sampling on allocation and every second only", what,
+               err ? ": " : "", err ? strerrordesc_np(err) : "");
+}
+
+static int op_events(bool lost) {
+    if (!E.enabled || E.failed) return -1;
+    if (lost) {
+        events_fail("the event descriptor was closed by the application", 0);
+        return -1;
+    }
+    pid_t pid = getpid();
+    if (E.efd >= 0 && E.pid != pid) { /* inherited: the parent's thresholds fire on it */
+        close(E.efd);
+        E.efd = -1;
+        E.n = 0;
+    }
+    static char dir[ML_PATH_MAX]; /* this thread's copy */
+    int version;
+    while (atomic_flag_test_and_set_explicit(&S.cg_lock, memory_order_acquire)) {
+    }
+    version = S.cg.version;
+    memcpy(dir, S.cg.dir, sizeof dir);
+    atomic_flag_clear_explicit(&S.cg_lock, memory_order_release);
+    if (version != 1) {
+        events_fail(version == 2 ? "cgroup v2 events (PSI, memory.events) are not in this version"
+                                 : "no memory cgroup",
+                    0);
+        return -1;
+    }
+    if (E.efd < 0) {
+        if ((E.efd = ml_events_eventfd()) < 0) {
+            events_fail("cannot create an eventfd", errno);
+            return -1;
+        }
+        E.pid = pid;
+    }
+    uint64_t soft = atomic_load(&S.soft), cgl = atomic_load(&S.cglimit);
+    uint64_t want[3] = {soft ? ml_permille(soft, ML_MODERATE_PERMILLE) : 0, soft,
+                        cgl != ML_NO_LIMIT ? ml_permille(cgl, ML_CRITICAL_PERMILLE) : 0};
+    for (int i = 0; i < 3; i++) {
+        if (!want[i]) continue;
+        bool have = false;
+        for (int k = 0; k < E.n && !have; k++)
+            have = E.at[k] == want[i];
+        if (have) continue;
+        if (E.n == ML_MAX_THRESHOLDS) break; /* the limit changed many times: keep these */
+        int err = ml_events_v1_threshold(dir, E.efd, want[i]);
+        if (err) {
+            char what[ML_PATH_MAX + 64];
+            ml_fmt(what, sizeof what, "cannot register a usage threshold in %s", dir);
+            events_fail(what, err);
+            return E.efd; /* thresholds already registered still work */
+        }
+        E.at[E.n++] = want[i];
+        if (S.cfg.trace) {
+            char a[24];
+            ml_log("events: cgroup v1 usage threshold at %s on %s", ml_fmt_bytes(a, want[i]), dir);
+        }
+    }
+    return E.efd;
+}
+
+static const struct ml_reclaim_ops reclaim_ops = {fresh_usage, op_target, op_trim, false,
+                                                  op_events};
 
 /* ---- the hard limit ---- */
 
@@ -400,6 +484,12 @@ void ml_core_init(ml_lookup_fn lookup) {
     atomic_store(&S.soft, ml_decide_soft(&S.cfg, &cg_scratch));
     atomic_store(&S.soft_explicit, S.cfg.soft.kind == ML_SIZE_BYTES);
     atomic_store(&S.hard, ml_decide_hard(&S.cfg, &cg_scratch));
+    /* MEMLIMIT_EVENTS: auto is on when a callback is registered (the thread exists
+     * then anyway) or the scope is cgroup (other processes' growth must be seen) */
+    E.enabled = S.cfg.events != ML_EVENTS_OFF;
+    S.want_thread = S.cfg.events == ML_EVENTS_ON ||
+                    (S.cfg.events == ML_EVENTS_AUTO && S.cfg.scope == ML_SCOPE_CGROUP);
+    if (S.want_thread) ml_reclaim_want_thread();
     struct ml_reclaim_ops ops = reclaim_ops;
     ops.trace = S.cfg.trace > 0;
     ml_reclaim_set_ops(&ops);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -37,6 +38,8 @@ static _Atomic uint32_t wake_seq;   /* bumped to wake the thread */
 static _Atomic uint32_t round_seq;  /* bumped when the thread finishes a pass */
 static _Atomic bool thread_running; /* in this process (cleared in a fork child) */
 static _Atomic bool thread_starting;
+static _Atomic bool thread_wanted; /* even without callbacks: events are on */
+static _Atomic int wake_fd = -1;   /* the events descriptor the thread polls, or -1 */
 static pthread_t thread_id;
 static _Atomic uint64_t calls, bytes, rounds;
 
@@ -215,6 +218,7 @@ static void *thread_main(void *unused) {
     (void)unused;
     uint64_t last_round = 0;
     enum memlimit_level last_level = MEMLIMIT_LEVEL_NONE;
+    bool lost = false;
     for (;;) {
         uint32_t seq = atomic_load(&wake_seq);
         enum memlimit_level lv = MEMLIMIT_LEVEL_NONE;
@@ -236,8 +240,24 @@ static void *thread_main(void *unused) {
         last_level = lv;
         atomic_fetch_add(&round_seq, 1);
         futex_wake(&round_seq);
-        if (atomic_load(&wake_seq) == seq)
-            futex_wait(&wake_seq, seq, lv >= MEMLIMIT_LEVEL_MODERATE ? BUSY_WAIT_NS : IDLE_WAIT_NS);
+        uint64_t wait = lv >= MEMLIMIT_LEVEL_MODERATE ? BUSY_WAIT_NS : IDLE_WAIT_NS;
+        int fd = R.ops.events ? R.ops.events(lost) : -1;
+        lost = false;
+        atomic_store(&wake_fd, fd);
+        if (fd < 0) {
+            if (atomic_load(&wake_seq) == seq) futex_wait(&wake_seq, seq, wait);
+        } else if (atomic_load(&wake_seq) == seq) {
+            /* kernel events and the slow path's wakes both arrive on fd */
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            int r = poll(&p, 1, (int)(wait / 1000000));
+            if (r > 0 && (p.revents & POLLNVAL)) { /* closed by the application */
+                atomic_store(&wake_fd, -1);
+                lost = true;
+            } else if (r > 0 && (p.revents & POLLIN)) {
+                uint64_t v;
+                (void)!read(fd, &v, sizeof v); /* non-blocking: clears the counter */
+            }
+        }
     }
     return NULL;
 }
@@ -249,10 +269,21 @@ bool ml_reclaim_running(void) {
 void ml_reclaim_wake(void) {
     atomic_fetch_add(&wake_seq, 1);
     futex_wake(&wake_seq);
+    int fd = atomic_load(&wake_fd);
+    if (fd >= 0) { /* an eventfd: adds 1 to its counter, never blocks */
+        uint64_t one = 1;
+        (void)!write(fd, &one, sizeof one);
+    }
+}
+
+void ml_reclaim_want_thread(void) {
+    atomic_store(&thread_wanted, true);
 }
 
 void ml_reclaim_ensure_thread(void) {
-    if (atomic_load(&thread_running) || atomic_load(&R.count) == 0) return;
+    if (atomic_load(&thread_running) ||
+        (atomic_load(&R.count) == 0 && !atomic_load(&thread_wanted)))
+        return;
     bool expect = false;
     if (!atomic_compare_exchange_strong(&thread_starting, &expect, true)) return;
     if (!atomic_load(&thread_running)) {
@@ -321,6 +352,7 @@ static void child(void) {
     }
     atomic_store(&thread_running, false);
     atomic_store(&thread_starting, false);
+    atomic_store(&wake_fd, -1); /* the parent's: the child's thread makes its own */
 }
 
 static __attribute__((constructor)) void reclaim_atfork(void) {

@@ -24,6 +24,10 @@ struct ml_reclaim_ops {
     uint64_t (*target)(enum memlimit_level level);   /* usage a round aims below */
     void (*trim)(enum memlimit_level level);         /* allocator trim, rate-limited */
     bool trace; /* one line per round that called someone (MEMLIMIT_TRACE) */
+    /* Called by the thread before it sleeps: a descriptor whose readability wakes it
+     * (kernel events; the slow path's wakes are written to it too), or -1 to sleep on
+     * a futex. lost: the last one returned was found closed behind our back. */
+    int (*events)(bool lost);
 };
 void ml_reclaim_set_ops(const struct ml_reclaim_ops *ops);
 
@@ -38,9 +42,11 @@ int ml_reclaim_round(enum memlimit_level level);
 bool ml_reclaim_running(void);
 /* Wakes the thread (a futex; safe anywhere, allocates nothing). */
 void ml_reclaim_wake(void);
-/* Starts the thread if callbacks exist and it does not run in this process (after
- * fork). Only where no allocator lock can be held. */
+/* Starts the thread if callbacks exist (or ml_reclaim_want_thread was called) and it
+ * does not run in this process (after fork). Only where no allocator lock can be held. */
 void ml_reclaim_ensure_thread(void);
+/* The thread is wanted without callbacks (kernel events are on). */
+void ml_reclaim_want_thread(void);
 /* Wakes the thread and waits up to timeout_ns for it to finish a round that began
  * after this call. False if there is no thread or it took longer. */
 bool ml_reclaim_wait_round(uint64_t timeout_ns);

@@ -1,0 +1,45 @@
+/* Growth no allocator sees: anonymous memory from the mmap system call itself,
+ * touched page by page, 1 MiB at a time. After each step it reads the cgroup's
+ * usage and prints the moment (CLOCK_MONOTONIC, ns) it first reached THRESHOLD.
+ * usage: rawgrow USAGE_FILE THRESHOLD_BYTES TARGET_MiB [hold ms=300] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) return 2;
+    const char *usage = argv[1];
+    unsigned long long threshold = strtoull(argv[2], NULL, 10);
+    int target = atoi(argv[3]);
+    long hold = argc > 4 ? atol(argv[4]) : 300;
+    int crossed = 0;
+    for (int i = 0; i < target; i++) {
+        char *p = (char *)syscall(SYS_mmap, NULL, 1 << 20, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return 3;
+        for (int off = 0; off < (1 << 20); off += 4096)
+            p[off] = 1;
+        if (!crossed) {
+            FILE *f = fopen(usage, "r");
+            unsigned long long u = 0;
+            if (f && fscanf(f, "%llu", &u) == 1 && u >= threshold) {
+                crossed = 1;
+                printf("crossed at %lld usage %llu after %d MiB\n", now_ns(), u, i + 1);
+                fflush(stdout);
+            }
+            if (f) fclose(f);
+        }
+    }
+    struct timespec ts = {hold / 1000, (hold % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    return 0;
+}
