@@ -132,6 +132,9 @@ int main(int argc, char **argv) {
         json_str(soft_desc);
         printf(", \"hard\": %llu, \"scope\": \"%s\", \"allocator\": \"%s\", \"arenas_cap\": %u,\n",
                (unsigned long long)hard, scope, alloc, arenas);
+        printf(" \"events\": \"%s\",", cfg.events == ML_EVENTS_OFF  ? "off"
+                                      : cfg.events == ML_EVENTS_ON ? "on"
+                                                                   : "auto");
         printf(" \"trace\": %d, \"log\": ", cfg.trace);
         json_str(cfg.log ? cfg.log : "stderr");
         printf(", \"refresh_sec\": %u, \"metrics\": ", cfg.refresh_sec);
@@ -179,6 +182,13 @@ int main(int argc, char **argv) {
         printf("allocator:        %s (arenas would be capped at %u)\n", alloc, arenas);
     else
         printf("allocator:        %s\n", alloc);
+    printf("kernel events:    %s\n",
+           cfg.events == ML_EVENTS_OFF ? "off"
+           : cg.version == 1
+               ? (cfg.events == ML_EVENTS_ON || cfg.scope == ML_SCOPE_CGROUP
+                      ? "on: cgroup v1 usage thresholds (memlimit thread from the start)"
+                      : "auto: cgroup v1 usage thresholds once a callback is registered")
+               : "none available here (v2 PSI and memory.events are not in this version)");
     printf("trace:            %d, to %s; limits re-read every %u s\n", cfg.trace,
            cfg.log ? cfg.log : "stderr", cfg.refresh_sec);
     if (cfg.metrics)
