@@ -133,8 +133,8 @@ int main(int argc, char **argv) {
         printf(", \"hard\": %llu, \"scope\": \"%s\", \"allocator\": \"%s\", \"arenas_cap\": %u,\n",
                (unsigned long long)hard, scope, alloc, arenas);
         printf(" \"events\": \"%s\",", cfg.events == ML_EVENTS_OFF  ? "off"
-                                      : cfg.events == ML_EVENTS_ON ? "on"
-                                                                   : "auto");
+                                       : cfg.events == ML_EVENTS_ON ? "on"
+                                                                    : "auto");
         printf(" \"trace\": %d, \"log\": ", cfg.trace);
         json_str(cfg.log ? cfg.log : "stderr");
         printf(", \"refresh_sec\": %u, \"metrics\": ", cfg.refresh_sec);

@@ -313,7 +313,7 @@ static void op_trim(enum memlimit_level lv) {
 /* Kernel events (MEMLIMIT_EVENTS), on the memlimit thread only. cgroup v1: usage
  * thresholds at the moderate and soft watermarks and at 97% of the cgroup limit, on
  * one eventfd that lives as long as the process (the slow path writes its wakes to
- * it, so it must never be closed under it). Thresholds are only added: a changed
+ * it, so we never close it). Thresholds are only added: a changed
  * limit adds its own, and a stale one costs a spurious wake. */
 #define ML_MAX_THRESHOLDS 24
 static struct {
@@ -338,8 +338,10 @@ static int op_events(bool lost) {
         return -1;
     }
     pid_t pid = getpid();
-    if (E.efd >= 0 && E.pid != pid) { /* inherited: the parent's thresholds fire on it */
-        close(E.efd);
+    if (E.efd >= 0 && E.pid != pid) {
+        /* a fork child: the inherited eventfd carries the parent's thresholds. Make our
+         * own; the inherited one is left open, since after fork the child may have
+         * closed it and reused its number for a file of its own. */
         E.efd = -1;
         E.n = 0;
     }

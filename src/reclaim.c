@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +41,7 @@ static _Atomic bool thread_running; /* in this process (cleared in a fork child)
 static _Atomic bool thread_starting;
 static _Atomic bool thread_wanted; /* even without callbacks: events are on */
 static _Atomic int wake_fd = -1;   /* the events descriptor the thread polls, or -1 */
+static _Atomic uint64_t wake_ino;  /* and its inode: still ours? (see is_ours) */
 static pthread_t thread_id;
 static _Atomic uint64_t calls, bytes, rounds;
 
@@ -50,6 +52,16 @@ static void futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t ns) {
 }
 static void futex_wake(_Atomic uint32_t *addr) {
     syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* The application may close our descriptor and reuse its number (close_range in a
+ * running process). Before writing to or reading from it, check it still is the
+ * same file: another file, pipe or socket has another inode. (Every eventfd shares
+ * one anonymous inode, so an application's own eventfd would pass; writing 1 to it
+ * costs it a spurious wake, nothing more.) */
+static bool is_ours(int fd) {
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == atomic_load(&wake_ino);
 }
 
 static uint64_t mono_ns(void) {
@@ -243,14 +255,26 @@ static void *thread_main(void *unused) {
         uint64_t wait = lv >= MEMLIMIT_LEVEL_MODERATE ? BUSY_WAIT_NS : IDLE_WAIT_NS;
         int fd = R.ops.events ? R.ops.events(lost) : -1;
         lost = false;
-        atomic_store(&wake_fd, fd);
+        if (fd != atomic_load(&wake_fd)) {
+            struct stat st;
+            atomic_store(&wake_fd, -1);
+            if (fd >= 0 && fstat(fd, &st) == 0) {
+                atomic_store(&wake_ino, (uint64_t)st.st_ino);
+                atomic_store(&wake_fd, fd);
+            } else {
+                fd = -1;
+            }
+        }
         if (fd < 0) {
             if (atomic_load(&wake_seq) == seq) futex_wait(&wake_seq, seq, wait);
+        } else if (!is_ours(fd)) { /* closed or reused: back to the futex next pass */
+            atomic_store(&wake_fd, -1);
+            lost = true;
         } else if (atomic_load(&wake_seq) == seq) {
             /* kernel events and the slow path's wakes both arrive on fd */
             struct pollfd p = {.fd = fd, .events = POLLIN};
             int r = poll(&p, 1, (int)(wait / 1000000));
-            if (r > 0 && (p.revents & POLLNVAL)) { /* closed by the application */
+            if (r > 0 && ((p.revents & POLLNVAL) || !is_ours(fd))) { /* closed or reused */
                 atomic_store(&wake_fd, -1);
                 lost = true;
             } else if (r > 0 && (p.revents & POLLIN)) {
@@ -270,7 +294,7 @@ void ml_reclaim_wake(void) {
     atomic_fetch_add(&wake_seq, 1);
     futex_wake(&wake_seq);
     int fd = atomic_load(&wake_fd);
-    if (fd >= 0) { /* an eventfd: adds 1 to its counter, never blocks */
+    if (is_ours(fd)) { /* an eventfd: adds 1 to its counter, never blocks */
         uint64_t one = 1;
         (void)!write(fd, &one, sizeof one);
     }

@@ -2,7 +2,8 @@
 # cache (tests/work/holder, MEMLIMIT_SCOPE=cgroup) while another process grows by
 # raw mmap (tests/work/rawgrow, no library, no malloc) in the same cgroup. With
 # events the holder drops its cache before the limit in every trial; the latency
-# from the soft-limit crossing to its callback is printed as a distribution. With
+# from the soft-limit crossing to its callback is printed as a distribution (0 when
+# the holder had already dropped enough before the grower saw the crossing). With
 # MEMLIMIT_EVENTS=off the holder only looks once a second and the cgroup OOMs.
 . "$ROOT/tests/integration/lib.sh"
 need_cgroup
@@ -21,6 +22,7 @@ trial() { # MODE: prints "latency_us oom_delta" (latency "-" when no callback ca
     c=$(awk '/^crossed at/ {print $3}' "$ROOT/build/events-grow.out")
     b=$(awk '/^callback at/ {print $3}' "$out")
     if [ -n "$c" ] && [ -n "$b" ]; then echo "$(( (b - c) / 1000 )) $((after - before))"
+    elif [ -n "$b" ]; then echo "0 $((after - before))" # called back before the grower saw the crossing
     else echo "- $((after - before))"; fi
 }
 lat="" ooms=0
@@ -46,3 +48,13 @@ for i in 1 2 3; do
 done
 echo "events off (3 trials): latency us:$off; OOM kills $ooms"
 [ $ooms -ge 1 ] || fail "without events the idle holder was never too late: the test shows nothing"
+
+# a program that closes every descriptor it did not open and reuses the numbers for
+# pipes: memlimit notices, says so once, and writes nothing into the pipes
+new_cgroup events-fd $((128 << 20))
+log=$ROOT/build/events-fdclose.trace; rm -f "$log"
+out=$(cg_run "$CG_DIR" env LD_PRELOAD="$LIB" MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$log" "$W/fdclose" 110); rc=$?
+echo "close_range then 32 pipes: $out (exit $rc); $(grep -o 'events: the event descriptor was closed by the application' "$log")"
+[ $rc -eq 0 ] && [ "$out" = "pipes clean" ] || fail "fdclose: $out (exit $rc)"
+grep -q 'events: cgroup v1 usage threshold' "$log" || fail "events were never on in fdclose"
+[ "$(grep -c 'closed by the application' "$log")" -eq 1 ] || fail "the lost descriptor was not reported exactly once"
