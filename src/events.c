@@ -35,9 +35,3 @@ int ml_events_v1_threshold(const char *dir, int efd, uint64_t bytes) {
     close(ufd);
     return e;
 }
-
-uint64_t ml_events_drain(int efd) {
-    uint64_t v = 0;
-    if (read(efd, &v, sizeof v) != (ssize_t)sizeof v) return 0;
-    return v;
-}

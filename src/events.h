@@ -20,9 +20,6 @@ int ml_events_eventfd(void);
  * or an errno value. Descriptors it opens are closed before it returns. */
 int ml_events_v1_threshold(const char *dir, int efd, uint64_t bytes);
 
-/* Reads (and so clears) efd's counter; returns it, 0 if none. Non-blocking. */
-uint64_t ml_events_drain(int efd);
-
 #pragma GCC visibility pop
 
 #endif

@@ -22,3 +22,8 @@ enum memlimit_level ml_level_compute(uint64_t usage, const struct ml_limits *l, 
         return MEMLIMIT_LEVEL_MODERATE;
     return MEMLIMIT_LEVEL_NONE;
 }
+
+const char *ml_level_name(enum memlimit_level lv) {
+    static const char *const names[] = {"none", "moderate", "soft", "critical"};
+    return (unsigned)lv < 4 ? names[lv] : "?";
+}

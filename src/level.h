@@ -24,6 +24,9 @@ static inline uint64_t ml_permille(uint64_t v, unsigned pm) {
     return (uint64_t)((unsigned __int128)v * pm / 1000);
 }
 
+/* "none", "moderate", "soft", "critical": as trace lines and metrics spell them. */
+const char *ml_level_name(enum memlimit_level lv);
+
 /* *reached carries the hysteresis: set at soft, cleared below 95% of soft. */
 enum memlimit_level ml_level_compute(uint64_t usage, const struct ml_limits *l, bool *reached);
 

@@ -193,8 +193,6 @@ static void trim_if_due(uint64_t now, uint64_t u, enum memlimit_level lv) {
     if (ml_trim_due(&S.trim_policy, now, duty)) trim(now, u);
 }
 
-static const char *const level_names[] = {"none", "moderate", "soft", "critical"};
-
 /* The sample line (MEMLIMIT_TRACE=2) and the metrics file, when due. Sampler only,
  * so one writer; both allocation-free. */
 static void periodic(uint64_t now, uint64_t u, enum memlimit_level lv) {
@@ -207,7 +205,7 @@ static void periodic(uint64_t now, uint64_t u, enum memlimit_level lv) {
                "failed=%llu",
                (unsigned long long)u, (unsigned long long)atomic_load(&S.soft),
                (unsigned long long)atomic_load(&S.hard),
-               (unsigned long long)(det == ML_NO_LIMIT ? 0 : det), level_names[lv & 3],
+               (unsigned long long)(det == ML_NO_LIMIT ? 0 : det), ml_level_name(lv),
                (unsigned long long)atomic_load(&S.trims), (unsigned long long)ml_reclaim_rounds(),
                (unsigned long long)atomic_load(&S.failed));
     }
@@ -215,7 +213,7 @@ static void periodic(uint64_t now, uint64_t u, enum memlimit_level lv) {
         S.next_metrics_ns = now + (uint64_t)S.cfg.metrics_interval_sec * 1000000000ULL;
         struct memlimit_stats st;
         memlimit_stats(&st);
-        char text[6144];
+        char text[4096]; /* the text is about 2.2 KiB; a longer one is refused, not cut */
         int pid = (int)getpid();
         size_t n = ml_metrics_format(text, sizeof text, &st, pid);
         int err = n ? ml_metrics_write(S.cfg.metrics, text, n, pid) : ENOBUFS;
@@ -317,7 +315,7 @@ static void op_trim(enum memlimit_level lv) {
  * limit adds its own, and a stale one costs a spurious wake. */
 #define ML_MAX_THRESHOLDS 24
 static struct {
-    bool enabled, failed;
+    bool failed;
     int efd;
     pid_t pid; /* whose efd it is: a fork child makes its own */
     int n;
@@ -332,7 +330,7 @@ static void events_fail(const char *what, int err) {
 }
 
 static int op_events(bool lost) {
-    if (!E.enabled || E.failed) return -1;
+    if (S.cfg.events == ML_EVENTS_OFF || E.failed) return -1;
     if (lost) {
         events_fail("the event descriptor was closed by the application", 0);
         return -1;
@@ -488,7 +486,6 @@ void ml_core_init(ml_lookup_fn lookup) {
     atomic_store(&S.hard, ml_decide_hard(&S.cfg, &cg_scratch));
     /* MEMLIMIT_EVENTS: auto is on when a callback is registered (the thread exists
      * then anyway) or the scope is cgroup (other processes' growth must be seen) */
-    E.enabled = S.cfg.events != ML_EVENTS_OFF;
     S.want_thread = S.cfg.events == ML_EVENTS_ON ||
                     (S.cfg.events == ML_EVENTS_AUTO && S.cfg.scope == ML_SCOPE_CGROUP);
     if (S.want_thread) ml_reclaim_want_thread();

@@ -1,4 +1,5 @@
 #include "reclaim.h"
+#include "level.h"
 #include "log.h"
 
 #include <errno.h>
@@ -198,12 +199,11 @@ int ml_reclaim_round(enum memlimit_level level) {
     }
     uint64_t nr = atomic_fetch_add(&rounds, 1) + 1;
     if (R.ops.trace && called) {
-        static const char *const names[] = {"none", "moderate", "soft", "critical"};
         uint64_t took = mono_ns() - t0;
         uint64_t after = R.ops.measure ? R.ops.measure(NULL) : 0;
         char a[24], b[24], c[24], d[24];
         ml_log("round #%llu (%s) at %s: callbacks freed %s (%d of %d called) in %s, now %s",
-               (unsigned long long)nr, names[level & 3], ml_fmt_bytes(a, first_usage),
+               (unsigned long long)nr, ml_level_name(level), ml_fmt_bytes(a, first_usage),
                ml_fmt_bytes(b, round_freed), called, n, ml_fmt_ns(c, took), ml_fmt_bytes(d, after));
     }
     return called;

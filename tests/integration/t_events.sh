@@ -9,7 +9,7 @@
 need_cgroup
 LIMIT=$((256 << 20)) SOFT=241591910 # 90% of it
 new_cgroup events $LIMIT; D=$CG_DIR
-trial() { # MODE: prints "latency_us oom_delta" (latency "-" when no callback came)
+trial() { # MODE: sets LAT (us; "-" when no callback came) and OOMS (kills in the trial)
     local out=$ROOT/build/events-holder.out before after c b
     before=$(cg_oom_kills "$D")
     cg_run "$D" env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=cgroup MEMLIMIT_EVENTS=$1 MEMLIMIT_TRACE=1 \
@@ -21,16 +21,17 @@ trial() { # MODE: prints "latency_us oom_delta" (latency "-" when no callback ca
     after=$(cg_oom_kills "$D")
     c=$(awk '/^crossed at/ {print $3}' "$ROOT/build/events-grow.out")
     b=$(awk '/^callback at/ {print $3}' "$out")
-    if [ -n "$c" ] && [ -n "$b" ]; then echo "$(( (b - c) / 1000 )) $((after - before))"
-    elif [ -n "$b" ]; then echo "0 $((after - before))" # called back before the grower saw the crossing
-    else echo "- $((after - before))"; fi
+    OOMS=$((after - before))
+    if [ -n "$c" ] && [ -n "$b" ]; then LAT=$(( (b - c) / 1000 ))
+    elif [ -n "$b" ]; then LAT=0 # called back before the grower saw the crossing
+    else LAT=-; fi
 }
 lat="" ooms=0
 for i in $(seq 15); do
-    set -- $(trial auto)
-    [ "$2" -eq 0 ] || ooms=$((ooms + 1))
-    [ "$1" != - ] || fail "trial $i: no callback at SOFT with events on"
-    lat="$lat $1"
+    trial auto # not in $(...): a fail inside must end the test
+    [ "$OOMS" -eq 0 ] || ooms=$((ooms + 1))
+    [ "$LAT" != - ] || fail "trial $i: no callback at SOFT with events on"
+    lat="$lat $LAT"
 done
 grep -q 'events: cgroup v1 usage threshold at 230.4MiB' "$ROOT/build/events-auto.trace" || fail "no threshold in the trace"
 stats=$(echo $lat | tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {printf "min %d, median %d, p90 %d, max %d", a[1], a[int((NR + 1) / 2)], a[int(NR * 0.9 + 0.5)], a[NR]}')
@@ -42,9 +43,9 @@ median=$(echo "$stats" | sed -E 's/.*median ([0-9]+).*/\1/')
 [ "$median" -lt 100000 ] || fail "median latency $median us: events are not waking the thread"
 off="" ooms=0
 for i in 1 2 3; do
-    set -- $(trial off)
-    [ "$2" -eq 0 ] || ooms=$((ooms + 1))
-    off="$off $1"
+    trial off
+    [ "$OOMS" -eq 0 ] || ooms=$((ooms + 1))
+    off="$off $LAT"
 done
 echo "events off (3 trials): latency us:$off; OOM kills $ooms"
 [ $ooms -ge 1 ] || fail "without events the idle holder was never too late: the test shows nothing"
@@ -58,3 +59,17 @@ echo "close_range then 32 pipes: $out (exit $rc); $(grep -o 'events: the event d
 [ $rc -eq 0 ] && [ "$out" = "pipes clean" ] || fail "fdclose: $out (exit $rc)"
 grep -q 'events: cgroup v1 usage threshold' "$log" || fail "events were never on in fdclose"
 [ "$(grep -c 'closed by the application' "$log")" -eq 1 ] || fail "the lost descriptor was not reported exactly once"
+
+# a lowered limit adds thresholds at the new watermarks (MEMLIMIT_REFRESH=1)
+new_cgroup events-resize $((256 << 20)); R=$CG_DIR
+log=$ROOT/build/events-resize.trace; rm -f "$log"
+cg_run "$R" env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=cgroup MEMLIMIT_REFRESH=1 MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$log" \
+    "$W/holder" 20 4 > /dev/null & hp=$!
+sleep 1
+echo $((200 << 20)) > "$R/memory.limit_in_bytes"
+wait $hp
+echo "after lowering the limit to 200 MiB: $(grep -c 'usage threshold at' "$log") thresholds registered in all"
+grep -q 'limit changed: 200.0MiB' "$log" || fail "the lowered limit was not seen"
+for t in 162.0MiB 180.0MiB 194.0MiB; do
+    grep -q "usage threshold at $t " "$log" || fail "no threshold at $t after the limit was lowered"
+done

@@ -4,8 +4,8 @@
 . "$ROOT/tests/integration/lib.sh"
 PLOT=$ROOT/scripts/memlimit-plot
 PY=$(command -v python3) || fail "python3 is needed to read the PNG header"
-png_check() { # FILE: prints "WxH bytes", fails unless a PNG of the chart's size
-    "$PY" - "$1" <<'PYCODE' || fail "$1 is not a sane PNG"
+png_check() { # FILE: prints "WxH bytes"; non-zero unless a PNG of the chart's size
+    "$PY" - "$1" <<'PYCODE'
 import struct, sys, os
 d = open(sys.argv[1], "rb").read()
 assert d[:8] == b"\x89PNG\r\n\x1a\n", "no PNG signature"
@@ -18,7 +18,9 @@ PYCODE
 }
 out=$ROOT/build/plot-recorded.png; rm -f "$out"
 "$PLOT" -o "$out" -t "recorded" -l "cacheapp" "$ROOT/tests/data/cacheapp.trace" > /dev/null || fail "plot of the recorded trace"
-echo "recorded trace: $(png_check "$out")"
+info=$(png_check "$out") || fail "$out is not a sane PNG: $info"
+echo "recorded trace: $info"
+png_check "$ROOT/tests/data/cacheapp.trace" > /dev/null 2>&1 && fail "png_check accepted a text file"
 
 # a log with no sample lines: one line, exit 2
 printf 'memlimit: soft 1.0MiB\nmemlimit: trim #1 at 2.0MiB -> 1.0MiB in 1ms (cpu 1ms)\n' > "$ROOT/build/plot-empty.log"
@@ -43,4 +45,5 @@ grep -q ' round #[0-9]* (soft) at ' "$live" || fail "no callback round in the tr
 echo "live trace: $samples sample lines, $(grep -c ' round #' "$live") rounds, $(grep -c ' trim #' "$live") trims"
 out=$ROOT/build/plot-two.png; rm -f "$out"
 "$PLOT" -o "$out" -l recorded -l live "$ROOT/tests/data/cacheapp.trace" "$live" > /dev/null || fail "plot of two logs"
-echo "two logs on one chart: $(png_check "$out")"
+info=$(png_check "$out") || fail "$out is not a sane PNG: $info"
+echo "two logs on one chart: $info"

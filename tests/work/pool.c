@@ -10,7 +10,6 @@
 #include "memlimit.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +32,7 @@ static struct result *out_head, *out_tail;
 static long backlog, backlog_max, written, deferrals, deferred_jobs;
 static unsigned char *was_deferred; /* per job */
 static int check, workers_left;
-static atomic_long first_deferral_backlog = -1;
+static long first_deferral_backlog = -1; /* under lock, as the rest */
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -59,8 +58,7 @@ static long take_job(void) {
         tail++;
         deferrals++;
         if (!was_deferred[job]) was_deferred[job] = 1, deferred_jobs++;
-        long expected = -1;
-        atomic_compare_exchange_strong(&first_deferral_backlog, &expected, backlog);
+        if (first_deferral_backlog < 0) first_deferral_backlog = backlog;
         pthread_mutex_unlock(&lock);
         sleep_ms(1);
     }
@@ -158,8 +156,7 @@ int main(int argc, char **argv) {
     printf("pool: %ld of %ld jobs done (%ld missing or repeated), %ld jobs deferred (%ld "
            "deferrals), longest backlog %ld MiB of results (first deferral at %ld), max RSS "
            "%.1f MiB (checksum %llu)\n",
-           written, njobs, missing, deferred_jobs, deferrals, backlog_max,
-           atomic_load(&first_deferral_backlog), ru.ru_maxrss / 1024.0,
-           (unsigned long long)(sum & 0xff));
+           written, njobs, missing, deferred_jobs, deferrals, backlog_max, first_deferral_backlog,
+           ru.ru_maxrss / 1024.0, (unsigned long long)(sum & 0xff));
     return missing ? 1 : 0;
 }
