@@ -6,8 +6,15 @@ need_cgroup
 LIMIT=$((192 << 20))
 for a in glibc "jemalloc:$L/libjemalloc.so.2"; do
     name=$(alloc_name "$a"); path=$(alloc_path "$a")
-    new_cgroup "frag-$name-off" $LIMIT; off=$CG_DIR
-    cg_run "$off" env LD_PRELOAD="$path" "$W/fragment" > /dev/null 2>&1; rc_off=$?
+    # How much stays stranded depends on how the 8 threads interleave: in about one
+    # run of about thirty in one session the baseline peaked at 169 MiB and finished. Up to 3 tries of
+    # the baseline only; the run with memlimit gets one.
+    for try in 1 2 3; do
+        new_cgroup "frag-$name-off-$try" $LIMIT; off=$CG_DIR
+        cg_run "$off" env LD_PRELOAD="$path" "$W/fragment" > /dev/null 2>&1; rc_off=$?
+        [ $rc_off -eq 137 ] && break
+        echo "$name without memlimit, try $try: exit $rc_off, peak $(mib "$(cg_peak "$off")"): not killed this time"
+    done
     new_cgroup "frag-$name-on" $LIMIT; on=$CG_DIR
     log=$ROOT/build/fragment-$name.trace; rm -f "$log"
     cg_run "$on" env LD_PRELOAD="$LIB $path" MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$log" "$W/fragment" > /dev/null; rc_on=$?
