@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_WARN 16
 static char warnings[MAX_WARN][600];
@@ -58,6 +59,30 @@ static const char *human(char buf[24], uint64_t v) {
     return ml_fmt_bytes(buf, v);
 }
 
+/* The event sources the library would use, in the order it opens them. */
+static void describe_sources(char *out, size_t cap, const struct ml_cgroup *cg, const char *root) {
+    char path[ML_PATH_MAX + 32], psi[ML_PATH_MAX + 64];
+    const char *watch = getenv("MEMORY_PRESSURE_WATCH");
+    if (watch && strcmp(watch, "/dev/null") == 0)
+        ml_fmt(psi, sizeof psi, "no PSI ($MEMORY_PRESSURE_WATCH=/dev/null)");
+    else if (watch && watch[0])
+        ml_fmt(psi, sizeof psi, "systemd's $MEMORY_PRESSURE_WATCH %s", watch);
+    else {
+        ml_fmt(path, sizeof path, "%s/memory.pressure", cg->v2dir);
+        if (!cg->v2dir[0] || access(path, R_OK) != 0)
+            ml_fmt(path, sizeof path, "%s/proc/pressure/memory", root);
+        if (access(path, R_OK) == 0)
+            ml_fmt(psi, sizeof psi, "PSI triggers on %s", path);
+        else
+            ml_fmt(psi, sizeof psi, "no PSI (no %s)", path);
+    }
+    ml_fmt(out, cap, "%s%s",
+           cg->version == 1   ? "cgroup v1 usage thresholds, "
+           : cg->version == 2 ? "memory.events, "
+                              : "",
+           psi);
+}
+
 int main(int argc, char **argv) {
     int json = 0, check = 0;
     const char *root = "";
@@ -97,6 +122,8 @@ int main(int argc, char **argv) {
     unsigned arenas = 0;
     if ((soft || hard) && ml_trim_cap_arenas(ml_decide_arenas(), get)) arenas = ml_decide_arenas();
     const char *scope = cfg.scope == ML_SCOPE_CGROUP ? "cgroup" : "process";
+    char sources[3 * ML_PATH_MAX + 160];
+    describe_sources(sources, sizeof sources, &cg, root);
     /* memory.high is one of the limit files on v2; say which, if any */
     uint64_t high = ML_NO_LIMIT;
     for (int i = 0; i < cg.nfiles; i++)
@@ -132,9 +159,11 @@ int main(int argc, char **argv) {
         json_str(soft_desc);
         printf(", \"hard\": %llu, \"scope\": \"%s\", \"allocator\": \"%s\", \"arenas_cap\": %u,\n",
                (unsigned long long)hard, scope, alloc, arenas);
-        printf(" \"events\": \"%s\",", cfg.events == ML_EVENTS_OFF  ? "off"
-                                       : cfg.events == ML_EVENTS_ON ? "on"
-                                                                    : "auto");
+        printf(" \"events\": \"%s\", \"event_sources\": ", cfg.events == ML_EVENTS_OFF  ? "off"
+                                                           : cfg.events == ML_EVENTS_ON ? "on"
+                                                                                        : "auto");
+        json_str(sources);
+        printf(",");
         printf(" \"trace\": %d, \"log\": ", cfg.trace);
         json_str(cfg.log ? cfg.log : "stderr");
         printf(", \"refresh_sec\": %u, \"metrics\": ", cfg.refresh_sec);
@@ -182,13 +211,13 @@ int main(int argc, char **argv) {
         printf("allocator:        %s (arenas would be capped at %u)\n", alloc, arenas);
     else
         printf("allocator:        %s\n", alloc);
-    printf("kernel events:    %s\n",
-           cfg.events == ML_EVENTS_OFF ? "off"
-           : cg.version == 1
-               ? (cfg.events == ML_EVENTS_ON || cfg.scope == ML_SCOPE_CGROUP
-                      ? "on: cgroup v1 usage thresholds (memlimit thread from the start)"
-                      : "auto: cgroup v1 usage thresholds once a callback is registered")
-               : "none available here (v2 PSI and memory.events are not in this version)");
+    printf("kernel events:    %s%s%s\n",
+           cfg.events == ML_EVENTS_OFF  ? "off"
+           : cfg.events == ML_EVENTS_ON ? "on (memlimit thread from the start)"
+           : cfg.scope == ML_SCOPE_CGROUP
+               ? "auto: on, scope cgroup (memlimit thread from the start)"
+               : "auto: once a callback is registered",
+           cfg.events == ML_EVENTS_OFF ? "" : "; ", cfg.events == ML_EVENTS_OFF ? "" : sources);
     printf("trace:            %d, to %s; limits re-read every %u s\n", cfg.trace,
            cfg.log ? cfg.log : "stderr", cfg.refresh_sec);
     if (cfg.metrics)

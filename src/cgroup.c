@@ -267,6 +267,7 @@ void ml_cgroup_discover(const char *root, struct ml_cgroup *cg) {
             join_dir(cg->dir, root, scan.v2_mnt, scan.v2_root, lines.v2);
             ml_fmt(cg->mount, sizeof cg->mount, "%s%s", root, scan.v2_mnt);
         }
+        if (scan.v2_found) join_dir(cg->v2dir, root, scan.v2_mnt, scan.v2_root, lines.v2);
         if (cg->version) walk_up(cg, cg->version);
     }
 
@@ -274,13 +275,44 @@ void ml_cgroup_discover(const char *root, struct ml_cgroup *cg) {
     uint64_t kb;
     ml_fmt(path, sizeof path, "%s/proc/meminfo", root);
     if (ml_read_file(path, meminfo, sizeof meminfo) >= 0 &&
-        ml_find_key_u64(meminfo, "MemTotal", &kb) && kb < (UINT64_MAX >> 10))
+        ml_find_key_u64(meminfo, "MemTotal", &kb) && kb < (UINT64_MAX >> 10)) {
         cg->mem_total = kb << 10;
+        copy_str(cg->meminfo, path, sizeof cg->meminfo);
+    }
 
     cg->limit = cg->cgroup_limit;
     if (cg->mem_total && cg->mem_total < cg->limit) {
         cg->limit = cg->mem_total;
         copy_str(cg->source, path, sizeof cg->source);
+        cg->source_kind = "MemTotal";
+    }
+}
+
+void ml_cgroup_reread(struct ml_cgroup *cg) {
+    int n = cg->nfiles;
+    struct ml_cg_file old[ML_CG_MAX_FILES];
+    memcpy(old, cg->files, sizeof old);
+    cg->nfiles = 0;
+    cg->cgroup_limit = ML_NO_LIMIT;
+    cg->source[0] = '\0';
+    cg->source_kind = NULL;
+    for (int i = 0; i < n; i++) {
+        char buf[4096];
+        if (ml_read_file(old[i].path, buf, sizeof buf) < 0) continue; /* gone: not a limit */
+        if (strcmp(old[i].kind, "hierarchical_memory_limit") == 0) {
+            uint64_t v;
+            char num[24];
+            if (!ml_find_key_u64(buf, "hierarchical_memory_limit", &v)) continue;
+            ml_fmt(num, sizeof num, "%llu", (unsigned long long)v);
+            add_limit(cg, old[i].path, old[i].kind, num);
+        } else {
+            add_limit(cg, old[i].path, old[i].kind, buf);
+        }
+    }
+    cg->limit = cg->cgroup_limit;
+    if (cg->mem_total && cg->mem_total < cg->limit) {
+        cg->limit = cg->mem_total;
+        copy_str(cg->source, cg->meminfo, sizeof cg->source);
         cg->source_kind = "MemTotal";
     }
 }

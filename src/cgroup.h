@@ -24,21 +24,29 @@ struct ml_cg_file {
 };
 
 struct ml_cgroup {
-    int version;              /* 0 none found, 1 or 2 */
-    char dir[ML_PATH_MAX];    /* this process's memory cgroup directory */
-    char mount[ML_PATH_MAX];  /* mount point of its hierarchy */
-    uint64_t cgroup_limit;    /* smallest cgroup limit, ML_NO_LIMIT if none */
-    uint64_t mem_total;       /* MemTotal, 0 if unreadable */
-    uint64_t limit;           /* effective: min(cgroup_limit, mem_total); ML_NO_LIMIT if neither */
-    char source[ML_PATH_MAX]; /* the file that gave `limit` */
-    const char *source_kind;  /* its kind ("MemTotal" for physical memory), or NULL */
-    int nfiles;               /* every limit file read, leaf first */
+    int version;               /* 0 none found, 1 or 2 */
+    char dir[ML_PATH_MAX];     /* this process's memory cgroup directory */
+    char mount[ML_PATH_MAX];   /* mount point of its hierarchy */
+    char v2dir[ML_PATH_MAX];   /* the unified (v2) cgroup directory, also on hybrid systems
+                                  where it has memory.pressure but no memory controller;
+                                  "" if none */
+    uint64_t cgroup_limit;     /* smallest cgroup limit, ML_NO_LIMIT if none */
+    uint64_t mem_total;        /* MemTotal, 0 if unreadable */
+    char meminfo[ML_PATH_MAX]; /* where it was read */
+    uint64_t limit;            /* effective: min(cgroup_limit, mem_total); ML_NO_LIMIT if neither */
+    char source[ML_PATH_MAX];  /* the file that gave `limit` */
+    const char *source_kind;   /* its kind ("MemTotal" for physical memory), or NULL */
+    int nfiles;                /* every limit file read, leaf first */
     struct ml_cg_file files[ML_CG_MAX_FILES];
     char warning[ML_PATH_MAX + 96]; /* the first file with contents we could not parse */
 };
 
 /* Fills *out. Never fails: what cannot be read is simply not a limit. */
 void ml_cgroup_discover(const char *root, struct ml_cgroup *out);
+
+/* Re-reads the limit files discovery found (cheap: a few small reads) and recomputes
+ * the limits; a moved process or a new ancestor limit needs ml_cgroup_discover. */
+void ml_cgroup_reread(struct ml_cgroup *cg);
 
 /* Parsers, exposed for unit tests and fuzzing. */
 /* A /proc/self/cgroup line; sets *v1_memory or *v2 when it is the memory or unified line. */

@@ -17,10 +17,15 @@ enum memlimit_level ml_level_compute(uint64_t usage, const struct ml_limits *l, 
     if ((l->hard && usage >= l->hard) || (l->cgroup && l->cgroup != ML_NO_LIMIT &&
                                           at_permille(usage, l->cgroup, ML_CRITICAL_PERMILLE)))
         return MEMLIMIT_LEVEL_CRITICAL;
-    if (*reached) return MEMLIMIT_LEVEL_SOFT;
-    if (l->soft && at_permille(usage, l->soft, ML_MODERATE_PERMILLE))
-        return MEMLIMIT_LEVEL_MODERATE;
-    return MEMLIMIT_LEVEL_NONE;
+    enum memlimit_level lv = *reached ? MEMLIMIT_LEVEL_SOFT
+                             : l->soft && at_permille(usage, l->soft, ML_MODERATE_PERMILLE)
+                                 ? MEMLIMIT_LEVEL_MODERATE
+                                 : MEMLIMIT_LEVEL_NONE;
+    /* A stall is CRITICAL only when we are near our own limit: the source may be
+     * system-wide (/proc/pressure/memory), and another cgroup's thrashing must not make
+     * every process drop its caches. */
+    if (l->stalled && lv >= MEMLIMIT_LEVEL_MODERATE) return MEMLIMIT_LEVEL_CRITICAL;
+    return lv;
 }
 
 const char *ml_level_name(enum memlimit_level lv) {

@@ -13,6 +13,8 @@ struct ml_limits {
     uint64_t soft;   /* 0: no soft limit */
     uint64_t hard;   /* 0: none */
     uint64_t cgroup; /* the detected cgroup limit, ML_NO_LIMIT or 0 if none */
+    bool stalled;    /* the kernel just reported a "full" memory stall (PSI) or hit
+                        memory.max / OOM (memory.events) */
 };
 
 /* Watermarks, in per mille of the soft limit. */

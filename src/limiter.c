@@ -16,12 +16,18 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
 enum { ST_NEW, ST_INITIALIZING, ST_READY };
+
+/* A kernel stall report (PSI "full", memory.events max/oom) makes CRITICAL for one PSI
+ * window, and rounds then aim at 80% of the soft limit. */
+#define ML_STALL_NS              (2000ULL * 1000000)
+#define ML_STALL_TARGET_PERMILLE 800
 
 static struct {
     _Atomic int state;
@@ -61,7 +67,8 @@ static struct {
 
     /* limit re-reading */
     _Atomic uint64_t next_refresh_ns;
-    atomic_flag cg_lock; /* guards cg against memlimit_stats readers */
+    _Atomic uint64_t stall_until; /* a kernel stall report makes CRITICAL until then */
+    atomic_flag cg_lock;          /* guards cg against memlimit_stats readers */
     struct ml_cgroup cg;
 } S = {.sampling = ATOMIC_FLAG_INIT, .cg_lock = ATOMIC_FLAG_INIT};
 
@@ -94,24 +101,29 @@ static void publish_cgroup(const struct ml_cgroup *cg) {
     atomic_store(&S.cglimit, cg->cgroup_limit);
 }
 
-/* Re-reads the limits (an in-place pod resize changes memory.max). Sampler only. */
-static void refresh_limits(uint64_t now) {
-    atomic_store(&S.next_refresh_ns, now + (uint64_t)S.cfg.refresh_sec * 1000000000ULL);
-    ml_cgroup_discover("", &cg_scratch);
+/* Takes new limits if they changed. Sampler only. */
+static void apply_limits(const struct ml_cgroup *cg) {
     uint64_t old_detected = atomic_load(&S.detected);
-    if (cg_scratch.limit == old_detected && cg_scratch.cgroup_limit == atomic_load(&S.cglimit))
-        return;
-    publish_cgroup(&cg_scratch);
-    atomic_store(&S.hard, ml_decide_hard(&S.cfg, &cg_scratch));
+    if (cg->limit == old_detected && cg->cgroup_limit == atomic_load(&S.cglimit)) return;
+    publish_cgroup(cg);
+    atomic_store(&S.hard, ml_decide_hard(&S.cfg, cg));
     if (!atomic_load(&S.soft_explicit)) {
-        uint64_t old = atomic_load(&S.soft), soft = ml_decide_soft(&S.cfg, &cg_scratch);
+        uint64_t old = atomic_load(&S.soft), soft = ml_decide_soft(&S.cfg, cg);
         atomic_store(&S.soft, soft);
         if (S.cfg.trace && old != soft) {
             char a[24], b[24], c[24];
-            ml_log("limit changed: %s at %s, soft %s -> %s", ml_fmt_bytes(c, cg_scratch.limit),
-                   cg_scratch.source, ml_fmt_bytes(a, old), ml_fmt_bytes(b, soft));
+            ml_log("limit changed: %s at %s, soft %s -> %s", ml_fmt_bytes(c, cg->limit), cg->source,
+                   ml_fmt_bytes(a, old), ml_fmt_bytes(b, soft));
         }
     }
+}
+
+/* Re-discovers (an in-place pod resize changes memory.max; a process can be moved).
+ * Sampler only. */
+static void refresh_limits(uint64_t now) {
+    atomic_store(&S.next_refresh_ns, now + (uint64_t)S.cfg.refresh_sec * 1000000000ULL);
+    ml_cgroup_discover("", &cg_scratch);
+    apply_limits(&cg_scratch);
 }
 
 static uint64_t read_usage(void) {
@@ -119,9 +131,11 @@ static uint64_t read_usage(void) {
 }
 
 static enum memlimit_level update_level(uint64_t usage) {
+    uint64_t stall = atomic_load(&S.stall_until);
     struct ml_limits l = {.soft = atomic_load(&S.soft),
                           .hard = atomic_load(&S.hard),
-                          .cgroup = atomic_load(&S.cglimit)};
+                          .cgroup = atomic_load(&S.cglimit),
+                          .stalled = stall && now_ns() < stall};
     bool reached = atomic_load(&S.reached);
     enum memlimit_level lv = ml_level_compute(usage, &l, &reached);
     atomic_store(&S.reached, reached);
@@ -294,9 +308,15 @@ static uint64_t fresh_usage(enum memlimit_level *lv) {
 }
 
 static uint64_t op_target(enum memlimit_level lv) {
-    (void)lv; /* every level aims below 95% of the soft limit (or of the hard limit) */
+    /* every level aims below 95% of the soft limit (or of the hard limit); a kernel
+     * stall report lower, to 80%: the stall means the cgroup is short now, even
+     * where our own figure is only at the moderate watermark */
     uint64_t soft = atomic_load(&S.soft), hard = atomic_load(&S.hard);
-    uint64_t t = soft ? ml_permille(soft, ML_RELEASE_PERMILLE) : UINT64_MAX;
+    uint64_t stall = atomic_load(&S.stall_until);
+    unsigned pm = lv >= MEMLIMIT_LEVEL_CRITICAL && stall && now_ns() < stall
+                      ? ML_STALL_TARGET_PERMILLE
+                      : ML_RELEASE_PERMILLE;
+    uint64_t t = soft ? ml_permille(soft, pm) : UINT64_MAX;
     if (hard && ml_permille(hard, ML_RELEASE_PERMILLE) < t)
         t = ml_permille(hard, ML_RELEASE_PERMILLE);
     return t == UINT64_MAX ? 0 : t;
@@ -308,89 +328,315 @@ static void op_trim(enum memlimit_level lv) {
     give_sampler();
 }
 
-/* Kernel events (MEMLIMIT_EVENTS), on the memlimit thread only. cgroup v1: usage
- * thresholds at the moderate and soft watermarks and at 97% of the cgroup limit, on
- * one eventfd that lives as long as the process (the slow path writes its wakes to
- * it, so we never close it). Thresholds are only added: a changed
- * limit adds its own, and a stale one costs a spurious wake. */
-#define ML_MAX_THRESHOLDS 24
+/* Kernel events (MEMLIMIT_EVENTS), on the memlimit thread only.
+ *
+ * fds[0] is one eventfd that lives as long as the process (the slow path writes its
+ * wakes to it, so we never close it); on cgroup v1 the kernel signals it when usage
+ * crosses a threshold: the moderate and soft watermarks and 97% of the cgroup limit.
+ * Thresholds are only added: a changed limit adds its own, a stale one costs a
+ * spurious wake. Besides it: PSI triggers (or systemd's watch) and, on cgroup v2,
+ * memory.events. Each source is optional; a failure is one trace line. */
+#define ML_MAX_THRESHOLDS   24
+#define ML_MAX_SOURCES      4
+#define ML_REREAD_NS        (500ULL * 1000000) /* limit files, on the thread */
+#define ML_EVENT_REFRESH_NS (100ULL * 1000000) /* full re-discovery on events, at most */
+
+/* the triggers: "some" wakes and re-reads; "full" (every task stalled) may mean CRITICAL.
+ * Windows of 2 s, the unprivileged minimum; one trigger per descriptor. */
+static const char psi_some[] = "some 100000 2000000", psi_full[] = "full 100000 2000000";
+
+enum src_kind { SRC_PSI, SRC_WATCH, SRC_MEMEV };
+struct source {
+    int fd;
+    uint64_t ino; /* still ours? (the application may close it and reuse the number) */
+    short events;
+    enum src_kind kind;
+    bool full; /* a "full" trigger */
+    struct ml_memory_events ev;
+    char what[ML_PATH_MAX + 48];
+};
+
 static struct {
-    bool failed;
+    bool failed, v1_failed;
     int efd;
-    pid_t pid; /* whose efd it is: a fork child makes its own */
+    pid_t pid; /* whose sources these are: a fork child makes its own */
     int n;
     uint64_t at[ML_MAX_THRESHOLDS];
+    bool sources_done;
+    int nsrc;
+    struct source src[ML_MAX_SOURCES];
+    uint64_t next_reread_ns, next_event_refresh_ns, next_memev_log_ns;
+    /* systemd's memory-pressure protocol, read at start (getenv is not for threads) */
+    bool watch_set;
+    char watch[ML_PATH_MAX];
+    unsigned char watch_write[128];
+    long watch_write_len; /* -1: $MEMORY_PRESSURE_WRITE is not base64 */
 } E = {.efd = -1};
+
+static void events_log(const char *fmt, const char *a, int err) {
+    if (!S.cfg.trace && S.cfg.events != ML_EVENTS_ON) return;
+    char msg[ML_PATH_MAX + 160];
+    ml_fmt(msg, sizeof msg, fmt, a);
+    ml_log("events: %s%s%s", msg, err ? ": " : "", err ? strerrordesc_np(err) : "");
+}
 
 static void events_fail(const char *what, int err) {
     E.failed = true;
-    if (S.cfg.trace || S.cfg.events == ML_EVENTS_ON)
-        ml_log("events: %s%s%s; sampling on allocation and every second only", what,
-               err ? ": " : "", err ? strerrordesc_np(err) : "");
+    events_log("%s; sampling on allocation and every half second only", what, err);
 }
 
-static int op_events(bool lost) {
-    if (S.cfg.events == ML_EVENTS_OFF || E.failed) return -1;
+static void events_read_env(void) {
+    const char *w = secure_getenv("MEMORY_PRESSURE_WATCH");
+    if (!w || !w[0]) return;
+    E.watch_set = true;
+    ml_fmt(E.watch, sizeof E.watch, "%s", w);
+    const char *wr = secure_getenv("MEMORY_PRESSURE_WRITE");
+    E.watch_write_len = wr ? ml_base64_decode(wr, E.watch_write, sizeof E.watch_write) : 0;
+}
+
+static void add_source(int fd, short events, enum src_kind kind, bool full, const char *what) {
+    struct stat st;
+    if (E.nsrc == ML_MAX_SOURCES || fstat(fd, &st) != 0) {
+        close(fd);
+        return;
+    }
+    struct source *s = &E.src[E.nsrc++];
+    memset(s, 0, sizeof *s);
+    s->fd = fd;
+    s->ino = (uint64_t)st.st_ino;
+    s->events = events;
+    s->kind = kind;
+    s->full = full;
+    ml_fmt(s->what, sizeof s->what, "%s", what);
+    events_log("watching %s", what, 0);
+}
+
+static void open_psi(const char *path) {
+    const char *trig[2] = {psi_some, psi_full};
+    for (int i = 0; i < 2; i++) {
+        int fd = ml_events_psi_open(path, trig[i], strlen(trig[i]) + 1);
+        char what[ML_PATH_MAX + 48];
+        ml_fmt(what, sizeof what, "PSI '%s' on %s", trig[i], path);
+        if (fd < 0)
+            events_log("cannot set %s", what, -fd);
+        else
+            add_source(fd, POLLPRI, SRC_PSI, i == 1, what);
+    }
+}
+
+/* Once per process: the sources other than the v1 thresholds. */
+static void open_sources(int version, const char *dir, const char *v2dir) {
+    E.sources_done = true;
+    char what[ML_PATH_MAX + 48];
+    if (E.watch_set && strcmp(E.watch, "/dev/null") == 0) {
+        events_log("%s", "$MEMORY_PRESSURE_WATCH=/dev/null: no pressure watch", 0);
+    } else if (E.watch_set) {
+        bool full = false;
+        if (E.watch_write_len < 0) {
+            events_log("%s", "$MEMORY_PRESSURE_WRITE is not base64; ignoring the watch", 0);
+        } else {
+            short ev = 0;
+            int fd = ml_events_watch_open(E.watch, E.watch_write, (size_t)E.watch_write_len, &ev);
+            ml_fmt(what, sizeof what, "$MEMORY_PRESSURE_WATCH %s", E.watch);
+            if (fd < 0) {
+                events_log("cannot open %s", what, -fd);
+            } else {
+                ml_psi_trigger_valid((const char *)E.watch_write, (size_t)E.watch_write_len, &full);
+                add_source(fd, ev, SRC_WATCH, full, what);
+            }
+        }
+        if (E.nsrc == 0) E.watch_set = false; /* fall back to our own triggers */
+    }
+    if (!E.watch_set) {
+        /* the cgroup's own pressure (cgroup2 has memory.pressure in every group, also
+         * on hybrid systems), else the whole machine's */
+        char path[ML_PATH_MAX + 32];
+        ml_fmt(path, sizeof path, "%s/memory.pressure", v2dir);
+        if (!v2dir[0] || access(path, R_OK) != 0)
+            ml_fmt(path, sizeof path, "/proc/pressure/memory");
+        open_psi(path);
+    }
+    if (version == 2) {
+        struct ml_memory_events ev;
+        int fd = ml_events_memevents_open(dir, &ev);
+        ml_fmt(what, sizeof what, "%s/memory.events", dir);
+        if (fd < 0) {
+            events_log("cannot watch %s", what, -fd);
+        } else {
+            add_source(fd, POLLPRI, SRC_MEMEV, false, what);
+            if (E.nsrc && E.src[E.nsrc - 1].fd == fd) E.src[E.nsrc - 1].ev = ev;
+        }
+    }
+}
+
+static void drop_source(int i, bool close_it, const char *why) {
+    struct source *s = &E.src[i];
+    char msg[ML_PATH_MAX + 128];
+    ml_fmt(msg, sizeof msg, "%s dropped: %s", s->what, why);
+    events_log("%s", msg, 0);
+    if (close_it) close(s->fd);
+    s->fd = -1;
+}
+
+static void apply_limits(const struct ml_cgroup *cg);
+
+/* On the thread, every ML_REREAD_NS: the limit files again, so a lowered memory.max
+ * or limit_in_bytes takes effect within a second without a full re-discovery. */
+static void reread_limits(uint64_t now) {
+    if (now < E.next_reread_ns || !take_sampler()) return;
+    E.next_reread_ns = now + ML_REREAD_NS;
+    while (atomic_flag_test_and_set_explicit(&S.cg_lock, memory_order_acquire)) {
+    }
+    memcpy(&cg_scratch, &S.cg, sizeof cg_scratch);
+    atomic_flag_clear_explicit(&S.cg_lock, memory_order_release);
+    ml_cgroup_reread(&cg_scratch);
+    apply_limits(&cg_scratch);
+    give_sampler();
+}
+
+static int op_events(struct pollfd *fds, int cap, bool lost) {
+    if (S.cfg.events == ML_EVENTS_OFF) return 0;
+    reread_limits(now_ns());
+    if (E.failed) return 0;
     if (lost) {
         events_fail("the event descriptor was closed by the application", 0);
-        return -1;
+        return 0;
     }
     pid_t pid = getpid();
     if (E.efd >= 0 && E.pid != pid) {
-        /* a fork child: the inherited eventfd carries the parent's thresholds. Make our
-         * own; the inherited one is left open, since after fork the child may have
-         * closed it and reused its number for a file of its own. */
+        /* a fork child: the inherited descriptors carry the parent's thresholds and
+         * triggers. Make our own; the inherited ones are left open, since after fork
+         * the child may have closed them and reused their numbers for its own files. */
         E.efd = -1;
         E.n = 0;
+        E.nsrc = 0;
+        E.sources_done = false;
+        E.v1_failed = false;
     }
-    static char dir[ML_PATH_MAX]; /* this thread's copy */
+    static char dir[ML_PATH_MAX], v2dir[ML_PATH_MAX]; /* this thread's copies */
     int version;
     while (atomic_flag_test_and_set_explicit(&S.cg_lock, memory_order_acquire)) {
     }
     version = S.cg.version;
     memcpy(dir, S.cg.dir, sizeof dir);
+    memcpy(v2dir, S.cg.v2dir, sizeof v2dir);
     atomic_flag_clear_explicit(&S.cg_lock, memory_order_release);
-    if (version != 1) {
-        events_fail(version == 2 ? "cgroup v2 events (PSI, memory.events) are not in this version"
-                                 : "no memory cgroup",
-                    0);
-        return -1;
-    }
     if (E.efd < 0) {
         if ((E.efd = ml_events_eventfd()) < 0) {
             events_fail("cannot create an eventfd", errno);
-            return -1;
+            return 0;
         }
         E.pid = pid;
     }
-    uint64_t soft = atomic_load(&S.soft), cgl = atomic_load(&S.cglimit);
-    uint64_t want[3] = {soft ? ml_permille(soft, ML_MODERATE_PERMILLE) : 0, soft,
-                        cgl != ML_NO_LIMIT ? ml_permille(cgl, ML_CRITICAL_PERMILLE) : 0};
-    for (int i = 0; i < 3; i++) {
-        if (!want[i]) continue;
-        bool have = false;
-        for (int k = 0; k < E.n && !have; k++)
-            have = E.at[k] == want[i];
-        if (have) continue;
-        if (E.n == ML_MAX_THRESHOLDS) break; /* the limit changed many times: keep these */
-        int err = ml_events_v1_threshold(dir, E.efd, want[i]);
-        if (err) {
-            char what[ML_PATH_MAX + 64];
-            ml_fmt(what, sizeof what, "cannot register a usage threshold in %s", dir);
-            events_fail(what, err);
-            return E.efd; /* thresholds already registered still work */
-        }
-        E.at[E.n++] = want[i];
-        if (S.cfg.trace) {
-            char a[24];
-            ml_log("events: cgroup v1 usage threshold at %s on %s", ml_fmt_bytes(a, want[i]), dir);
+    if (!E.sources_done) open_sources(version, dir, v2dir);
+    if (version == 1 && !E.v1_failed) {
+        uint64_t soft = atomic_load(&S.soft), cgl = atomic_load(&S.cglimit);
+        uint64_t want[3] = {soft ? ml_permille(soft, ML_MODERATE_PERMILLE) : 0, soft,
+                            cgl != ML_NO_LIMIT ? ml_permille(cgl, ML_CRITICAL_PERMILLE) : 0};
+        for (int i = 0; i < 3; i++) {
+            if (!want[i]) continue;
+            bool have = false;
+            for (int k = 0; k < E.n && !have; k++)
+                have = E.at[k] == want[i];
+            if (have) continue;
+            if (E.n == ML_MAX_THRESHOLDS) break; /* the limit changed many times: keep these */
+            int err = ml_events_v1_threshold(dir, E.efd, want[i]);
+            if (err) {
+                E.v1_failed = true; /* thresholds already registered still work */
+                events_log("cannot register a usage threshold in %s", dir, err);
+                break;
+            }
+            E.at[E.n++] = want[i];
+            if (S.cfg.trace) {
+                char a[24];
+                ml_log("events: cgroup v1 usage threshold at %s on %s", ml_fmt_bytes(a, want[i]),
+                       dir);
+            }
         }
     }
-    return E.efd;
+    int n = 0;
+    fds[n++] = (struct pollfd){.fd = E.efd, .events = POLLIN};
+    for (int i = 0; i < E.nsrc && n < cap; i++)
+        if (E.src[i].fd >= 0)
+            fds[n++] = (struct pollfd){.fd = E.src[i].fd, .events = E.src[i].events};
+    return n;
 }
 
-static const struct ml_reclaim_ops reclaim_ops = {fresh_usage, op_target, op_trim, false,
-                                                  op_events};
+static void op_fired(const struct pollfd *fds, int n) {
+    uint64_t now = now_ns();
+    bool any = false, stall = false;
+    for (int k = 1; k < n; k++) {
+        short rev = fds[k].revents;
+        if (!rev) continue;
+        int i = 0;
+        while (i < E.nsrc && E.src[i].fd != fds[k].fd)
+            i++;
+        if (i == E.nsrc) continue;
+        struct source *s = &E.src[i];
+        struct stat st;
+        if ((rev & POLLNVAL) || fstat(s->fd, &st) != 0 || (uint64_t)st.st_ino != s->ino) {
+            drop_source(i, false, "its descriptor was closed by the application");
+            continue;
+        }
+        if (s->kind == SRC_MEMEV) {
+            struct ml_memory_events ev;
+            if (ml_events_memevents_read(s->fd, &ev) != 0) {
+                drop_source(i, true, "it cannot be read any more");
+                continue;
+            }
+            unsigned d = ml_memory_events_diff(&s->ev, &ev);
+            s->ev = ev;
+            if (!d) continue;
+            any = true;
+            stall |= (d & (ML_MEMEV_MAX | ML_MEMEV_OOM)) != 0;
+            if (S.cfg.trace && now >= E.next_memev_log_ns) { /* it can change 100 times a second */
+                E.next_memev_log_ns = now + 1000000000ULL;
+                ml_log("events: %s: high %llu max %llu oom %llu oom_kill %llu", s->what,
+                       (unsigned long long)ev.high, (unsigned long long)ev.max,
+                       (unsigned long long)ev.oom, (unsigned long long)ev.oom_kill);
+            }
+            continue;
+        }
+        bool fifo = s->kind == SRC_WATCH && S_ISFIFO(st.st_mode);
+        if (s->kind == SRC_WATCH && (rev & POLLIN)) { /* FIFO or socket: drain */
+            char buf[256];
+            while (read(s->fd, buf, sizeof buf) > 0) {
+            }
+        }
+        if (fifo && (rev & POLLHUP)) {
+            /* the writer closed: a FIFO stays hung up until reopened, and the next
+             * writer is welcome */
+            short ev;
+            int fd = ml_events_watch_open(E.watch, NULL, 0, &ev);
+            if (fd < 0 || fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+                if (fd >= 0) close(fd);
+                drop_source(i, true, "it cannot be reopened");
+                continue;
+            }
+            close(s->fd);
+            s->fd = fd;
+            s->ino = (uint64_t)st.st_ino;
+            if (!(rev & POLLIN)) continue;
+        } else if (rev & (POLLERR | POLLHUP)) { /* the cgroup went away, a peer closed */
+            drop_source(i, true, rev & POLLERR ? "the kernel reported an error" : "hang-up");
+            continue;
+        }
+        any = true;
+        stall |= s->full;
+        if (S.cfg.trace) ml_log("events: pressure from %s", s->what);
+    }
+    if (!any) return;
+    if (stall) atomic_store(&S.stall_until, now + ML_STALL_NS);
+    /* the next sample re-reads everything: a resize, a move to another cgroup */
+    if (now >= E.next_event_refresh_ns) {
+        E.next_event_refresh_ns = now + ML_EVENT_REFRESH_NS;
+        atomic_store(&S.next_refresh_ns, 0);
+    }
+    atomic_store(&S.last_sample_ns, 0);
+}
+
+static const struct ml_reclaim_ops reclaim_ops = {fresh_usage, op_target, op_trim,
+                                                  false,       op_events, op_fired};
 
 /* ---- the hard limit ---- */
 
@@ -489,6 +735,7 @@ void ml_core_init(ml_lookup_fn lookup) {
     S.want_thread = S.cfg.events == ML_EVENTS_ON ||
                     (S.cfg.events == ML_EVENTS_AUTO && S.cfg.scope == ML_SCOPE_CGROUP);
     if (S.want_thread) ml_reclaim_want_thread();
+    if (S.cfg.events != ML_EVENTS_OFF) events_read_env();
     struct ml_reclaim_ops ops = reclaim_ops;
     ops.trace = S.cfg.trace > 0;
     ml_reclaim_set_ops(&ops);

@@ -217,8 +217,8 @@ int ml_reclaim_round(enum memlimit_level level) {
 #define ROUND_EVERY_MODERATE_NS (1000ULL * 1000000) /* 1 s */
 #define ROUND_EVERY_SOFT_NS     (5ULL * 1000000)    /* 5 ms */
 #define ROUND_EVERY_CRITICAL_NS (1ULL * 1000000)    /* 1 ms */
-#define IDLE_WAIT_NS            (1000ULL * 1000000) /* re-sample every 1 s when idle */
-#define BUSY_WAIT_NS            (5ULL * 1000000)    /* and every 5 ms near the limit */
+#define IDLE_WAIT_NS            (500ULL * 1000000) /* re-sample (and re-read limits) every 0.5 s when idle */
+#define BUSY_WAIT_NS            (5ULL * 1000000) /* and every 5 ms near the limit */
 
 static uint64_t round_every(enum memlimit_level lv) {
     return lv >= MEMLIMIT_LEVEL_CRITICAL ? ROUND_EVERY_CRITICAL_NS
@@ -253,7 +253,9 @@ static void *thread_main(void *unused) {
         atomic_fetch_add(&round_seq, 1);
         futex_wake(&round_seq);
         uint64_t wait = lv >= MEMLIMIT_LEVEL_MODERATE ? BUSY_WAIT_NS : IDLE_WAIT_NS;
-        int fd = R.ops.events ? R.ops.events(lost) : -1;
+        struct pollfd fds[ML_RECLAIM_MAX_FDS];
+        int n = R.ops.events ? R.ops.events(fds, ML_RECLAIM_MAX_FDS, lost) : 0;
+        int fd = n > 0 ? fds[0].fd : -1;
         lost = false;
         if (fd != atomic_load(&wake_fd)) {
             struct stat st;
@@ -271,16 +273,22 @@ static void *thread_main(void *unused) {
             atomic_store(&wake_fd, -1);
             lost = true;
         } else if (atomic_load(&wake_seq) == seq) {
-            /* kernel events and the slow path's wakes both arrive on fd */
-            struct pollfd p = {.fd = fd, .events = POLLIN};
-            int r = poll(&p, 1, (int)(wait / 1000000));
-            if (r > 0 && ((p.revents & POLLNVAL) || !is_ours(fd))) { /* closed or reused */
+            /* kernel events and the slow path's wakes arrive on fds[0], other kernel
+             * sources on the rest */
+            fds[0].events = POLLIN;
+            fds[0].revents = 0;
+            int r = poll(fds, (nfds_t)n, (int)(wait / 1000000));
+            if (r > 0 && ((fds[0].revents & POLLNVAL) || !is_ours(fd))) { /* closed or reused */
                 atomic_store(&wake_fd, -1);
                 lost = true;
-            } else if (r > 0 && (p.revents & POLLIN)) {
+            } else if (r > 0 && (fds[0].revents & POLLIN)) {
                 uint64_t v;
                 (void)!read(fd, &v, sizeof v); /* non-blocking: clears the counter */
             }
+            bool other = false;
+            for (int i = 1; i < n && r > 0; i++)
+                other |= fds[i].revents != 0;
+            if (other && R.ops.fired) R.ops.fired(fds, n);
         }
     }
     return NULL;

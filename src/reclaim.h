@@ -7,6 +7,8 @@
 #define ML_RECLAIM_H
 
 #include "memlimit.h"
+
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,15 +21,21 @@ int ml_reclaim_register(memlimit_reclaim_fn fn, void *arg, int priority);
 int ml_reclaim_unregister(int handle);
 
 /* How the thread measures and trims: the limiter in the library, fakes in tests. */
+#define ML_RECLAIM_MAX_FDS 8
+
 struct ml_reclaim_ops {
     uint64_t (*measure)(enum memlimit_level *level); /* a fresh sample and its level */
     uint64_t (*target)(enum memlimit_level level);   /* usage a round aims below */
     void (*trim)(enum memlimit_level level);         /* allocator trim, rate-limited */
     bool trace; /* one line per round that called someone (MEMLIMIT_TRACE) */
-    /* Called by the thread before it sleeps: a descriptor whose readability wakes it
-     * (kernel events; the slow path's wakes are written to it too), or -1 to sleep on
-     * a futex. lost: the last one returned was found closed behind our back. */
-    int (*events)(bool lost);
+    /* Called by the thread before it sleeps: descriptors to poll, how many (0: sleep
+     * on a futex). fds[0] is an eventfd whose readability wakes the thread (kernel
+     * thresholds; the slow path's wakes are written to it too); the others are more
+     * kernel sources, with their events set. lost: the fds[0] last returned was found
+     * closed behind our back. */
+    int (*events)(struct pollfd *fds, int cap, bool lost);
+    /* After poll: fds[1..n) as returned, with revents. */
+    void (*fired)(const struct pollfd *fds, int n);
 };
 void ml_reclaim_set_ops(const struct ml_reclaim_ops *ops);
 

@@ -1,5 +1,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cgroup.h"
@@ -89,6 +91,40 @@ Test(cgroup, hybrid_prefers_the_v1_memory_controller) {
     cr_expect_eq(cg.limit, 314572800);
     cr_expect(ends_with(cg.source, "memory/process_api/000c7e/memory.limit_in_bytes"), "%s",
               cg.source);
+    /* PSI lives in the unified hierarchy even when memory is on v1 */
+    cr_expect(ends_with(cg.v2dir, "hybrid/sys/fs/cgroup/unified"), "%s", cg.v2dir);
+}
+
+Test(cgroup, v2dir_is_the_memory_cgroup_on_v2) {
+    discover("v2-host-nested");
+    cr_expect_str_eq(cg.v2dir, cg.dir);
+    discover("v1-hierarchy");
+    cr_expect_str_eq(cg.v2dir, "", "no cgroup2 mount");
+}
+
+Test(cgroup, reread_follows_a_changed_limit_file) {
+    char tmp[] = "/tmp/memlimit-reread-XXXXXX", cmd[256], path[ML_PATH_MAX];
+    cr_assert(mkdtemp(tmp));
+    snprintf(cmd, sizeof cmd, "cp -r " FIX "v2-ancestor/. %s/", tmp);
+    cr_assert_eq(system(cmd), 0);
+    ml_cgroup_discover(tmp, &cg);
+    uint64_t before = cg.limit;
+    cr_assert_neq(before, ML_NO_LIMIT);
+    snprintf(path, sizeof path, "%s", cg.source);
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    fprintf(f, "%llu\n", (unsigned long long)(before / 2));
+    fclose(f);
+    ml_cgroup_reread(&cg);
+    cr_expect_eq(cg.limit, before / 2);
+    cr_expect_str_eq(cg.source, path);
+    /* a file that disappears is no longer a limit; MemTotal takes over */
+    unlink(path);
+    ml_cgroup_reread(&cg);
+    cr_expect_eq(cg.source_kind && strcmp(cg.source_kind, "MemTotal") == 0, cg.mem_total != 0);
+    cr_expect_gt(cg.limit, before / 2);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    cr_expect_eq(system(cmd), 0);
 }
 
 Test(cgroup, mountinfo_optional_fields_and_spaces) {

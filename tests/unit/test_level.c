@@ -46,6 +46,20 @@ Test(level, critical_and_no_limit) {
     cr_expect_not(r);
 }
 
+Test(level, stall_is_critical_only_near_our_limit) {
+    struct ml_limits l = {.soft = 900 * MiB, .cgroup = 1000 * MiB, .stalled = true};
+    bool r = false;
+    cr_expect_eq(ml_level_compute(500 * MiB, &l, &r), MEMLIMIT_LEVEL_NONE,
+                 "someone else's stall, far from our limit");
+    cr_expect_eq(ml_level_compute(810 * MiB, &l, &r), MEMLIMIT_LEVEL_CRITICAL);
+    cr_expect_eq(ml_level_compute(900 * MiB, &l, &r), MEMLIMIT_LEVEL_CRITICAL);
+    cr_expect(r, "the hysteresis still follows usage");
+    l.stalled = false;
+    cr_expect_eq(ml_level_compute(900 * MiB, &l, &r), MEMLIMIT_LEVEL_SOFT);
+    struct ml_limits none = {.stalled = true};
+    cr_expect_eq(ml_level_compute(100000 * MiB, &none, &r), MEMLIMIT_LEVEL_NONE);
+}
+
 #define MS 1000000ULL
 
 Test(trim_policy, duty_cycle_by_level) {

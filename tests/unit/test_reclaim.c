@@ -19,7 +19,7 @@ static uint64_t target(enum memlimit_level lv) {
     (void)lv;
     return 1000;
 }
-static const struct ml_reclaim_ops ops = {measure, target, NULL, false, NULL};
+static const struct ml_reclaim_ops ops = {measure, target, NULL, false, NULL, NULL};
 
 static int calls[64], ncalls;
 static size_t wants[64];
