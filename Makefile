@@ -45,27 +45,27 @@ $(B)/preload/%.o: preload/%.c $(wildcard src/*.h preload/*.h)
 
 $(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map
 	$(CC) -shared -Wl,-soname,libmemlimit.so.$(SOMAJOR) -Wl,--version-script=preload/exports.map \
-	  -Wl,-z,now -Wl,-z,relro -o $@ $(CORE_OBJ) $(PRELOAD_OBJ) -ldl -lpthread
+	  -Wl,-z,now -Wl,-z,relro -o $@ $(CORE_OBJ) $(PRELOAD_OBJ) -ldl -lpthread -lm
 	ln -sf libmemlimit.so $(B)/libmemlimit.so.$(SOMAJOR)
 
 # memlimit-run --show: the core's own discovery and derivation, in a program
 $(SHOW): scripts/memlimit-show.c $(CORE_SRC) $(wildcard src/*.h)
-	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(CFLAGS) -Isrc -o $@ $< $(CORE_SRC) -ldl -lpthread
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(CFLAGS) -Isrc -o $@ $< $(CORE_SRC) -ldl -lpthread -lm
 
 # unit tests: the core alone, no interposition
 $(B)/unit-tests: $(UNIT_SRC) $(CORE_SRC) $(wildcard src/*.h)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(CFLAGS) -Isrc -o $@ $(UNIT_SRC) $(CORE_SRC) \
-	  -lcriterion -ldl -lpthread
+	  -lcriterion -ldl -lpthread -lm
 
 # workloads call the allocator for real: no builtin folding of malloc/free pairs
 $(B)/work/%: tests/work/%.c tests/work/check.h $(LIB)
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -fno-builtin -Isrc -o $@ $< -lpthread -ldl
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -fno-builtin -Isrc -rdynamic -o $@ $< -lpthread -ldl
 
 $(B)/work/%: tests/work/%.cpp tests/work/check.h $(LIB)
 	@mkdir -p $(@D)
-	$(CXX) -std=gnu++17 $(WARN) -O2 -g -fno-builtin -Isrc -o $@ $< -lpthread -ldl
+	$(CXX) -std=gnu++17 $(WARN) -O2 -g -fno-builtin -Isrc -rdynamic -o $@ $< -lpthread -ldl
 
 deps:
 	@scripts/deps

@@ -3,6 +3,7 @@
  * unusual (first call of a thread, budget spent, huge or invalid sizes, blocks from
  * the bootstrap arena) goes to a noinline slow path. */
 #include "../src/limiter.h"
+#include "../src/profile.h"
 #include "budget.h"
 
 #include <errno.h>
@@ -16,13 +17,27 @@
 #define SLOW   __attribute__((noinline, cold))
 
 __thread size_t ml_tl_budget TLS_IE;
+__thread size_t ml_tl_left TLS_IE = SIZE_MAX;
 static __thread bool tl_in_core TLS_IE;
+uintptr_t ml_special_base = (uintptr_t)ml_boot_arena, ml_special_size = ML_BOOT_SIZE;
 
-void ml_after_alloc(size_t n, bool may_act) {
-    if (tl_in_core) return; /* the core's own calls (dlsym, atfork): budget stays 0 */
+void ml_after_alloc(void *p, size_t n, bool may_act) {
+    if (tl_in_core) return; /* the core's own calls (dlsym, atfork, libunwind): budget stays 0 */
     tl_in_core = true;
-    ml_tl_budget = ml_core_slow(n, may_act);
+    /* the unused budget: saved by the take that failed, else what is left now */
+    size_t left = ml_tl_left != SIZE_MAX ? ml_tl_left : ml_tl_budget;
+    ml_tl_left = SIZE_MAX;
+    ml_tl_budget = ml_core_slow(p, n, left, may_act);
     tl_in_core = false;
+}
+
+/* free and realloc of a block the heap profile may have sampled */
+static SLOW void forget(void *p) {
+    if (!tl_in_core) {
+        tl_in_core = true;
+        ml_prof_forget(p);
+        tl_in_core = false;
+    }
 }
 
 static size_t page_size(void) {
@@ -48,7 +63,7 @@ static SLOW void *malloc_slow(size_t n) {
     if (too_big(n) || !ml_core_admit(n, true)) return enomem();
     void *p = ml_next.malloc(n);
     if (unlikely(!p)) return enomem();
-    ml_after_alloc(n, true);
+    ml_after_alloc(p, n, true);
     return p;
 }
 
@@ -57,8 +72,14 @@ EXPORT void *malloc(size_t n) {
     return malloc_slow(n);
 }
 
+static SLOW void free_special(void *p) {
+    if (ml_is_boot(p)) return; /* static bootstrap memory is never returned */
+    forget(p);
+    ml_next.free(p);
+}
+
 EXPORT void free(void *p) {
-    if (unlikely(ml_is_boot(p))) return; /* static bootstrap memory is never returned */
+    if (unlikely(ml_is_special(p))) return free_special(p);
     ml_next.free(p);
 }
 
@@ -69,7 +90,7 @@ static SLOW void *calloc_slow(size_t a, size_t b, size_t n) {
     if (too_big(n) || !ml_core_admit(n, true)) return enomem();
     void *p = ml_next.calloc(a, b);
     if (unlikely(!p)) return enomem();
-    ml_after_alloc(n, true);
+    ml_after_alloc(p, n, true);
     return p;
 }
 
@@ -94,21 +115,27 @@ static SLOW void *realloc_slow(void *p, size_t n, size_t grow) {
         if (!q) return enomem();
         size_t old = ml_boot_size(p);
         memcpy(q, p, old < n ? old : n);
-        ml_after_alloc(n, true);
+        ml_after_alloc(q, n, true);
         return q;
     }
     void *q = ml_next.realloc(p, n);
     if (unlikely(!q && n)) return enomem();
-    if (grow) ml_after_alloc(grow, true);
+    if (grow) ml_after_alloc(q, grow, true);
     return q;
 }
 
+static inline void *realloc_heap(void *p, size_t n) {
+    size_t old = ml_next.malloc_usable_size(p);
+    size_t grow = n > old ? n - old : 0;
+    if (likely(grow == 0 || ml_take(grow))) return ml_next.realloc(p, n);
+    return realloc_slow(p, n, grow);
+}
+
 EXPORT void *realloc(void *p, size_t n) {
-    if (likely(p && !ml_is_boot(p))) {
-        size_t old = ml_next.malloc_usable_size(p);
-        size_t grow = n > old ? n - old : 0;
-        if (likely(grow == 0 || ml_take(grow))) return ml_next.realloc(p, n);
-        return realloc_slow(p, n, grow);
+    if (likely(p && !ml_is_special(p))) return realloc_heap(p, n);
+    if (p && !ml_is_boot(p)) { /* profiling: the old block is no longer live */
+        forget(p);
+        return realloc_heap(p, n);
     }
     if (!p && ml_take(n)) return ml_next.realloc(NULL, n);
     return realloc_slow(p, n, n);
@@ -154,7 +181,7 @@ static SLOW void *aligned_slow(enum aligned_kind k, size_t al, size_t n) {
         p = ml_next.memalign(al, n);
     }
     if (unlikely(!p)) return enomem();
-    ml_after_alloc(n, true);
+    ml_after_alloc(p, n, true);
     return p;
 }
 
@@ -197,7 +224,7 @@ EXPORT int posix_memalign(void **out, size_t al, size_t n) {
         return e;
     }
     errno = saved;
-    ml_after_alloc(n, true);
+    ml_after_alloc(*out, n, true);
     return 0;
 }
 

@@ -10,6 +10,9 @@
 #pragma GCC visibility push(hidden)
 
 extern __thread size_t ml_tl_budget TLS_IE;
+/* What was left of the budget when a take failed (for the heap profile's sampling);
+ * SIZE_MAX once the slow path has used it. */
+extern __thread size_t ml_tl_left TLS_IE;
 
 /* One subtraction into thread-local memory and a carry check. On a borrow the
  * budget is reset in the cold branch (the caller goes to its slow path, which sets
@@ -30,14 +33,24 @@ borrow:
 #else
     if (likely(!__builtin_sub_overflow(ml_tl_budget, n, &ml_tl_budget))) return true;
 #endif
+    ml_tl_left = ml_tl_budget + n; /* the budget holds the wrapped difference */
     ml_tl_budget = 0;
     return false;
 }
 
-/* Slow path after a forwarded call that may have grown usage by n bytes. may_act
+/* The same for mmap: its failure must not overwrite what a malloc that is calling it
+ * left (allocators map memory from inside malloc). */
+static inline bool ml_take_nosave(size_t n) {
+    if (likely(!__builtin_sub_overflow(ml_tl_budget, n, &ml_tl_budget))) return true;
+    ml_tl_budget = 0;
+    return false;
+}
+
+/* Slow path after a forwarded call that may have grown usage by n bytes (p: the heap
+ * block, NULL for mmap). may_act
  * is false from mmap/mremap: allocators call those holding their own locks, so the
  * core must not call back into the allocator (trim, mallctl) from there. */
-void ml_after_alloc(size_t n, bool may_act);
+void ml_after_alloc(void *p, size_t n, bool may_act);
 
 #pragma GCC visibility pop
 

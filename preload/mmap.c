@@ -19,12 +19,12 @@ static __attribute__((noinline, cold)) void *mmap_slow(void *a, size_t l, int pr
         return MAP_FAILED;
     }
     void *p = ml_next.mmap(a, l, prot, fl, fd, o);
-    if (p != MAP_FAILED) ml_after_alloc(l, false);
+    if (p != MAP_FAILED) ml_after_alloc(NULL, l, false);
     return p;
 }
 
 EXPORT void *mmap(void *a, size_t l, int prot, int fl, int fd, off_t o) {
-    if (!(fl & MAP_ANONYMOUS) || prot == PROT_NONE || ml_take(l))
+    if (!(fl & MAP_ANONYMOUS) || prot == PROT_NONE || ml_take_nosave(l))
         return ml_next.mmap(a, l, prot, fl, fd, o);
     return mmap_slow(a, l, prot, fl, fd, o);
 }
@@ -45,12 +45,12 @@ EXPORT void *mremap(void *old, size_t ol, size_t nl, int fl, ...) {
         va_end(ap);
     }
     size_t grow = nl > ol ? nl - ol : 0;
-    bool slow = grow && !ml_take(grow);
+    bool slow = grow && !ml_take_nosave(grow);
     if (slow && !ml_core_admit(grow, false)) {
         errno = ENOMEM;
         return MAP_FAILED;
     }
     void *p = ml_next.mremap(old, ol, nl, fl, na);
-    if (slow && p != MAP_FAILED) ml_after_alloc(grow, false);
+    if (slow && p != MAP_FAILED) ml_after_alloc(NULL, grow, false);
     return p;
 }

@@ -88,6 +88,14 @@ extern char ml_boot_arena[];
 static inline bool ml_is_boot(const void *p) {
     return (uintptr_t)p - (uintptr_t)ml_boot_arena < ML_BOOT_SIZE;
 }
+/* free and realloc send blocks in [ml_special_base, +ml_special_size) to their slow
+ * path: the bootstrap arena, and with the heap profile on every block (a sampled one
+ * must be forgotten when freed). Variables rather than constants, at the same
+ * instruction count, so the fast path costs the same with profiling off. */
+extern uintptr_t ml_special_base, ml_special_size;
+static inline bool ml_is_special(const void *p) {
+    return (uintptr_t)p - ml_special_base < ml_special_size;
+}
 void *ml_boot_alloc(size_t size, size_t align);
 size_t ml_boot_size(const void *p);
 

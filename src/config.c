@@ -2,6 +2,7 @@
 #include "fileio.h"
 #include "log.h"
 
+#include <signal.h>
 #include <string.h>
 
 const char *ml_parse_size(const char *s, struct ml_size *out) {
@@ -79,6 +80,8 @@ uint64_t ml_size_resolve(const struct ml_size *sz, uint64_t base) {
     }
 }
 
+const int ml_profile_signals[5] = {0, SIGUSR1, SIGUSR2, SIGPWR, SIGURG};
+
 /* ---- the option table ---- */
 
 enum opt_type { OPT_SIZE, OPT_CHOICE, OPT_PATH, OPT_COUNT };
@@ -107,6 +110,9 @@ static const struct option options[] = {
     {"MEMLIMIT_METRICS", OPT_PATH, OFF(metrics), NULL, 0, 0},
     {"MEMLIMIT_METRICS_INTERVAL", OPT_COUNT, OFF(metrics_interval_sec), "s", 1, 3600},
     {"MEMLIMIT_PROFILE", OPT_PATH, OFF(profile), NULL, 0, 0},
+    {"MEMLIMIT_PROFILE_RATE", OPT_SIZE, OFF(profile_rate), NULL, 0, 0},
+    {"MEMLIMIT_PROFILE_SIGNAL", OPT_CHOICE, OFF(profile_signal),
+     "off|SIGUSR1|SIGUSR2|SIGPWR|SIGURG", 0, 0},
 };
 
 static int choice_index(const char *choices, const char *v) {

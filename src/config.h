@@ -35,8 +35,14 @@ struct ml_config {
     uint32_t refresh_sec;          /* MEMLIMIT_REFRESH: how often limits are re-read */
     const char *metrics;           /* MEMLIMIT_METRICS: Prometheus text file, NULL for none */
     uint32_t metrics_interval_sec; /* MEMLIMIT_METRICS_INTERVAL */
-    const char *profile;           /* MEMLIMIT_PROFILE: heap profile path (not yet written) */
+    const char *profile;           /* MEMLIMIT_PROFILE: heap profile path prefix, NULL for none */
+    struct ml_size profile_rate;   /* MEMLIMIT_PROFILE_RATE: mean bytes between samples */
+    int profile_signal;            /* MEMLIMIT_PROFILE_SIGNAL: index into ml_profile_signals */
 };
+
+/* MEMLIMIT_PROFILE_SIGNAL's choices as signal numbers (0 for off) */
+extern const int ml_profile_signals[5];
+#define ML_PROFILE_RATE_DEFAULT (512u << 10)
 
 /* Sizes: "512MiB", "1.5GiB", "1073741824", "80%", "off". On error returns a static
  * description of what is accepted and leaves *out alone. */

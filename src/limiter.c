@@ -6,6 +6,7 @@
 #include "level.h"
 #include "log.h"
 #include "metrics.h"
+#include "profile.h"
 #include "memlimit.h"
 #include "reclaim.h"
 #include "usage.h"
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,79 @@ static struct {
 } S = {.sampling = ATOMIC_FLAG_INIT, .cg_lock = ATOMIC_FLAG_INIT};
 
 static struct ml_cgroup cg_scratch; /* used by the sampler only */
+
+/* ---- heap profile output (MEMLIMIT_PROFILE) ---- */
+enum { PROF_SOFT = 1, PROF_CRITICAL = 2, PROF_SIGNAL = 4 };
+static _Atomic unsigned prof_due, prof_done; /* reasons pending, and written once */
+
+static void report_line(const char *line);
+
+/* PATH with %p as the pid, then ".reason" */
+static int prof_path(char *out, size_t cap, const char *reason) {
+    char pid[16];
+    ml_fmt(pid, sizeof pid, "%d", (int)getpid());
+    size_t n = 0;
+    for (const char *s = S.cfg.profile; *s; s++) {
+        const char *add = s[0] == '%' && s[1] == 'p' ? pid : NULL;
+        if (add) s++;
+        for (const char *a = add ? add : s; *a && (add || a == s); a++) {
+            if (n + 1 >= cap) return ENAMETOOLONG;
+            out[n++] = *a;
+        }
+    }
+    return ml_fmt(out + n, cap - n, ".%s", reason) + 1 < cap - n ? 0 : ENAMETOOLONG;
+}
+
+static void prof_write(const char *reason, bool top) {
+    char path[4096];
+    int err = prof_path(path, sizeof path, reason);
+    if (!err) err = ml_prof_write(path, false);
+    if (err) {
+        ml_log("cannot write the heap profile %s: %s", path, strerrordesc_np(err));
+        return;
+    }
+    struct ml_prof_totals t;
+    ml_prof_totals(&t);
+    char a[24], b[24];
+    ml_log("heap profile (%s) written to %s: %s live, %s allocated since start, %llu samples",
+           reason, path, ml_fmt_bytes(a, t.live_bytes), ml_fmt_bytes(b, t.alloc_bytes),
+           (unsigned long long)t.samples);
+    if (top) ml_prof_top(10, report_line);
+}
+
+/* Writes what is due; where no allocator lock is held (slow path with may_act, the
+ * memlimit thread). */
+static void prof_run_due(void) {
+    unsigned due = atomic_exchange(&prof_due, 0);
+    if (!due) return;
+    if (due & PROF_SIGNAL) prof_write("signal", true);
+    if (due & PROF_SOFT) prof_write("soft", true);
+    if (due & PROF_CRITICAL) prof_write("critical", true);
+}
+
+static void prof_level(enum memlimit_level lv) {
+    unsigned want = lv >= MEMLIMIT_LEVEL_CRITICAL ? PROF_SOFT | PROF_CRITICAL
+                    : lv >= MEMLIMIT_LEVEL_SOFT   ? PROF_SOFT
+                                                  : 0;
+    unsigned done = atomic_load(&prof_done);
+    if (want & ~done) {
+        atomic_fetch_or(&prof_done, want);
+        atomic_fetch_or(&prof_due, want & ~done);
+        ml_reclaim_wake();
+    }
+}
+
+static void prof_signal(int sig) {
+    (void)sig;
+    int saved = errno;
+    char path[4096];
+    /* all async-signal-safe; if a thread holds the table, the next pass writes it */
+    if (prof_path(path, sizeof path, "signal") != 0 || ml_prof_write(path, true) == EBUSY) {
+        atomic_fetch_or(&prof_due, PROF_SIGNAL);
+        ml_reclaim_wake();
+    }
+    errno = saved;
+}
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -140,6 +215,7 @@ static enum memlimit_level update_level(uint64_t usage) {
     enum memlimit_level lv = ml_level_compute(usage, &l, &reached);
     atomic_store(&S.reached, reached);
     atomic_store(&S.level, lv);
+    if (ml_prof_on && lv >= MEMLIMIT_LEVEL_SOFT) prof_level(lv);
     return lv;
 }
 
@@ -274,6 +350,7 @@ static bool try_sample(uint64_t now, uint64_t every, bool may_act) {
             trim_if_due(now, u, lv);
     }
     give_sampler();
+    if (ml_prof_on && may_act && !running) prof_run_due();
     /* a fork child with callbacks gets its thread; started outside the flag, since
      * pthread_create allocates */
     if (may_act && !running && (lv >= MEMLIMIT_LEVEL_MODERATE || S.want_thread))
@@ -495,6 +572,7 @@ static void reread_limits(uint64_t now) {
 }
 
 static int op_events(struct pollfd *fds, int cap, bool lost) {
+    if (ml_prof_on) prof_run_due();
     if (S.cfg.events == ML_EVENTS_OFF) return 0;
     reread_limits(now_ns());
     if (E.failed) return 0;
@@ -685,24 +763,78 @@ out:
 
 static __thread bool tl_started __attribute__((tls_model("initial-exec")));
 
-size_t ml_core_slow(size_t bytes, bool may_act) {
+size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act) {
     if (atomic_load_explicit(&S.state, memory_order_acquire) != ST_READY) return ML_CHUNK_MIN;
     int saved = errno; /* nothing here may show through to the application */
     if (__builtin_expect(may_act && !tl_started, 0)) {
         tl_started = true;
         ml_trim_thread_start();
     }
+    /* the profile's next sample point caps the budget, so the allocation that holds
+     * it comes here */
+    size_t cap = ml_prof_on ? ml_prof_account(p, bytes, left) : SIZE_MAX;
     size_t chunk = chunk_size();
     atomic_fetch_add_explicit(&S.unsampled, bytes + chunk, memory_order_relaxed);
     uint64_t now = now_ns();
     /* a /proc read costs ~2 us: at most one per ms with a limit, one per 10 ms without */
     uint64_t every = atomic_load(&S.soft) ? 1000000 : 10000000;
     if (try_sample(now, every, may_act)) chunk = chunk_size();
+    if (chunk > cap) chunk = cap;
+    if (ml_prof_on) ml_prof_issued(chunk);
     errno = saved;
     return chunk;
 }
 
+static void prof_init(void) {
+    uint64_t rate = ML_PROFILE_RATE_DEFAULT;
+    if (S.cfg.profile_rate.kind == ML_SIZE_BYTES)
+        rate = S.cfg.profile_rate.bytes;
+    else if (S.cfg.profile_rate.kind != ML_SIZE_UNSET)
+        ml_log("MEMLIMIT_PROFILE_RATE must be a size in bytes; using 512KiB");
+    int err = ml_prof_init(rate);
+    if (err) {
+        ml_log("MEMLIMIT_PROFILE: cannot profile (%s); no heap profile",
+               err == ENOENT ? "libunwind.so.8 not found" : strerrordesc_np(err));
+        return;
+    }
+    int sig = ml_profile_signals[S.cfg.profile_signal];
+    if (sig) {
+        struct sigaction old, sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = prof_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        /* never take a signal the program handles itself */
+        if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+            sigaction(sig, &sa, NULL);
+        else
+            ml_log("MEMLIMIT_PROFILE_SIGNAL: the program handles %s itself; not installed",
+                   strsignal(sig));
+    }
+    if (S.cfg.trace) {
+        char a[24];
+        ml_log("heap profile: sampling every %s on average, to %s", ml_fmt_bytes(a, rate),
+               S.cfg.profile);
+    }
+}
+
+static __attribute__((destructor)) void prof_at_exit(void) {
+    if (ml_prof_on && atomic_load(&S.state) == ST_READY) {
+        prof_run_due();
+        prof_write("exit", true);
+    }
+}
+
+static void atfork_prepare(void) {
+    ml_prof_atfork_prepare();
+}
+static void atfork_parent(void) {
+    ml_prof_atfork_release();
+}
 static void atfork_child(void) {
+    ml_prof_atfork_release();    /* the table was locked across fork: consistent */
+    atomic_store(&prof_done, 0); /* the child writes its own profiles */
+    atomic_store(&prof_due, 0);
     /* a lock held by a thread that does not exist in the child would stay held */
     atomic_flag_clear(&S.sampling);
     tl_sampler = false; /* unless the forking thread held it: it is ours again */
@@ -720,9 +852,7 @@ void ml_core_init(ml_lookup_fn lookup) {
     ml_config_load(&S.cfg, env_get, report_line);
     ml_log_set_dest(S.cfg.log);
     if (S.cfg.trace >= 2) ml_log_set_clock(now_ns());
-    if (S.cfg.profile)
-        ml_log("MEMLIMIT_PROFILE=%s: heap profiles are not in this version; ignoring it",
-               S.cfg.profile);
+    if (S.cfg.profile) prof_init();
 
     ml_cgroup_discover("", &cg_scratch);
     publish_cgroup(&cg_scratch);
@@ -750,7 +880,7 @@ void ml_core_init(ml_lookup_fn lookup) {
         arenas = (int)ml_decide_arenas();
         if (!ml_trim_cap_arenas((unsigned)arenas, env_get)) arenas = 0;
     }
-    pthread_atfork(NULL, NULL, atfork_child);
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 
     if (S.cfg.trace) {
         char soft[ML_PATH_MAX + 128];
@@ -783,6 +913,24 @@ EXPORT bool memlimit_reached(void) {
         errno = saved;
     }
     return atomic_load_explicit(&S.reached, memory_order_relaxed);
+}
+
+EXPORT int memlimit_profile_dump(const char *path) {
+    if (!ml_prof_on) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    if (!path) {
+        errno = EINVAL;
+        return -1;
+    }
+    int err = ml_prof_write(path, false);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    ml_prof_top(10, report_line);
+    return 0;
 }
 
 EXPORT int memlimit_register(memlimit_reclaim_fn fn, void *arg, int priority) {

@@ -21,8 +21,10 @@ void ml_core_init(ml_lookup_fn lookup);
  * process) and updates the level. With may_act, it also trims inline when a
  * watermark is crossed: only pass it where no allocator lock can be held (after a
  * malloc-family call returned), never from mmap, which allocators call with their
- * locks held. Returns the thread's next budget in bytes. Keeps errno. */
-size_t ml_core_slow(size_t bytes, bool may_act);
+ * locks held. p is the block (NULL from mmap) and left the budget the thread had
+ * not used, for the heap profile's sampling. Returns the thread's next budget in
+ * bytes. Keeps errno. */
+size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act);
 
 /* The hard limit (MEMLIMIT_HARD): may an allocation of n bytes proceed? Near the
  * limit it takes a fresh sample; at it, with may_wait, it first lets a CRITICAL

@@ -88,6 +88,12 @@ MEMLIMIT_API int64_t memlimit_set_limit(int64_t bytes);
 /* Fills *out; returns 0, or -1 with errno EINVAL when out is NULL. */
 MEMLIMIT_API int memlimit_stats(struct memlimit_stats *out);
 
+/* Writes the sampled heap profile (MEMLIMIT_PROFILE must be set) to path, in the
+ * format pprof reads (gperftools heap profile, with the mappings), and its top
+ * allocation sites to the log. Returns 0, or -1 with errno: ENOTSUP when profiling
+ * is off, EINVAL for a NULL path, or what open/write/rename said. */
+MEMLIMIT_API int memlimit_profile_dump(const char *path);
+
 #ifdef MEMLIMIT_OPTIONAL
 /* True when the library is loaded (preloaded or linked). */
 static inline bool memlimit_available(void) {

@@ -1,0 +1,495 @@
+#include "profile.h"
+#include "fileio.h"
+#include "log.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <math.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+bool ml_prof_on;
+
+#define MAX_DEPTH   48
+#define NSTACKS     8192       /* distinct stacks; power of two */
+#define NLIVE       (1u << 17) /* sampled blocks alive at once (64 GiB at 512 KiB) */
+#define FILTER_BITS (1u << 20) /* which addresses may be sampled: free's quick "no" */
+
+struct stack {
+    uint64_t hash;
+    uint32_t depth;
+    uint64_t live_n, live_b, alloc_n, alloc_b; /* raw sample counts and sizes */
+    uintptr_t pc[MAX_DEPTH];
+};
+struct live {
+    uintptr_t p; /* 0 empty, 1 deleted */
+    uint32_t stack;
+    uint64_t size;
+};
+
+static struct {
+    uint64_t rate;
+    struct stack *stacks;
+    struct live *live;
+    _Atomic uint64_t *filter;
+    uint32_t nstacks, nlive_slots; /* used stack entries; live slots used or deleted */
+    uint64_t samples, dropped;
+    atomic_flag lock;
+    int (*backtrace)(void **, int);
+    uintptr_t self_lo, self_hi; /* our own code: frames there are not the caller's */
+} P = {.lock = ATOMIC_FLAG_INIT};
+
+static void lock(void) {
+    while (atomic_flag_test_and_set_explicit(&P.lock, memory_order_acquire))
+        sched_yield();
+}
+static bool try_lock(void) {
+    return !atomic_flag_test_and_set_explicit(&P.lock, memory_order_acquire);
+}
+static void unlock(void) {
+    atomic_flag_clear_explicit(&P.lock, memory_order_release);
+}
+
+static void *map(size_t bytes) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    (void)arg;
+    uintptr_t me = (uintptr_t)&find_self;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (me >= lo && me < hi) {
+            P.self_lo = lo;
+            P.self_hi = hi;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int ml_prof_init(uint64_t rate) {
+    /* RTLD_LOCAL: libunwind's own _Unwind_* must not replace the C++ runtime's */
+    void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    if (!h) return ENOENT;
+    P.backtrace = (int (*)(void **, int))dlsym(h, "unw_backtrace");
+    if (!P.backtrace) return ENOENT;
+    P.stacks = map(sizeof(struct stack) * NSTACKS);
+    P.live = map(sizeof(struct live) * NLIVE);
+    P.filter = map(FILTER_BITS / 8);
+    if (!P.stacks || !P.live || !P.filter) return ENOMEM;
+    dl_iterate_phdr(find_self, NULL);
+    P.rate = rate ? rate : 1;
+    ml_prof_on = true;
+    return 0;
+}
+
+/* ---- sampling ---- */
+
+static __thread uint64_t tl_gap, tl_ref, tl_rng;
+static __thread bool tl_seeded;
+
+static uint64_t next_gap(void) {
+    if (!tl_seeded) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        tl_rng = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ULL ^ (uintptr_t)&tl_rng ^
+                 0xD1B54A32D192ED03ULL;
+        tl_seeded = true;
+    }
+    /* xorshift64*, then an exponential with mean rate: each byte equally likely */
+    tl_rng ^= tl_rng >> 12;
+    tl_rng ^= tl_rng << 25;
+    tl_rng ^= tl_rng >> 27;
+    double u = (double)((tl_rng * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53; /* [0, 1) */
+    double g = -log(1.0 - u) * (double)P.rate;
+    return g < 1.0 ? 1 : g > 1e15 ? (uint64_t)1e15 : (uint64_t)g;
+}
+
+static uint64_t mix(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint32_t stack_slot(const uintptr_t *pc, int depth) {
+    uint64_t h = 14695981039346656037ULL;
+    for (int i = 0; i < depth; i++)
+        h = mix(h ^ pc[i]);
+    h |= 1; /* 0 marks an empty slot */
+    for (uint32_t i = 0, s = (uint32_t)h & (NSTACKS - 1); i < NSTACKS;
+         i++, s = (s + 1) & (NSTACKS - 1)) {
+        struct stack *e = &P.stacks[s];
+        if (e->hash == 0) {
+            if (P.nstacks >= NSTACKS * 7 / 8) return UINT32_MAX; /* full: keep probes short */
+            e->hash = h;
+            e->depth = (uint32_t)depth;
+            memcpy(e->pc, pc, sizeof *pc * (size_t)depth);
+            P.nstacks++;
+            return s;
+        }
+        if (e->hash == h && e->depth == (uint32_t)depth &&
+            memcmp(e->pc, pc, sizeof *pc * (size_t)depth) == 0)
+            return s;
+    }
+    return UINT32_MAX;
+}
+
+static uint32_t live_index(uintptr_t p) {
+    return (uint32_t)mix(p) & (NLIVE - 1);
+}
+
+static void record(void *p, size_t n) {
+    void *raw[MAX_DEPTH + 8];
+    int got = P.backtrace(raw, MAX_DEPTH + 8);
+    uintptr_t pc[MAX_DEPTH];
+    int depth = 0, i = 0;
+    while (i < got && (uintptr_t)raw[i] >= P.self_lo && (uintptr_t)raw[i] < P.self_hi)
+        i++; /* our own frames: the stack starts at malloc's caller */
+    for (; i < got && depth < MAX_DEPTH; i++)
+        pc[depth++] = (uintptr_t)raw[i];
+    lock();
+    P.samples++;
+    uint32_t s = stack_slot(pc, depth);
+    if (s == UINT32_MAX || P.nlive_slots >= NLIVE * 3 / 4) {
+        P.dropped++;
+        unlock();
+        return;
+    }
+    struct stack *e = &P.stacks[s];
+    e->alloc_n++;
+    e->alloc_b += n;
+    /* the allocator may hand out an address we still hold (a free we did not see:
+     * C++ delete of jemalloc or tcmalloc); the old block is gone then */
+    uint32_t slot = live_index((uintptr_t)p), tomb = UINT32_MAX;
+    for (uint32_t k = 0; k < NLIVE; k++, slot = (slot + 1) & (NLIVE - 1)) {
+        struct live *l = &P.live[slot];
+        if (l->p == (uintptr_t)p) {
+            struct stack *old = &P.stacks[l->stack];
+            old->live_n--;
+            old->live_b -= l->size;
+            tomb = slot;
+            break;
+        }
+        if (l->p == 1 && tomb == UINT32_MAX) tomb = slot;
+        if (l->p == 0) {
+            if (tomb == UINT32_MAX) {
+                tomb = slot;
+                P.nlive_slots++;
+            }
+            break;
+        }
+    }
+    if (tomb != UINT32_MAX) {
+        P.live[tomb] = (struct live){.p = (uintptr_t)p, .stack = s, .size = n};
+        e->live_n++;
+        e->live_b += n;
+        uint64_t bit = mix((uintptr_t)p ^ 0x5bd1e995) & (FILTER_BITS - 1);
+        atomic_fetch_or_explicit(&P.filter[bit / 64], 1ULL << (bit % 64), memory_order_release);
+    }
+    unlock();
+}
+
+size_t ml_prof_account(void *p, size_t n, size_t left) {
+    if (!tl_gap) tl_gap = next_gap();
+    uint64_t used = tl_ref > left ? tl_ref - left : 0; /* taken from the budget since issued */
+    tl_gap = used < tl_gap ? tl_gap - used : 0;
+    tl_ref = 0;
+    if (p) {
+        if (n >= tl_gap) { /* the next sampled byte is in this block */
+            record(p, n);
+            tl_gap = next_gap();
+        } else {
+            tl_gap -= n;
+        }
+    }
+    return tl_gap ? (size_t)tl_gap : 1;
+}
+
+void ml_prof_issued(size_t budget) {
+    tl_ref = budget;
+}
+
+void ml_prof_forget(void *p) {
+    if (!p) return;
+    uint64_t bit = mix((uintptr_t)p ^ 0x5bd1e995) & (FILTER_BITS - 1);
+    if (!(atomic_load_explicit(&P.filter[bit / 64], memory_order_acquire) & (1ULL << (bit % 64))))
+        return; /* never sampled: the common case, without the lock */
+    lock();
+    uint32_t slot = live_index((uintptr_t)p);
+    for (uint32_t k = 0; k < NLIVE; k++, slot = (slot + 1) & (NLIVE - 1)) {
+        struct live *l = &P.live[slot];
+        if (l->p == 0) break;
+        if (l->p == (uintptr_t)p) {
+            struct stack *e = &P.stacks[l->stack];
+            e->live_n--;
+            e->live_b -= l->size;
+            l->p = 1;
+            break;
+        }
+    }
+    unlock();
+}
+
+/* ---- estimates: what pprof computes from a heap_v2 profile ---- */
+
+static void scale(uint64_t n, uint64_t b, double *on, double *ob) {
+    if (!n || !b) {
+        *on = *ob = 0;
+        return;
+    }
+    double avg = (double)b / (double)n, p = 1.0 - exp(-avg / (double)P.rate);
+    *on = (double)n / p;
+    *ob = (double)b / p;
+}
+
+void ml_prof_totals(struct ml_prof_totals *out) {
+    memset(out, 0, sizeof *out);
+    if (!ml_prof_on) return;
+    lock();
+    double ln = 0, lb = 0, an = 0, ab = 0;
+    for (uint32_t i = 0; i < NSTACKS; i++) {
+        struct stack *e = &P.stacks[i];
+        if (!e->hash) continue;
+        double a, b;
+        scale(e->live_n, e->live_b, &a, &b);
+        ln += a, lb += b;
+        scale(e->alloc_n, e->alloc_b, &a, &b);
+        an += a, ab += b;
+    }
+    out->samples = P.samples;
+    out->dropped = P.dropped;
+    unlock();
+    out->live_objects = (uint64_t)ln, out->live_bytes = (uint64_t)lb;
+    out->alloc_objects = (uint64_t)an, out->alloc_bytes = (uint64_t)ab;
+}
+
+/* ---- output ---- */
+
+struct out {
+    int fd, err;
+    size_t n;
+    char buf[4096];
+};
+static void flush(struct out *o) {
+    size_t off = 0;
+    while (off < o->n && !o->err) {
+        ssize_t w = write(o->fd, o->buf + off, o->n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0)
+            o->err = w < 0 ? errno : EIO;
+        else
+            off += (size_t)w;
+    }
+    o->n = 0;
+}
+static void put(struct out *o, const char *s, size_t len) {
+    while (len) {
+        if (o->n == sizeof o->buf) flush(o);
+        size_t k = sizeof o->buf - o->n < len ? sizeof o->buf - o->n : len;
+        memcpy(o->buf + o->n, s, k);
+        o->n += k, s += k, len -= k;
+    }
+}
+static void putf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct out *o, const char *fmt, ...) {
+    char line[160];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = ml_vfmt(line, sizeof line, fmt, ap);
+    va_end(ap);
+    put(o, line, n);
+}
+
+int ml_prof_write(const char *path, bool try_only) {
+    if (!ml_prof_on) return ENOTSUP;
+    char tmp[4096 + 40];
+    const char *slash = strrchr(path, '/');
+    size_t dl = slash ? (size_t)(slash - path) + 1 : 0;
+    if (strlen(path) + 40 >= sizeof tmp) return ENAMETOOLONG;
+    /* the temporary sits beside the target, dot-named, then replaces it */
+    memcpy(tmp, path, dl);
+    ml_fmt(tmp + dl, sizeof tmp - dl, ".%s.%d.tmp", path + dl, (int)getpid());
+    if (try_only ? !try_lock() : (lock(), false)) return EBUSY;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        unlock();
+        return e;
+    }
+    static struct out o; /* under the lock */
+    o.fd = fd, o.err = 0, o.n = 0;
+    uint64_t tn = 0, tb = 0, an = 0, ab = 0;
+    for (uint32_t i = 0; i < NSTACKS; i++) {
+        struct stack *e = &P.stacks[i];
+        if (e->hash) tn += e->live_n, tb += e->live_b, an += e->alloc_n, ab += e->alloc_b;
+    }
+    /* gperftools' heap profile, v2 sampling: pprof scales each line by
+     * 1/(1-exp(-avg/rate)), as we sampled */
+    putf(&o, "heap profile: %llu: %llu [%llu: %llu] @ heap_v2/%llu\n", (unsigned long long)tn,
+         (unsigned long long)tb, (unsigned long long)an, (unsigned long long)ab,
+         (unsigned long long)P.rate);
+    for (uint32_t i = 0; i < NSTACKS; i++) {
+        struct stack *e = &P.stacks[i];
+        if (!e->hash || !e->alloc_n) continue;
+        putf(&o, "%llu: %llu [%llu: %llu] @", (unsigned long long)e->live_n,
+             (unsigned long long)e->live_b, (unsigned long long)e->alloc_n,
+             (unsigned long long)e->alloc_b);
+        for (uint32_t k = 0; k < e->depth; k++)
+            putf(&o, " 0x%llx", (unsigned long long)e->pc[k]);
+        put(&o, "\n", 1);
+    }
+    unlock();
+    /* the mapped objects, so pprof symbolises offline */
+    put(&o, "\nMAPPED_LIBRARIES:\n", 19);
+    int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (maps >= 0) {
+        char buf[4096];
+        ssize_t r;
+        while ((r = read(maps, buf, sizeof buf)) > 0)
+            put(&o, buf, (size_t)r);
+        close(maps);
+    }
+    flush(&o);
+    int err = o.err;
+    if (close(fd) != 0 && !err) err = errno;
+    if (!err && rename(tmp, path) != 0) err = errno;
+    if (err) unlink(tmp);
+    return err;
+}
+
+/* ---- the top sites, symbolised here ---- */
+
+static bool is_allocator_frame(const char *name) {
+    /* operator new and friends: the caller of those is the site */
+    return name && (strncmp(name, "_Znw", 4) == 0 || strncmp(name, "_Zna", 4) == 0 ||
+                    strcmp(name, "malloc") == 0 || strcmp(name, "calloc") == 0 ||
+                    strcmp(name, "realloc") == 0);
+}
+
+static uintptr_t site_of(const struct stack *e) {
+    for (uint32_t k = 0; k < e->depth; k++) {
+        Dl_info di;
+        if (dladdr((void *)(e->pc[k] - 1), &di) && is_allocator_frame(di.dli_sname)) continue;
+        return e->pc[k];
+    }
+    return e->depth ? e->pc[0] : 0;
+}
+
+void ml_prof_top(int n, void (*line)(const char *text)) {
+    if (!ml_prof_on || n <= 0) return;
+    enum { TOP = 10 };
+    if (n > TOP) n = TOP;
+    struct {
+        uintptr_t site;
+        double bytes, objs;
+    } top[TOP + 1];
+    int ntop = 0;
+    double total = 0;
+    /* sites are gathered under the lock into a small table; dladdr runs outside it */
+    static struct {
+        uintptr_t site;
+        double bytes, objs;
+    } sites[1024];
+    int nsites = 0;
+    static uintptr_t firstpc[NSTACKS];
+    static struct { uint64_t n, b; } counts[NSTACKS];
+    static const struct stack *snap[NSTACKS];
+    lock();
+    int ns = 0;
+    for (uint32_t i = 0; i < NSTACKS; i++)
+        if (P.stacks[i].hash && P.stacks[i].live_n) {
+            snap[ns] = &P.stacks[i];
+            counts[ns].n = P.stacks[i].live_n;
+            counts[ns].b = P.stacks[i].live_b;
+            ns++;
+        }
+    unlock();
+    for (int i = 0; i < ns; i++) {
+        firstpc[i] = site_of(snap[i]); /* stacks are never removed: the pointer stays valid */
+        double o, b;
+        scale(counts[i].n, counts[i].b, &o, &b);
+        total += b;
+        int k = 0;
+        while (k < nsites && sites[k].site != firstpc[i])
+            k++;
+        if (k == nsites) {
+            if (nsites == (int)(sizeof sites / sizeof sites[0])) continue;
+            sites[nsites].site = firstpc[i];
+            sites[nsites].bytes = sites[nsites].objs = 0;
+            nsites++;
+        }
+        sites[k].bytes += b;
+        sites[k].objs += o;
+    }
+    for (int k = 0; k < nsites; k++) { /* insertion into the top n */
+        int j = ntop < n ? ntop++ : n;
+        if (j == n && sites[k].bytes <= top[n - 1].bytes) continue;
+        if (j == n) j = n - 1;
+        while (j > 0 && top[j - 1].bytes < sites[k].bytes) {
+            top[j] = top[j - 1];
+            j--;
+        }
+        top[j].site = sites[k].site;
+        top[j].bytes = sites[k].bytes;
+        top[j].objs = sites[k].objs;
+    }
+    char text[600], a[24], name[400];
+    ml_fmt(text, sizeof text, "profile: %s live in sampled blocks (estimated), top %d sites:",
+           ml_fmt_bytes(a, (uint64_t)total), ntop);
+    line(text);
+    char *(*demangle)(const char *, char *, size_t *, int *) =
+        (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT, "__cxa_demangle");
+    for (int k = 0; k < ntop; k++) {
+        Dl_info di;
+        uintptr_t pc = top[k].site;
+        if (dladdr((void *)(pc - 1), &di) && di.dli_sname) {
+            int st = -1;
+            char *d = demangle && di.dli_sname[0] == '_' && di.dli_sname[1] == 'Z'
+                          ? demangle(di.dli_sname, NULL, NULL, &st)
+                          : NULL;
+            const char *base = di.dli_fname ? strrchr(di.dli_fname, '/') : NULL;
+            ml_fmt(name, sizeof name, "%s+0x%llx (%s)", d && st == 0 ? d : di.dli_sname,
+                   (unsigned long long)(pc - (uintptr_t)di.dli_saddr),
+                   base           ? base + 1
+                   : di.dli_fname ? di.dli_fname
+                                  : "?");
+            free(d);
+        } else if (dladdr((void *)(pc - 1), &di) && di.dli_fname) {
+            const char *base = strrchr(di.dli_fname, '/');
+            ml_fmt(name, sizeof name, "%s+0x%llx", base ? base + 1 : di.dli_fname,
+                   (unsigned long long)(pc - (uintptr_t)di.dli_fbase));
+        } else {
+            ml_fmt(name, sizeof name, "0x%llx", (unsigned long long)pc);
+        }
+        unsigned tenths = total > 0 ? (unsigned)(1000.0 * top[k].bytes / total + 0.5) : 0;
+        ml_fmt(text, sizeof text, "profile: %d. %s (%u.%u%%, %llu objects) in %s", k + 1,
+               ml_fmt_bytes(a, (uint64_t)top[k].bytes), tenths / 10, tenths % 10,
+               (unsigned long long)(top[k].objs + 0.5), name);
+        line(text);
+    }
+}
+
+void ml_prof_atfork_prepare(void) {
+    if (ml_prof_on) lock();
+}
+void ml_prof_atfork_release(void) {
+    if (ml_prof_on) unlock();
+}

@@ -1,0 +1,55 @@
+/* The sampled heap profile (MEMLIMIT_PROFILE). Allocations are sampled by bytes with
+ * a Poisson process (the gap to the next sampled byte is exponential with mean
+ * `rate`), so an allocation of n bytes is sampled with probability 1-exp(-n/rate);
+ * a sampled allocation's stack is captured with libunwind and deduplicated into a
+ * table in memory mapped directly, and its pointer kept until it is freed. Nothing
+ * here calls malloc. Output: the gperftools heap profile text ("heap_v2"), which
+ * pprof reads, with the process's mappings so it symbolises offline. */
+#ifndef ML_PROFILE_H
+#define ML_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* internal: never exported, and called without the PLT/GOT */
+#pragma GCC visibility push(hidden)
+
+/* Maps the tables and loads libunwind. Returns 0, or an errno value (nothing is
+ * sampled then). */
+int ml_prof_init(uint64_t rate);
+extern bool ml_prof_on; /* set by a successful ml_prof_init */
+
+/* The allocation slow path of a thread: its budget ran out while allocating n bytes
+ * at p (NULL: not a heap block, e.g. mmap), with `left` bytes of the budget unused.
+ * Samples p when the next sample point falls inside it. Returns the largest budget
+ * the thread may have before the next sample point. */
+size_t ml_prof_account(void *p, size_t n, size_t left);
+/* The budget actually issued (at most what ml_prof_account returned). */
+void ml_prof_issued(size_t budget);
+
+/* A block is freed or moved by realloc: if it was sampled, it is no longer live. */
+void ml_prof_forget(void *p);
+
+/* Writes the profile to path (O_CREAT|O_TRUNC|O_NOFOLLOW, 0600, via a temporary
+ * name and rename). Async-signal-safe when try_only: gives up with EBUSY instead of
+ * waiting for the table. Returns 0 or an errno value. */
+int ml_prof_write(const char *path, bool try_only);
+
+/* Calls line() with up to n lines naming the allocation sites that hold the most
+ * live bytes (estimated), symbolised in the process. Not for signal handlers. */
+void ml_prof_top(int n, void (*line)(const char *text));
+
+/* Totals, estimated (scaled up from the samples). */
+struct ml_prof_totals {
+    uint64_t live_bytes, live_objects, alloc_bytes, alloc_objects, samples, dropped;
+};
+void ml_prof_totals(struct ml_prof_totals *out);
+
+/* Fork: the table is locked across fork, so the child inherits it consistent. */
+void ml_prof_atfork_prepare(void);
+void ml_prof_atfork_release(void);
+
+#pragma GCC visibility pop
+
+#endif
