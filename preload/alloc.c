@@ -31,13 +31,9 @@ void ml_after_alloc(void *p, size_t n, bool may_act) {
     tl_in_core = false;
 }
 
-/* free and realloc of a block the heap profile may have sampled */
-static SLOW void forget(void *p) {
-    if (!tl_in_core) {
-        tl_in_core = true;
-        ml_prof_forget(p);
-        tl_in_core = false;
-    }
+/* free and realloc of a block the heap profile may have sampled (allocation-free) */
+static inline void forget(void *p) {
+    ml_prof_forget(p);
 }
 
 static size_t page_size(void) {
@@ -72,8 +68,8 @@ EXPORT void *malloc(size_t n) {
     return malloc_slow(n);
 }
 
-static SLOW void free_special(void *p) {
-    if (ml_is_boot(p)) return; /* static bootstrap memory is never returned */
+static void free_special(void *p) {
+    if (unlikely(ml_is_boot(p))) return; /* static bootstrap memory is never returned */
     forget(p);
     ml_next.free(p);
 }

@@ -1,0 +1,79 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "profile.h"
+
+/* The thread's budget as the preload layer keeps it: the fast path subtracts, the
+ * slow path (ml_prof_account) runs when a block does not fit. */
+static size_t budget;
+static void alloc(uintptr_t p, size_t n) {
+    if (n <= budget) {
+        budget -= n;
+        return;
+    }
+    budget = ml_prof_account((void *)p, n, budget);
+    ml_prof_issued(budget);
+}
+
+static double ratio(uint64_t est, uint64_t truth) {
+    return (double)est / (double)truth;
+}
+
+/* One test: the tables are process-wide and never reset. */
+Test(profile, unbiased_estimates_frees_and_the_file) {
+    cr_assert_eq(ml_prof_init(4096), 0, "libunwind.so.8 must load");
+    const size_t n = 100000, sz = 256;
+    for (size_t i = 0; i < n; i++)
+        alloc(0x10000000 + i * sz, sz);
+    /* (one block size: here every sample has the same stack, since the test binary
+     * holds the core's code and its frames are skipped as our own, and pprof's
+     * correction, which we reproduce, assumes one size per stack) */
+    uint64_t truth = n * sz;
+    struct ml_prof_totals t;
+    ml_prof_totals(&t);
+    printf("profile: %llu samples; live estimate %.3f of the truth\n",
+           (unsigned long long)t.samples, ratio(t.live_bytes, truth));
+    cr_expect_gt(t.samples, 5000); /* 25.6 MB / 4 KiB: about 6250 */
+    cr_expect_eq(t.dropped, 0);
+    cr_expect(ratio(t.live_bytes, truth) > 0.95 && ratio(t.live_bytes, truth) < 1.05,
+              "live %llu vs %llu", (unsigned long long)t.live_bytes, (unsigned long long)truth);
+    cr_expect(ratio(t.live_objects, n) > 0.95 && ratio(t.live_objects, n) < 1.05);
+    cr_expect_eq(t.alloc_bytes, t.live_bytes, "nothing freed yet");
+
+    /* free every other block: live halves, allocated stays */
+    for (size_t i = 0; i < n; i += 2)
+        ml_prof_forget((void *)(0x10000000 + i * sz));
+    ml_prof_forget(NULL);
+    ml_prof_forget((void *)0x12345); /* never allocated */
+    struct ml_prof_totals after;
+    ml_prof_totals(&after);
+    uint64_t half = truth / 2;
+    cr_expect(ratio(after.live_bytes, half) > 0.9 && ratio(after.live_bytes, half) < 1.1,
+              "live after frees %llu vs %llu", (unsigned long long)after.live_bytes,
+              (unsigned long long)half);
+    cr_expect_eq(after.alloc_bytes, t.alloc_bytes);
+
+    /* the file: heap_v2 header, one line per stack, the mappings */
+    char path[] = "/tmp/memlimit-prof-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_assert_eq(ml_prof_write(path, false), 0);
+    static char text[1 << 20];
+    cr_assert_gt(ml_read_file(path, text, sizeof text), 0);
+    cr_expect_eq(strncmp(text, "heap profile: ", 14), 0);
+    cr_expect(strstr(text, "@ heap_v2/4096\n"));
+    cr_expect(strstr(text, "\nMAPPED_LIBRARIES:\n"));
+    cr_expect(strstr(text, "libunwind"), "the mappings list what is loaded");
+    unlink(path);
+    cr_expect_eq(ml_prof_write("/no/such/dir/x", false), ENOENT);
+    /* try_only gives up while the table is held (the signal handler's case) */
+    ml_prof_atfork_prepare();
+    cr_expect_eq(ml_prof_write(path, true), EBUSY);
+    ml_prof_atfork_release();
+}
