@@ -84,4 +84,38 @@ MEMLIMIT_PROFILE="$P/bad" MEMLIMIT_PROFILE_RATE=lots MEMLIMIT_LOG="$P/bad.log" L
 LD_PRELOAD="$LIB" "$W/profsites" "$P/off.heap" 10 > /dev/null 2> "$P/off.err" && fail "dump without MEMLIMIT_PROFILE succeeded"
 grep -q 'not supported' "$P/off.err" || fail "dump without profiling: $(cat "$P/off.err")"
 echo "SIGUSR2: .signal profile from an idle process; bad rate: one line; profiling off: ENOTSUP"
+
+# ---- 4. frames of a library unloaded with dlclose stay in the table: dumps still work
+cat > "$P/plug.c" <<'C'
+#include <stdlib.h>
+#include <string.h>
+void **plug_alloc(size_t n, int k) {
+    void **v = malloc(sizeof *v * (size_t)k);
+    for (int i = 0; i < k; i++) { v[i] = malloc(n); memset(v[i], 1, n); }
+    return v;
+}
+C
+cat > "$P/dlmain.c" <<'C'
+#define MEMLIMIT_OPTIONAL
+#include "memlimit.h"
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    if (!h) return 3;
+    void **(*f)(size_t, int) = (void **(*)(size_t, int))dlsym(h, "plug_alloc");
+    void **v = f(65536, 400); /* 25 MiB live, allocated from the plugin's code */
+    dlclose(h);
+    int r = memlimit_profile_dump(argv[2]);
+    printf("%p %d\n", (void *)v, r);
+    return r ? 1 : 0;
+}
+C
+gcc -shared -fPIC -O1 -o "$P/plug.so" "$P/plug.c" && gcc -O1 -I"$ROOT/src" -o "$P/dlmain" "$P/dlmain.c" -ldl ||
+    fail "cannot build the dlclose test"
+MEMLIMIT_PROFILE="$P/dl" MEMLIMIT_LOG="$P/dl.log" LD_PRELOAD="$LIB" "$P/dlmain" "$P/plug.so" "$P/dl.heap" > /dev/null ||
+    fail "dump after dlclose: exit $?: $(cat "$P/dl.log")"
+grep -q 'profile: 1\. 2[0-9]\.[0-9]MiB' "$P/dl.log" || fail "the unloaded plugin's 25 MiB are not the top site: $(cat "$P/dl.log")"
+google-pprof --text "$P/dlmain" "$P/dl.heap" > /dev/null 2>&1 || fail "pprof cannot read the profile taken after dlclose"
+echo "after dlclose: $(grep 'profile: 1\.' "$P/dl.log" | head -1 | sed 's/^memlimit: profile: //')"
 echo PASS
