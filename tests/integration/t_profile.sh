@@ -85,7 +85,22 @@ LD_PRELOAD="$LIB" "$W/profsites" "$P/off.heap" 10 > /dev/null 2> "$P/off.err" &&
 grep -q 'not supported' "$P/off.err" || fail "dump without profiling: $(cat "$P/off.err")"
 echo "SIGUSR2: .signal profile from an idle process; bad rate: one line; profiling off: ENOTSUP"
 
-# ---- 4. frames of a library unloaded with dlclose stay in the table: dumps still work
+# ---- 4. C++ new/delete under each allocator (jemalloc's and tcmalloc's own operators
+# are set aside while profiling, so their blocks are sampled and matched too)
+for a in $ALLOCATORS; do
+    name=$(alloc_name "$a"); path=$(alloc_path "$a")
+    rm -f "$P/cxx.log"
+    MEMLIMIT_PROFILE="$P/cxx" MEMLIMIT_PROFILE_RATE=64KiB MEMLIMIT_LOG="$P/cxx.log" \
+        LD_PRELOAD="$LIB${path:+ $path}" "$W/profcxx" "$P/cxx.heap" || fail "$name: profcxx exit $?: $(cat "$P/cxx.log")"
+    top=$(grep 'profile: 1\.' "$P/cxx.log" | head -1)
+    mib=$(echo "$top" | awk '{sub(/MiB/, "", $4); print $4}')
+    echo "$top" | grep -q 'in keep_objects(std::vector<std::unique_ptr<char' || fail "$name: top site: $top"
+    awk -v m="$mib" 'BEGIN {exit !(m > 56 && m < 69)}' || fail "$name: $mib MiB live, expected 62.5 (10%)"
+    grep -q 'churn' "$P/cxx.log" && fail "$name: deleted blocks still live: $(cat "$P/cxx.log")"
+    echo "C++ under $name: $mib MiB of 62.5 live in keep_objects (demangled), churn none"
+done
+
+# ---- 5. frames of a library unloaded with dlclose stay in the table: dumps still work
 cat > "$P/plug.c" <<'C'
 #include <stdlib.h>
 #include <string.h>
