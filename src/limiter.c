@@ -108,6 +108,7 @@ static void prof_write(const char *reason, bool top) {
     }
     struct ml_prof_totals t;
     ml_prof_totals(&t);
+    if (!t.samples && !S.cfg.trace) return; /* a short helper process: the file, no lines */
     char a[24], b[24];
     ml_log("heap profile (%s) written to %s: %s live, %s allocated since start, %llu samples",
            reason, path, ml_fmt_bytes(a, t.live_bytes), ml_fmt_bytes(b, t.alloc_bytes),
