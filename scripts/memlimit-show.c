@@ -8,6 +8,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "decide.h"
+#include "events.h"
 #include "log.h"
 #include "trim.h"
 
@@ -68,9 +69,7 @@ static void describe_sources(char *out, size_t cap, const struct ml_cgroup *cg, 
     else if (watch && watch[0])
         ml_fmt(psi, sizeof psi, "systemd's $MEMORY_PRESSURE_WATCH %s", watch);
     else {
-        ml_fmt(path, sizeof path, "%s/memory.pressure", cg->v2dir);
-        if (!cg->v2dir[0] || access(path, R_OK) != 0)
-            ml_fmt(path, sizeof path, "%s/proc/pressure/memory", root);
+        ml_events_psi_path(path, sizeof path, cg->v2dir, root);
         if (access(path, R_OK) == 0)
             ml_fmt(psi, sizeof psi, "PSI triggers on %s", path);
         else

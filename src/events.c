@@ -113,3 +113,8 @@ int ml_events_memevents_open(const char *dir, struct ml_memory_events *now) {
     }
     return fd;
 }
+
+void ml_events_psi_path(char *out, size_t cap, const char *v2dir, const char *root) {
+    ml_fmt(out, cap, "%s/memory.pressure", v2dir);
+    if (!v2dir[0] || access(out, R_OK) != 0) ml_fmt(out, cap, "%s/proc/pressure/memory", root);
+}

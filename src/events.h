@@ -27,6 +27,10 @@ int ml_events_v1_threshold(const char *dir, int efd, uint64_t bytes);
  * or -errno. The kernel keeps the trigger while the descriptor is open. */
 int ml_events_psi_open(const char *path, const void *trigger, size_t len);
 
+/* Where our own PSI triggers go: the cgroup2 group's memory.pressure (v2dir, which
+ * hybrid systems have too), else root + /proc/pressure/memory, the whole machine's. */
+void ml_events_psi_path(char *out, size_t cap, const char *v2dir, const char *root);
+
 /* systemd's $MEMORY_PRESSURE_WATCH: a regular (PSI) file gets the trigger w written
  * and is polled for POLLPRI; a FIFO is polled for POLLIN; an AF_UNIX socket is
  * connected, sent w and polled for POLLIN. *events says which. -errno on failure. */

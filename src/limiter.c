@@ -82,19 +82,19 @@ static _Atomic unsigned prof_due, prof_done; /* reasons pending, and written onc
 
 static void report_line(const char *line);
 
-/* PATH with %p as the pid, then ".reason" */
+/* PATH with %p as the pid, then ".reason"; allocation-free (the signal handler uses it) */
 static int prof_path(char *out, size_t cap, const char *reason) {
     char pid[16];
-    ml_fmt(pid, sizeof pid, "%d", (int)getpid());
-    size_t n = 0;
+    size_t pl = ml_fmt(pid, sizeof pid, "%d", (int)getpid()), n = 0;
     for (const char *s = S.cfg.profile; *s; s++) {
-        const char *add = s[0] == '%' && s[1] == 'p' ? pid : NULL;
-        if (add) s++;
-        for (const char *a = add ? add : s; *a && (add || a == s); a++) {
-            if (n + 1 >= cap) return ENAMETOOLONG;
-            out[n++] = *a;
-        }
+        bool is_pid = s[0] == '%' && s[1] == 'p';
+        size_t k = is_pid ? pl : 1;
+        if (n + k >= cap) return ENAMETOOLONG;
+        memcpy(out + n, is_pid ? pid : s, k);
+        n += k;
+        s += is_pid;
     }
+    out[n] = '\0';
     return ml_fmt(out + n, cap - n, ".%s", reason) + 1 < cap - n ? 0 : ENAMETOOLONG;
 }
 
@@ -168,11 +168,19 @@ static const char *env_get(const char *name) {
     return getenv(name);
 }
 
-static void publish_cgroup(const struct ml_cgroup *cg) {
+/* S.cg is copied whole, under a spin flag: readers (stats, the thread) are rare */
+static void cg_lock(void) {
     while (atomic_flag_test_and_set_explicit(&S.cg_lock, memory_order_acquire)) {
     }
-    memcpy(&S.cg, cg, sizeof *cg);
+}
+static void cg_unlock(void) {
     atomic_flag_clear_explicit(&S.cg_lock, memory_order_release);
+}
+
+static void publish_cgroup(const struct ml_cgroup *cg) {
+    cg_lock();
+    memcpy(&S.cg, cg, sizeof *cg);
+    cg_unlock();
     atomic_store(&S.detected, cg->limit);
     atomic_store(&S.cglimit, cg->cgroup_limit);
 }
@@ -472,11 +480,12 @@ static void events_read_env(void) {
     E.watch_write_len = wr ? ml_base64_decode(wr, E.watch_write, sizeof E.watch_write) : 0;
 }
 
-static void add_source(int fd, short events, enum src_kind kind, bool full, const char *what) {
+static struct source *add_source(int fd, short events, enum src_kind kind, bool full,
+                                 const char *what) {
     struct stat st;
     if (E.nsrc == ML_MAX_SOURCES || fstat(fd, &st) != 0) {
         close(fd);
-        return;
+        return NULL;
     }
     struct source *s = &E.src[E.nsrc++];
     memset(s, 0, sizeof *s);
@@ -487,6 +496,7 @@ static void add_source(int fd, short events, enum src_kind kind, bool full, cons
     s->full = full;
     ml_fmt(s->what, sizeof s->what, "%s", what);
     events_log("watching %s", what, 0);
+    return s;
 }
 
 static void open_psi(const char *path) {
@@ -529,9 +539,7 @@ static void open_sources(int version, const char *dir, const char *v2dir) {
         /* the cgroup's own pressure (cgroup2 has memory.pressure in every group, also
          * on hybrid systems), else the whole machine's */
         char path[ML_PATH_MAX + 32];
-        ml_fmt(path, sizeof path, "%s/memory.pressure", v2dir);
-        if (!v2dir[0] || access(path, R_OK) != 0)
-            ml_fmt(path, sizeof path, "/proc/pressure/memory");
+        ml_events_psi_path(path, sizeof path, v2dir, "");
         open_psi(path);
     }
     if (version == 2) {
@@ -541,8 +549,8 @@ static void open_sources(int version, const char *dir, const char *v2dir) {
         if (fd < 0) {
             events_log("cannot watch %s", what, -fd);
         } else {
-            add_source(fd, POLLPRI, SRC_MEMEV, false, what);
-            if (E.nsrc && E.src[E.nsrc - 1].fd == fd) E.src[E.nsrc - 1].ev = ev;
+            struct source *src = add_source(fd, POLLPRI, SRC_MEMEV, false, what);
+            if (src) src->ev = ev;
         }
     }
 }
@@ -556,17 +564,14 @@ static void drop_source(int i, bool close_it, const char *why) {
     s->fd = -1;
 }
 
-static void apply_limits(const struct ml_cgroup *cg);
-
 /* On the thread, every ML_REREAD_NS: the limit files again, so a lowered memory.max
  * or limit_in_bytes takes effect within a second without a full re-discovery. */
 static void reread_limits(uint64_t now) {
     if (now < E.next_reread_ns || !take_sampler()) return;
     E.next_reread_ns = now + ML_REREAD_NS;
-    while (atomic_flag_test_and_set_explicit(&S.cg_lock, memory_order_acquire)) {
-    }
+    cg_lock();
     memcpy(&cg_scratch, &S.cg, sizeof cg_scratch);
-    atomic_flag_clear_explicit(&S.cg_lock, memory_order_release);
+    cg_unlock();
     ml_cgroup_reread(&cg_scratch);
     apply_limits(&cg_scratch);
     give_sampler();
@@ -574,9 +579,8 @@ static void reread_limits(uint64_t now) {
 
 static int op_events(struct pollfd *fds, int cap, bool lost) {
     if (ml_prof_on) prof_run_due();
-    if (S.cfg.events == ML_EVENTS_OFF) return 0;
-    reread_limits(now_ns());
-    if (E.failed) return 0;
+    reread_limits(now_ns()); /* wherever the thread runs, events or not */
+    if (S.cfg.events == ML_EVENTS_OFF || E.failed) return 0;
     if (lost) {
         events_fail("the event descriptor was closed by the application", 0);
         return 0;
@@ -594,12 +598,11 @@ static int op_events(struct pollfd *fds, int cap, bool lost) {
     }
     static char dir[ML_PATH_MAX], v2dir[ML_PATH_MAX]; /* this thread's copies */
     int version;
-    while (atomic_flag_test_and_set_explicit(&S.cg_lock, memory_order_acquire)) {
-    }
+    cg_lock();
     version = S.cg.version;
     memcpy(dir, S.cg.dir, sizeof dir);
     memcpy(v2dir, S.cg.v2dir, sizeof v2dir);
-    atomic_flag_clear_explicit(&S.cg_lock, memory_order_release);
+    cg_unlock();
     if (E.efd < 0) {
         if ((E.efd = ml_events_eventfd()) < 0) {
             events_fail("cannot create an eventfd", errno);
@@ -969,8 +972,7 @@ EXPORT int memlimit_stats(struct memlimit_stats *out) {
     out->soft_limit = (int64_t)atomic_load(&S.soft);
     uint64_t det = atomic_load(&S.detected);
     out->detected_limit = det == ML_NO_LIMIT ? 0 : (int64_t)det;
-    while (atomic_flag_test_and_set_explicit(&S.cg_lock, memory_order_acquire)) {
-    }
+    cg_lock();
     if (det != ML_NO_LIMIT) {
         bool memtotal = S.cg.source_kind && strcmp(S.cg.source_kind, "MemTotal") == 0;
         out->source = memtotal            ? MEMLIMIT_SOURCE_MEMTOTAL
@@ -978,7 +980,7 @@ EXPORT int memlimit_stats(struct memlimit_stats *out) {
                                           : MEMLIMIT_SOURCE_CGROUP_V2;
         ml_fmt(out->source_path, sizeof out->source_path, "%s", S.cg.source);
     }
-    atomic_flag_clear_explicit(&S.cg_lock, memory_order_release);
+    cg_unlock();
     out->usage = (int64_t)atomic_load(&S.usage);
     out->peak_usage = (int64_t)atomic_load(&S.peak);
     out->level = memlimit_level();

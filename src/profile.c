@@ -414,7 +414,6 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
         double bytes, objs;
     } sites[1024];
     int nsites = 0;
-    static uintptr_t firstpc[NSTACKS];
     static struct { uint64_t n, b; } counts[NSTACKS];
     static const struct stack *snap[NSTACKS];
     lock();
@@ -428,16 +427,16 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
         }
     unlock();
     for (int i = 0; i < ns; i++) {
-        firstpc[i] = site_of(snap[i]); /* stacks are never removed: the pointer stays valid */
+        uintptr_t site = site_of(snap[i]); /* stacks are never removed: the pointer stays valid */
         double o, b;
         scale(counts[i].n, counts[i].b, &o, &b);
         total += b;
         int k = 0;
-        while (k < nsites && sites[k].site != firstpc[i])
+        while (k < nsites && sites[k].site != site)
             k++;
         if (k == nsites) {
             if (nsites == (int)(sizeof sites / sizeof sites[0])) continue;
-            sites[nsites].site = firstpc[i];
+            sites[nsites].site = site;
             sites[nsites].bytes = sites[nsites].objs = 0;
             nsites++;
         }

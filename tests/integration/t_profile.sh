@@ -17,7 +17,7 @@ command -v google-pprof > /dev/null || fail "google-pprof not installed (scripts
 P=$ROOT/build/prof; rm -rf "$P"; mkdir -p "$P"
 
 # share FUNCTION PPROF_TEXT: cumulative percent of in-use space under FUNCTION
-share() { awk -v f="$1" '$6 == f || ($6 == f && $7 == "(inline)") {sub(/%/, "", $5); print $5; exit}' "$2"; }
+share() { awk -v f="$1" '$6 == f {sub(/%/, "", $5); print $5; exit}' "$2"; }
 check_shares() { # PROFILE TOLERANCE(relative|points) LABEL
     google-pprof --text --cum --inuse_space "$W/profsites" "$1" > "$P/pprof.txt" 2> "$P/pprof.err" ||
         fail "google-pprof could not read $1: $(cat "$P/pprof.err")"
