@@ -31,7 +31,7 @@ struct ml_config {
     enum ml_events events;         /* MEMLIMIT_EVENTS: kernel events wake the memlimit thread */
     int trace;                     /* MEMLIMIT_TRACE: 0 off, 1 events, 2 events and samples */
     uint32_t trace_interval_ms;    /* MEMLIMIT_TRACE_INTERVAL: between sample lines */
-    const char *log;               /* MEMLIMIT_LOG: NULL for stderr; points into the environment */
+    const char *log;               /* MEMLIMIT_LOG: NULL for stderr (the getter keeps it) */
     uint32_t refresh_sec;          /* MEMLIMIT_REFRESH: how often limits are re-read */
     const char *metrics;           /* MEMLIMIT_METRICS: Prometheus text file, NULL for none */
     uint32_t metrics_interval_sec; /* MEMLIMIT_METRICS_INTERVAL */

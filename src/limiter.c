@@ -12,6 +12,7 @@
 #include "usage.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -161,10 +162,23 @@ static void report_line(const char *line) {
 }
 
 static const char *env_get(const char *name) {
-    /* a path from the environment is not followed in secure-execution mode */
-    if (strcmp(name, "MEMLIMIT_LOG") == 0 || strcmp(name, "MEMLIMIT_METRICS") == 0 ||
-        strcmp(name, "MEMLIMIT_PROFILE") == 0)
-        return secure_getenv(name);
+    /* Paths are kept for the life of the process, so they are copied: programs that
+     * set their process title (redis, postgres, nginx) write over the environment
+     * strings. In secure-execution mode they are not taken at all. */
+    static const char *const path_vars[] = {"MEMLIMIT_LOG", "MEMLIMIT_METRICS", "MEMLIMIT_PROFILE"};
+    static char copies[3][PATH_MAX];
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(name, path_vars[i]) != 0) continue;
+        const char *v = secure_getenv(name);
+        if (!v) return NULL;
+        size_t n = strlen(v);
+        if (n >= sizeof copies[i]) {
+            ml_log("%s is longer than PATH_MAX; ignored", name);
+            return NULL;
+        }
+        memcpy(copies[i], v, n + 1);
+        return copies[i];
+    }
     return getenv(name);
 }
 
