@@ -1,6 +1,8 @@
-/* The mmap family: anonymous writable mappings and growing mremaps count against
+/* The mmap family: private anonymous mappings and growing mremaps count against
  * the same budget as malloc. PROT_NONE reservations (node, JVMs, Go) do not: they
- * are address space, not memory. */
+ * are address space, not memory. Shared anonymous mappings (postgres's shared
+ * buffers) and hugetlb do not either: their pages are shmem or hugetlb, never
+ * the process's anonymous memory, and a fork child shares them. */
 #include "../src/limiter.h"
 #include "budget.h"
 
@@ -24,7 +26,8 @@ static __attribute__((noinline, cold)) void *mmap_slow(void *a, size_t l, int pr
 }
 
 EXPORT void *mmap(void *a, size_t l, int prot, int fl, int fd, off_t o) {
-    if (!(fl & MAP_ANONYMOUS) || prot == PROT_NONE || ml_take_nosave(l))
+    if ((fl & (MAP_ANONYMOUS | MAP_SHARED | MAP_HUGETLB)) != MAP_ANONYMOUS || prot == PROT_NONE ||
+        ml_take_nosave(l))
         return ml_next.mmap(a, l, prot, fl, fd, o);
     return mmap_slow(a, l, prot, fl, fd, o);
 }
