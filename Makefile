@@ -32,7 +32,7 @@ WORK_C    := $(wildcard tests/work/*.c)
 WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
 
-.PHONY: all test unit integration demo deps install uninstall bench clean format
+.PHONY: all test unit integration demo deps install uninstall bench clean format check-real
 all: $(LIB) $(SHOW)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h)
@@ -79,6 +79,11 @@ integration: deps $(LIB) $(SHOW) $(WORK_BIN)
 test: deps
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
+
+# unmodified Debian programs, with and without the library (tests/real/run)
+check-real: deps $(LIB)
+	@scripts/deps real
+	tests/real/run
 
 demo: deps $(LIB) $(SHOW) $(WORK_BIN)
 	scripts/demo

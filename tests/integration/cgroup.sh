@@ -66,7 +66,7 @@ cg_remove() {
     [ -d "$1" ] || return 0
     for _i in 1 2 3 4 5 6 7 8 9 10; do
         rmdir "$1" 2>/dev/null && return 0
-        [ -s "$1/cgroup.procs" ] && xargs -r kill -9 < "$1/cgroup.procs" 2>/dev/null
+        [ -n "$(cat "$1/cgroup.procs" 2>/dev/null)" ] && xargs -r kill -9 < "$1/cgroup.procs" 2>/dev/null
         sleep 0.2
     done
     echo "cgroup: could not remove $1" >&2
