@@ -43,9 +43,10 @@ $(B)/preload/%.o: preload/%.c $(wildcard src/*.h preload/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(CFLAGS) $(PRELOAD_FLAGS) -c $< -o $@
 
+# -z nodelete: dlclose must never unmap code the memlimit thread is running
 $(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map
 	$(CC) -shared -Wl,-soname,libmemlimit.so.$(SOMAJOR) -Wl,--version-script=preload/exports.map \
-	  -Wl,-z,now -Wl,-z,relro -o $@ $(CORE_OBJ) $(PRELOAD_OBJ) -ldl -lpthread -lm
+	  -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -o $@ $(CORE_OBJ) $(PRELOAD_OBJ) -ldl -lpthread -lm
 	ln -sf libmemlimit.so $(B)/libmemlimit.so.$(SOMAJOR)
 
 # memlimit-run --show: the core's own discovery and derivation, in a program

@@ -288,7 +288,7 @@ void ml_cgroup_discover(const char *root, struct ml_cgroup *cg) {
     }
 }
 
-void ml_cgroup_reread(struct ml_cgroup *cg) {
+bool ml_cgroup_reread(struct ml_cgroup *cg) {
     int n = cg->nfiles;
     struct ml_cg_file old[ML_CG_MAX_FILES];
     memcpy(old, cg->files, sizeof old);
@@ -298,7 +298,7 @@ void ml_cgroup_reread(struct ml_cgroup *cg) {
     cg->source_kind = NULL;
     for (int i = 0; i < n; i++) {
         char buf[4096];
-        if (ml_read_file(old[i].path, buf, sizeof buf) < 0) continue; /* gone: not a limit */
+        if (ml_read_file(old[i].path, buf, sizeof buf) < 0) return false;
         if (strcmp(old[i].kind, "hierarchical_memory_limit") == 0) {
             uint64_t v;
             char num[24];
@@ -315,4 +315,5 @@ void ml_cgroup_reread(struct ml_cgroup *cg) {
         copy_str(cg->source, cg->meminfo, sizeof cg->source);
         cg->source_kind = "MemTotal";
     }
+    return true;
 }

@@ -45,8 +45,10 @@ struct ml_cgroup {
 void ml_cgroup_discover(const char *root, struct ml_cgroup *out);
 
 /* Re-reads the limit files discovery found (cheap: a few small reads) and recomputes
- * the limits; a moved process or a new ancestor limit needs ml_cgroup_discover. */
-void ml_cgroup_reread(struct ml_cgroup *cg);
+ * the limits; a moved process or a new ancestor limit needs ml_cgroup_discover.
+ * Returns false (and *cg is half-updated) when a file can no longer be read: the
+ * cgroup is gone, and the caller must discover again. */
+bool ml_cgroup_reread(struct ml_cgroup *cg);
 
 /* Parsers, exposed for unit tests and fuzzing. */
 /* A /proc/self/cgroup line; sets *v1_memory or *v2 when it is the memory or unified line. */

@@ -6,19 +6,26 @@
 #include <unistd.h>
 
 ssize_t ml_read_file(const char *path, char *buf, size_t cap) {
+    return ml_read_file_err(path, buf, cap, NULL);
+}
+
+ssize_t ml_read_file_err(const char *path, char *buf, size_t cap, int *err) {
     int saved = errno;
     ssize_t total = -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 && err) *err = errno;
     if (fd >= 0) {
         size_t len = 0;
         for (;;) {
             if (len + 1 >= cap) { /* does not fit: refuse rather than parse half */
+                if (err) *err = EFBIG;
                 len = (size_t)-1;
                 break;
             }
             ssize_t r = read(fd, buf + len, cap - 1 - len);
             if (r < 0 && errno == EINTR) continue;
             if (r < 0) {
+                if (err) *err = errno;
                 len = (size_t)-1;
                 break;
             }

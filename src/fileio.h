@@ -15,6 +15,8 @@
 /* Whole file into buf, NUL-terminated. Returns bytes read, or -1 if it cannot be
  * opened or read or does not fit (cap - 1 bytes at most). Keeps errno. */
 ssize_t ml_read_file(const char *path, char *buf, size_t cap);
+/* The same, and the cause of a failure in *err (errno itself is kept). */
+ssize_t ml_read_file_err(const char *path, char *buf, size_t cap, int *err);
 
 /* Calls fn for each line (without '\n', NUL-terminated) of a file of any size;
  * lines longer than 4095 bytes are skipped. fn returns false to stop.

@@ -225,7 +225,18 @@ static void refresh_limits(uint64_t now) {
 }
 
 static uint64_t read_usage(void) {
-    return S.cfg.scope == ML_SCOPE_CGROUP ? ml_usage_cgroup(&S.cg) : ml_usage_process();
+    static atomic_bool warned;
+    int err = 0;
+    uint64_t u =
+        S.cfg.scope == ML_SCOPE_CGROUP ? ml_usage_cgroup(&S.cg, &err) : ml_usage_process(&err);
+    /* No /proc (a chroot, a sandbox), a vanished cgroup, no descriptors left: usage
+     * reads as 0, which never trims or refuses. Said once, as the user must know. */
+    if (err && !atomic_exchange(&warned, true))
+        ml_log("cannot read %s: %s; usage counts as 0 while it cannot be read (no trims, no "
+               "refusals)",
+               S.cfg.scope == ML_SCOPE_CGROUP ? "the cgroup's usage" : "/proc/self/statm",
+               strerrordesc_np(err));
+    return u;
 }
 
 static enum memlimit_level update_level(uint64_t usage) {
@@ -586,7 +597,8 @@ static void reread_limits(uint64_t now) {
     cg_lock();
     memcpy(&cg_scratch, &S.cg, sizeof cg_scratch);
     cg_unlock();
-    ml_cgroup_reread(&cg_scratch);
+    /* a file that went away: the cgroup was removed or the process moved */
+    if (!ml_cgroup_reread(&cg_scratch)) ml_cgroup_discover("", &cg_scratch);
     apply_limits(&cg_scratch);
     give_sampler();
 }

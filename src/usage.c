@@ -20,11 +20,11 @@ uint64_t ml_parse_statm(const char *text, uint64_t page) {
     return f[1] > f[2] ? (f[1] - f[2]) * page : 0;
 }
 
-uint64_t ml_usage_process(void) {
+uint64_t ml_usage_process(int *err) {
     static uint64_t page;
     char buf[128];
     if (!page) page = (uint64_t)sysconf(_SC_PAGESIZE);
-    if (ml_read_file("/proc/self/statm", buf, sizeof buf) < 0) return 0;
+    if (ml_read_file_err("/proc/self/statm", buf, sizeof buf, err) < 0) return 0;
     return ml_parse_statm(buf, page);
 }
 
@@ -34,13 +34,13 @@ uint64_t ml_working_set(uint64_t usage, const char *stat, int version) {
     return usage > inactive ? usage - inactive : 0;
 }
 
-uint64_t ml_usage_cgroup(const struct ml_cgroup *cg) {
+uint64_t ml_usage_cgroup(const struct ml_cgroup *cg, int *err) {
     char path[ML_PATH_MAX + 32], buf[64], stat[4096];
     uint64_t usage;
     if (cg->version == 0) return 0;
     ml_fmt(path, sizeof path, "%s/%s", cg->dir,
            cg->version == 1 ? "memory.usage_in_bytes" : "memory.current");
-    if (ml_read_file(path, buf, sizeof buf) < 0 || !ml_parse_u64(buf, &usage)) return 0;
+    if (ml_read_file_err(path, buf, sizeof buf, err) < 0 || !ml_parse_u64(buf, &usage)) return 0;
     ml_fmt(path, sizeof path, "%s/memory.stat", cg->dir);
     if (ml_read_file(path, stat, sizeof stat) < 0) return usage;
     return ml_working_set(usage, stat, cg->version);

@@ -46,13 +46,13 @@ Test(text, statm_and_stat) {
 }
 
 Test(text, real_usage_grows_with_touched_memory) {
-    uint64_t before = ml_usage_process();
+    uint64_t before = ml_usage_process(NULL);
     cr_assert_gt(before, 0);
     size_t n = 64 << 20;
     char *p = malloc(n);
     cr_assert_not_null(p);
     memset(p, 1, n);
-    uint64_t after = ml_usage_process();
+    uint64_t after = ml_usage_process(NULL);
     cr_expect_geq(after, before + (60 << 20), "before %lu after %lu", (unsigned long)before,
                   (unsigned long)after);
     free(p);
