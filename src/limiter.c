@@ -7,6 +7,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "profile.h"
+#include "siglock.h"
 #include "memlimit.h"
 #include "reclaim.h"
 #include "usage.h"
@@ -183,12 +184,13 @@ static const char *env_get(const char *name) {
 }
 
 /* S.cg is copied whole, under a spin flag: readers (stats, the thread) are rare */
+/* memlimit_stats takes it on any thread: signals are blocked while it is held */
+static __thread sigset_t tl_cg_mask;
 static void cg_lock(void) {
-    while (atomic_flag_test_and_set_explicit(&S.cg_lock, memory_order_acquire)) {
-    }
+    ml_siglock(&S.cg_lock, &tl_cg_mask);
 }
 static void cg_unlock(void) {
-    atomic_flag_clear_explicit(&S.cg_lock, memory_order_release);
+    ml_sigunlock(&S.cg_lock, &tl_cg_mask);
 }
 
 static void publish_cgroup(const struct ml_cgroup *cg) {

@@ -1,4 +1,5 @@
 #include "profile.h"
+#include "siglock.h"
 #include "fileio.h"
 #include "log.h"
 
@@ -48,15 +49,16 @@ static struct {
     uintptr_t self_lo, self_hi; /* our own code: frames there are not the caller's */
 } P = {.lock = ATOMIC_FLAG_INIT};
 
+/* the mask saved by this thread's lock, restored by its unlock (also across fork) */
+static __thread sigset_t tl_mask;
 static void lock(void) {
-    while (atomic_flag_test_and_set_explicit(&P.lock, memory_order_acquire))
-        sched_yield();
+    ml_siglock(&P.lock, &tl_mask);
 }
 static bool try_lock(void) {
-    return !atomic_flag_test_and_set_explicit(&P.lock, memory_order_acquire);
+    return ml_siglock_try(&P.lock, &tl_mask);
 }
 static void unlock(void) {
-    atomic_flag_clear_explicit(&P.lock, memory_order_release);
+    ml_sigunlock(&P.lock, &tl_mask);
 }
 
 static void *map(size_t bytes) {

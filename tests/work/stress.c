@@ -1,5 +1,5 @@
 /* Everything at once, under a limit low enough that reclaim rounds and trims never
- * stop: 8 threads allocate and free across threads (some while holding the mutex
+ * stop: 16 threads allocate and free across threads (some while holding the mutex
  * the callbacks take), 2 threads register and unregister callbacks that allocate,
  * one thread forks (each child registers a callback and must see it called by its
  * own memlimit thread), one loads and unloads a plugin that registers in its
@@ -158,9 +158,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "stress: needs libmemlimit\n");
         return 2;
     }
-    pthread_t t[12];
+    pthread_t t[20];
     int n = 0;
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 16; i++)
         pthread_create(&t[n++], NULL, allocator, (void *)(uintptr_t)i);
     for (int i = 0; i < 2; i++)
         pthread_create(&t[n++], NULL, registrar, NULL);
