@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <math.h>
+#include <sys/resource.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -84,6 +85,29 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg) {
     return 0;
 }
 
+/* libunwind 1.6 (x86_64) keeps a pipe to validate addresses, made at its first unwind
+ * at the lowest free descriptors. A program that closes descriptors it did not open
+ * and reuses the numbers would have libunwind read from, write to or close its files.
+ * So the first unwind is made here with the low numbers taken: the pipe lands near
+ * the descriptor limit (at most 1024), where programs rarely reach. */
+static void first_unwind_high(void) {
+    static int held[1024];
+    int n = 0, top = 1024;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)top) top = (int)rl.rlim_cur;
+    top -= 4; /* the pipe's two, and room */
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd >= 0) held[n++] = fd;
+    while (fd >= 0 && fd < top - 1 && n < 1024) {
+        fd = fcntl(held[0], F_DUPFD_CLOEXEC, 0); /* the lowest free number */
+        if (fd >= 0) held[n++] = fd;
+    }
+    void *pcs[4];
+    P.backtrace(pcs, 4);
+    while (n)
+        close(held[--n]);
+}
+
 int ml_prof_init(uint64_t rate) {
     /* RTLD_LOCAL: libunwind's own _Unwind_* must not replace the C++ runtime's */
     void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
@@ -95,6 +119,7 @@ int ml_prof_init(uint64_t rate) {
     P.filter = map(FILTER_BITS / 8);
     if (!P.stacks || !P.live || !P.filter) return ENOMEM;
     dl_iterate_phdr(find_self, NULL);
+    first_unwind_high();
     P.rate = rate ? rate : 1;
     ml_prof_on = true;
     return 0;

@@ -373,7 +373,9 @@ static void parent(void) {
     pthread_mutex_unlock(&R.lock);
 }
 static void child(void) {
-    pthread_mutex_init(&R.lock, NULL);
+    /* this thread locked it in prepare: unlocking is defined, re-initialising a
+     * locked mutex is not (ThreadSanitizer reports it as a double lock) */
+    pthread_mutex_unlock(&R.lock);
     pthread_cond_init(&R.idle, NULL);
     for (int i = 0; i < ML_MAX_CALLBACKS; i++) {
         if (R.e[i].fn && !R.e[i].active) { /* its unregister was in progress */

@@ -47,7 +47,7 @@ Test(metrics, write_is_whole_and_names_by_pid) {
     cr_expect_str_eq(got, "a 1\n");
     /* a second write replaces it; nothing else is left in the directory */
     cr_assert_eq(ml_metrics_write(path, "a 2\n", 4, 77), 0);
-    char cmd[200];
+    char cmd[512];
     snprintf(cmd, sizeof cmd, "test $(ls -A %s | wc -l) -eq 1 && grep -qx 'a 2' %s", dir, want);
     cr_expect_eq(system(cmd), 0, "one file, the new text");
     /* an unwritable place is an error value, not a crash */

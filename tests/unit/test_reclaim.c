@@ -21,7 +21,8 @@ static uint64_t target(enum memlimit_level lv) {
 }
 static const struct ml_reclaim_ops ops = {measure, target, NULL, false, NULL, NULL};
 
-static int calls[64], ncalls;
+static int calls[64];
+static _Atomic int ncalls; /* written by the memlimit thread, read by the test */
 static size_t wants[64];
 static enum memlimit_level levels[64];
 static size_t record(enum memlimit_level lv, size_t want, void *arg) {
