@@ -32,7 +32,7 @@ WORK_C    := $(wildcard tests/work/*.c)
 WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
 
-.PHONY: all test unit integration demo deps install uninstall bench clean format check-real sanitize
+.PHONY: all test unit integration demo deps install uninstall bench clean format check-real sanitize fuzz
 all: $(LIB) $(SHOW)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h)
@@ -90,6 +90,10 @@ check-real: deps $(LIB)
 sanitize: deps $(LIB) $(WORK_BIN)
 	scripts/sanitize
 
+# libFuzzer targets for the parsers, FUZZ_SECONDS each (default 60; scripts/fuzz)
+fuzz: deps
+	scripts/fuzz
+
 demo: deps $(LIB) $(SHOW) $(WORK_BIN)
 	scripts/demo
 
@@ -123,7 +127,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/memlimit 2>/dev/null
 
 format:
-	clang-format -i src/*.[ch] preload/*.[ch] scripts/*.c tests/unit/*.c tests/unit/shim/*.c tests/unit/shim/criterion/*.h tests/work/*.c tests/work/*.cpp
+	clang-format -i src/*.[ch] preload/*.[ch] scripts/*.c tests/unit/*.c tests/unit/shim/*.c tests/unit/shim/criterion/*.h tests/fuzz/*.[ch] tests/work/*.c tests/work/*.cpp
 
 clean:
 	rm -rf $(B)

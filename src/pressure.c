@@ -70,6 +70,7 @@ int ml_parse_memory_events(const char *text, struct ml_memory_events *out) {
     struct ml_memory_events r;
     memset(&r, 0, sizeof r);
     int known = 0;
+    unsigned seen = 0;
     if (!text) return -1;
     for (const char *p = text; *p;) {
         /* "<key> <decimal>\n": key of [a-z_], one space */
@@ -82,6 +83,8 @@ int ml_parse_memory_events(const char *text, struct ml_memory_events *out) {
         if (*p == '\n') p++;
         for (size_t i = 0; i < sizeof memev_keys / sizeof memev_keys[0]; i++) {
             if (strlen(memev_keys[i].key) == kl && strncmp(memev_keys[i].key, k, kl) == 0) {
+                if (seen & 1u << i) return -1; /* the kernel never repeats a key */
+                seen |= 1u << i;
                 memcpy((char *)&r + memev_keys[i].off, &v, sizeof v);
                 known++;
             }

@@ -22,7 +22,7 @@ struct ml_psi_line {
 bool ml_parse_psi_line(const char *line, struct ml_psi_line *out);
 
 /* cgroup v2 memory.events (and memory.events.local). Keys the kernel may add later
- * are skipped; a malformed line makes the whole text invalid. */
+ * are skipped; a malformed line or a repeated key makes the whole text invalid. */
 struct ml_memory_events {
     uint64_t low, high, max, oom, oom_kill, oom_group_kill;
 };

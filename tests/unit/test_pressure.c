@@ -106,6 +106,7 @@ Test(pressure, memory_events_malformed) {
         " max 1\n",
         "max\t1\n",
         "low 0\nhigh 0\nmax 0\noom 0\noom_kill",
+        "max 1\noom 0\nmax 2\n", /* a repeated key (found by fuzz_memory_events) */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_expect_eq(ml_parse_memory_events(bad[i], &e), -1, "accepted: '%s'", bad[i]);
