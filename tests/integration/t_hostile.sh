@@ -7,7 +7,9 @@
 #   once, no trims, exit 0 (the line goes to stderr when the log cannot be opened)
 # - no /proc: the same line; no /sys/fs/cgroup: no cgroup limit, the program runs
 # - the cgroup removed under the process (moved, old one deleted) and the cgroup
-#   mount hidden mid-run: one line each, the limit of the new cgroup is followed
+#   mount hidden mid-run: one line each, the limit of the new cgroup is followed;
+#   its usage and limit files made unreadable (EACCES, not root): one line, the limit
+#   still read from memory.stat's hierarchical_memory_limit
 # - secure execution (setuid): path settings ignored (no log, metrics or profile
 #   file), numeric ones kept
 # - static binaries: untouched; dlopen instead of LD_PRELOAD: API and callback
@@ -71,6 +73,22 @@ for _ in $(seq 100); do grep -q "cannot read the cgroup's usage" "$T/vanish.log"
 wait $hp || fail "holder exit $?: $(cat "$T/vanish.out" "$T/vanish.log")"
 [ "$(grep -c "cannot read the cgroup's usage" "$T/vanish.log")" = 1 ] || fail "hidden cgroup mount: $(cat "$T/vanish.log")"
 echo "cgroup removed under the process: followed to the new one (128 MiB); mount hidden: one line, exit 0"
+
+# ---- cgroup files that turn unreadable (EACCES) for a process that is not root
+new_cgroup hostile-c $((200 << 20)); C=$CG_DIR
+touch "$T/perm.log" && chmod 0666 "$T/perm.log"
+cg_run "$C" setpriv --reuid=nobody --regid=nogroup --clear-groups env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=cgroup \
+    MEMLIMIT_EVENTS=on MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$T/perm.log" "$W/holder" 20 3 > "$T/perm.out" 2>&1 & hp=$!
+for _ in $(seq 100); do grep -q ready "$T/perm.out" 2> /dev/null && break; sleep 0.02; done
+chmod 000 "$C/memory.limit_in_bytes" "$C/memory.usage_in_bytes" || fail "cannot chmod the cgroup files"
+for _ in $(seq 100); do grep -q "cannot read the cgroup's usage" "$T/perm.log" && break; sleep 0.02; done
+wait $hp; rc=$?
+chmod 0644 "$C/memory.limit_in_bytes" "$C/memory.usage_in_bytes"
+[ $rc = 0 ] || fail "unreadable cgroup files: holder exit $rc: $(cat "$T/perm.out" "$T/perm.log")"
+# the limit stays known: v1's memory.stat (still readable) has hierarchical_memory_limit
+[ "$(grep -c "cannot read the cgroup's usage: Permission denied" "$T/perm.log")" = 1 ] &&
+    ! grep -q 'limit changed' "$T/perm.log" || fail "unreadable cgroup files: $(cat "$T/perm.log")"
+echo "cgroup files unreadable mid-run (not root): one 'cannot read' line; the limit stays known through memory.stat; exit 0"
 
 # ---- secure execution: a setuid program linked with the library
 gcc -O1 -I"$ROOT/src" -o "$T/suid" "$ROOT/tests/work/hostile.c" -L"$ROOT/build" -lmemlimit \
