@@ -183,8 +183,8 @@ static const char *env_get(const char *name) {
     return getenv(name);
 }
 
-/* S.cg is copied whole, under a spin flag: readers (stats, the thread) are rare */
-/* memlimit_stats takes it on any thread: signals are blocked while it is held */
+/* S.cg is copied whole, under a spin flag: readers (stats, the thread) are rare.
+ * memlimit_stats takes it on any thread, so signals are blocked while it is held. */
 static __thread sigset_t tl_cg_mask;
 static void cg_lock(void) {
     ml_siglock(&S.cg_lock, &tl_cg_mask);
@@ -232,10 +232,11 @@ static uint64_t read_usage(void) {
     uint64_t u =
         S.cfg.scope == ML_SCOPE_CGROUP ? ml_usage_cgroup(&S.cg, &err) : ml_usage_process(&err);
     /* No /proc (a chroot, a sandbox), a vanished cgroup, no descriptors left: usage
-     * reads as 0, which never trims or refuses. Said once, as the user must know. */
+     * reads as 0, so nothing is trimmed and the hard limit refuses only a request
+     * larger than itself. Said once, as the user must know. */
     if (err && !atomic_exchange(&warned, true))
-        ml_log("cannot read %s: %s; usage counts as 0 while it cannot be read (no trims, no "
-               "refusals)",
+        ml_log("cannot read %s: %s; usage counts as 0 while it cannot be read (no trims; "
+               "the hard limit refuses only a request above it)",
                S.cfg.scope == ML_SCOPE_CGROUP ? "the cgroup's usage" : "/proc/self/statm",
                strerrordesc_np(err));
     return u;

@@ -1,14 +1,13 @@
 #include "profile.h"
-#include "siglock.h"
 #include "fileio.h"
 #include "log.h"
+#include "siglock.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <math.h>
-#include <sys/resource.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -16,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 

@@ -1,5 +1,5 @@
-/* cgroup v2 memory.events: two readings from one input (split at the first NUL or
- * its middle), and the difference between them. */
+/* cgroup v2 memory.events: two readings from one input (its two halves), and the
+ * difference between them. */
 #include "fuzz.h"
 #include "pressure.h"
 
