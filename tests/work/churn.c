@@ -2,8 +2,6 @@
  *   churn threads N      N short-lived threads (8 alive at a time), each with a TLS
  *                        destructor that allocates, and thread-local blocks freed by
  *                        other threads
- *   churn exit           8 threads allocate while main calls exit() (atexit handlers
- *                        allocate too): must end, never hang or crash
  *   churn signal SECS    a SIGALRM every 100 us whose handler mallocs and frees 256 KiB,
  *                        interrupting the library's own code (mmap's slow path, the API,
  *                        profile dumps); glibc's malloc itself is never interrupted, as
@@ -63,30 +61,6 @@ static int threads(long n) {
     return destructed == want ? 0 : 1;
 }
 
-static void *spinner(void *arg) {
-    (void)arg;
-    for (uint64_t s = (uintptr_t)pthread_self();;) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        free(atomic_exchange(&handoff[s % 64], malloc(16 + s % 100000)));
-    }
-    return NULL;
-}
-
-static void at_exit_alloc(void) {
-    void *p = malloc(1 << 20);
-    memset(p, 1, 1 << 20);
-    free(p);
-}
-
-static int exit_race(void) {
-    atexit(at_exit_alloc);
-    pthread_t t;
-    for (int i = 0; i < 8; i++)
-        pthread_create(&t, NULL, spinner, NULL);
-    usleep(20 * 1000);
-    exit(0); /* the threads are still allocating */
-}
-
 static void on_alarm(int sig) {
     (void)sig;
     void *p = malloc(256 << 10);
@@ -128,8 +102,7 @@ static int signals(int secs) {
 
 int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "threads")) return threads(atol(argv[2]));
-    if (argc >= 2 && !strcmp(argv[1], "exit")) return exit_race();
     if (argc >= 3 && !strcmp(argv[1], "signal")) return signals(atoi(argv[2]));
-    fprintf(stderr, "usage: churn threads N | exit | signal SECS\n");
+    fprintf(stderr, "usage: churn threads N | signal SECS\n");
     return 2;
 }

@@ -1,5 +1,6 @@
 /* Hostile moments for an interposer: fork while other threads allocate (the child
- * must allocate and exit cleanly), and exit while threads are mid-allocation.
+ * must allocate and exit cleanly), and exit (with an atexit handler that allocates)
+ * while threads are mid-allocation.
  * usage: forkexit fork [children=200] | forkexit exit | forkexit churn SECONDS */
 #include <pthread.h>
 #include <stdint.h>
@@ -28,6 +29,13 @@ static void *churn(void *arg) {
     return NULL;
 }
 
+/* runs in exit(), while the other threads still allocate */
+static void at_exit_alloc(void) {
+    void *p = malloc(1 << 20);
+    if (p) memset(p, 1, 1 << 20);
+    free(p);
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "fork";
     pthread_t t[4];
@@ -41,6 +49,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (strcmp(mode, "exit") == 0) {
+        atexit(at_exit_alloc);
         struct timespec d = {0, 5 * 1000 * 1000};
         nanosleep(&d, NULL);
         exit(0); /* threads still allocating */
