@@ -14,7 +14,8 @@ trial() { # MODE: sets LAT (us; "-" when no callback came) and OOMS (kills in th
     before=$(cg_oom_kills "$D")
     cg_run "$D" env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=cgroup MEMLIMIT_EVENTS=$1 MEMLIMIT_TRACE=1 \
         MEMLIMIT_LOG="$ROOT/build/events-$1.trace" "$W/holder" 120 1 > "$out" 2>&1 & local hp=$!
-    for _ in $(seq 100); do grep -q ready "$out" 2>/dev/null && break; sleep 0.02; done
+    # how soon it is ready depends on the machine: wait up to 30 s
+    for _ in $(seq 1500); do grep -q ready "$out" 2>/dev/null && break; sleep 0.02; done
     grep -q ready "$out" || fail "holder did not start: $(cat "$out")"
     cg_run "$D" "$W/rawgrow" "$D/memory.usage_in_bytes" $SOFT 140 500 > "$ROOT/build/events-grow.out" 2>&1
     wait $hp
@@ -39,7 +40,8 @@ echo "events on (15 trials): latency from the soft-limit crossing to the callbac
 echo "   all:$lat"
 [ $ooms -eq 0 ] || fail "$ooms OOM kills with events on"
 median=$(echo "$stats" | sed -E 's/.*median ([0-9]+).*/\1/')
-# not a timing target (that is in the note and README): a sanity bound, 10x the idle tick's tenth
+# not a timing target: woken only by its 0.5 s timer the thread would show a median near
+# 250 ms; 100 ms is 300 times what events give here, so only a broken wake-up fails it
 [ "$median" -lt 100000 ] || fail "median latency $median us: events are not waking the thread"
 off="" ooms=0
 for i in 1 2 3; do
