@@ -27,6 +27,7 @@ bool ml_parse_limit_value(const char *text, uint64_t *out) {
 }
 
 static void copy_str(char *dst, const char *src, size_t cap) {
+    if (dst == src) return; /* ml_cgroup_reread keeps an entry where it was */
     size_t n = strlen(src);
     if (n >= cap) n = cap - 1;
     memcpy(dst, src, n);
@@ -117,8 +118,7 @@ bool ml_parse_mountinfo_line(char *line, char **root, char **mnt, char **fstype,
 
 struct cg_scan {
     const char *v1_path, *v2_path;
-    char v1_root[ML_PATH_MAX], v1_mnt[ML_PATH_MAX];
-    char v2_root[ML_PATH_MAX], v2_mnt[ML_PATH_MAX];
+    char *v1_root, *v1_mnt, *v2_root, *v2_mnt; /* ML_PATH_MAX each, in the work space */
     size_t v1_match; /* length of the mount root matched against v1_path, +1 */
     bool v2_found;
 };
@@ -150,7 +150,7 @@ static bool scan_mount(char *line, void *arg) {
 }
 
 struct cg_lines {
-    char v1[ML_PATH_MAX], v2[ML_PATH_MAX];
+    char *v1, *v2; /* ML_PATH_MAX each, in the work space */
 };
 
 static bool scan_cgroup_line(char *line, void *arg) {
@@ -200,23 +200,30 @@ static void add_limit(struct ml_cgroup *cg, const char *path, const char *kind, 
     }
 }
 
-static void read_limit(struct ml_cgroup *cg, const char *dir, const char *file) {
-    char path[ML_PATH_MAX + 32], buf[64];
-    ml_fmt(path, sizeof path, "%s/%s", dir, file);
-    if (ml_read_file(path, buf, sizeof buf) >= 0) add_limit(cg, path, file, buf);
+static void read_limit(struct ml_cgroup *cg, struct ml_cg_work *w, const char *dir,
+                       const char *file) {
+    char buf[64];
+    ml_fmt(w->path, sizeof w->path, "%s/%s", dir, file);
+    if (ml_read_file(w->path, buf, sizeof buf) >= 0) add_limit(cg, w->path, file, buf);
+}
+
+static void add_hierarchical(struct ml_cgroup *cg, const char *path, const char *kind, uint64_t v) {
+    char num[24];
+    ml_fmt(num, sizeof num, "%llu", (unsigned long long)v);
+    add_limit(cg, path, kind, num);
 }
 
 /* Reads the limit files in dir and each ancestor up to and including mount. */
-static void walk_up(struct ml_cgroup *cg, int version) {
-    char dir[ML_PATH_MAX];
-    copy_str(dir, cg->dir, sizeof dir);
+static void walk_up(struct ml_cgroup *cg, struct ml_cg_work *w, int version) {
+    char *dir = w->dir;
+    copy_str(dir, cg->dir, sizeof w->dir);
     size_t mlen = strlen(cg->mount);
     for (int depth = 0; depth < 64; depth++) {
         if (version == 2) {
-            read_limit(cg, dir, "memory.max");
-            read_limit(cg, dir, "memory.high");
+            read_limit(cg, w, dir, "memory.max");
+            read_limit(cg, w, dir, "memory.high");
         } else {
-            read_limit(cg, dir, "memory.limit_in_bytes");
+            read_limit(cg, w, dir, "memory.limit_in_bytes");
         }
         size_t dl = strlen(dir);
         if (dl <= mlen) break;
@@ -226,37 +233,43 @@ static void walk_up(struct ml_cgroup *cg, int version) {
     }
     if (version == 1) {
         /* the kernel's own min over ancestors, including ones not mounted here */
-        char path[ML_PATH_MAX + 32], stat[4096];
         uint64_t v;
-        ml_fmt(path, sizeof path, "%s/memory.stat", cg->dir);
-        if (ml_read_file(path, stat, sizeof stat) >= 0 &&
-            ml_find_key_u64(stat, "hierarchical_memory_limit", &v)) {
-            char num[24];
-            ml_fmt(num, sizeof num, "%llu", (unsigned long long)v);
-            add_limit(cg, path, "hierarchical_memory_limit", num);
-        }
+        ml_fmt(w->path, sizeof w->path, "%s/memory.stat", cg->dir);
+        if (ml_file_key_u64(w->path, "hierarchical_memory_limit", &v, NULL) > 0)
+            add_hierarchical(cg, w->path, "hierarchical_memory_limit", v);
     }
 }
 
-void ml_cgroup_discover(const char *root, struct ml_cgroup *cg) {
+static void take_memtotal(struct ml_cgroup *cg) {
+    cg->limit = cg->cgroup_limit;
+    if (cg->mem_total && cg->mem_total < cg->limit) {
+        cg->limit = cg->mem_total;
+        copy_str(cg->source, cg->meminfo, sizeof cg->source);
+        cg->source_kind = "MemTotal";
+    }
+}
+
+void ml_cgroup_discover_in(const char *root, struct ml_cgroup *cg, struct ml_cg_work *w) {
     memset(cg, 0, sizeof *cg);
     cg->cgroup_limit = ML_NO_LIMIT;
     cg->limit = ML_NO_LIMIT;
     if (!root) root = "";
 
-    char path[ML_PATH_MAX + 32];
-    struct cg_lines lines;
+    struct cg_lines lines = {.v1 = w->v1, .v2 = w->v2};
     lines.v1[0] = lines.v2[0] = '\0';
-    ml_fmt(path, sizeof path, "%s/proc/self/cgroup", root);
-    ml_for_each_line(path, scan_cgroup_line, &lines);
+    ml_fmt(w->path, sizeof w->path, "%s/proc/self/cgroup", root);
+    ml_for_each_line(w->path, w->line, sizeof w->line, scan_cgroup_line, &lines);
 
     if (lines.v1[0] || lines.v2[0]) {
-        struct cg_scan scan;
-        memset(&scan, 0, sizeof scan);
-        scan.v1_path = lines.v1;
-        scan.v2_path = lines.v2;
-        ml_fmt(path, sizeof path, "%s/proc/self/mountinfo", root);
-        ml_for_each_line(path, scan_mount, &scan);
+        struct cg_scan scan = {.v1_path = lines.v1,
+                               .v2_path = lines.v2,
+                               .v1_root = w->v1_root,
+                               .v1_mnt = w->v1_mnt,
+                               .v2_root = w->v2_root,
+                               .v2_mnt = w->v2_mnt};
+        scan.v1_root[0] = scan.v1_mnt[0] = scan.v2_root[0] = scan.v2_mnt[0] = '\0';
+        ml_fmt(w->path, sizeof w->path, "%s/proc/self/mountinfo", root);
+        ml_for_each_line(w->path, w->line, sizeof w->line, scan_mount, &scan);
         /* the memory controller lives on v1 when a v1 memory hierarchy is mounted (hybrid) */
         if (scan.v1_mnt[0]) {
             cg->version = 1;
@@ -268,52 +281,46 @@ void ml_cgroup_discover(const char *root, struct ml_cgroup *cg) {
             ml_fmt(cg->mount, sizeof cg->mount, "%s%s", root, scan.v2_mnt);
         }
         if (scan.v2_found) join_dir(cg->v2dir, root, scan.v2_mnt, scan.v2_root, lines.v2);
-        if (cg->version) walk_up(cg, cg->version);
+        if (cg->version) walk_up(cg, w, cg->version);
     }
 
-    char meminfo[4096];
     uint64_t kb;
-    ml_fmt(path, sizeof path, "%s/proc/meminfo", root);
-    if (ml_read_file(path, meminfo, sizeof meminfo) >= 0 &&
-        ml_find_key_u64(meminfo, "MemTotal", &kb) && kb < (UINT64_MAX >> 10)) {
+    ml_fmt(w->path, sizeof w->path, "%s/proc/meminfo", root);
+    if (ml_file_key_u64(w->path, "MemTotal", &kb, NULL) > 0 && kb < (UINT64_MAX >> 10)) {
         cg->mem_total = kb << 10;
-        copy_str(cg->meminfo, path, sizeof cg->meminfo);
+        copy_str(cg->meminfo, w->path, sizeof cg->meminfo);
     }
+    take_memtotal(cg);
+}
 
-    cg->limit = cg->cgroup_limit;
-    if (cg->mem_total && cg->mem_total < cg->limit) {
-        cg->limit = cg->mem_total;
-        copy_str(cg->source, path, sizeof cg->source);
-        cg->source_kind = "MemTotal";
-    }
+void ml_cgroup_discover(const char *root, struct ml_cgroup *cg) {
+    struct ml_cg_work w;
+    ml_cgroup_discover_in(root, cg, &w);
 }
 
 bool ml_cgroup_reread(struct ml_cgroup *cg) {
+    /* the files are re-read in place: entry i moves to k <= i, so nothing is copied
+     * aside (this runs on application threads, whose stacks may be small) */
     int n = cg->nfiles;
-    struct ml_cg_file old[ML_CG_MAX_FILES];
-    memcpy(old, cg->files, sizeof old);
     cg->nfiles = 0;
     cg->cgroup_limit = ML_NO_LIMIT;
     cg->source[0] = '\0';
     cg->source_kind = NULL;
     for (int i = 0; i < n; i++) {
-        char buf[4096];
-        if (ml_read_file(old[i].path, buf, sizeof buf) < 0) return false;
-        if (strcmp(old[i].kind, "hierarchical_memory_limit") == 0) {
+        struct ml_cg_file *f = &cg->files[i];
+        const char *kind = f->kind;
+        if (strcmp(kind, "hierarchical_memory_limit") == 0) {
             uint64_t v;
-            char num[24];
-            if (!ml_find_key_u64(buf, "hierarchical_memory_limit", &v)) continue;
-            ml_fmt(num, sizeof num, "%llu", (unsigned long long)v);
-            add_limit(cg, old[i].path, old[i].kind, num);
+            int r = ml_file_key_u64(f->path, kind, &v, NULL);
+            if (r < 0) return false;
+            if (r == 0) continue; /* no such line any more */
+            add_hierarchical(cg, f->path, kind, v);
         } else {
-            add_limit(cg, old[i].path, old[i].kind, buf);
+            char buf[64];
+            if (ml_read_file(f->path, buf, sizeof buf) < 0) return false;
+            add_limit(cg, f->path, kind, buf);
         }
     }
-    cg->limit = cg->cgroup_limit;
-    if (cg->mem_total && cg->mem_total < cg->limit) {
-        cg->limit = cg->mem_total;
-        copy_str(cg->source, cg->meminfo, sizeof cg->source);
-        cg->source_kind = "MemTotal";
-    }
+    take_memtotal(cg);
     return true;
 }

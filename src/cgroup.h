@@ -41,13 +41,26 @@ struct ml_cgroup {
     char warning[ML_PATH_MAX + 96]; /* the first file with contents we could not parse */
 };
 
-/* Fills *out. Never fails: what cannot be read is simply not a limit. */
+/* Discovery's buffers, about 7.5 KiB: the library keeps one in static space for
+ * whoever holds its sampler, so discovery fits on small thread stacks. */
+struct ml_cg_work {
+    char line[4096]; /* a line of /proc/self/mountinfo */
+    char path[ML_PATH_MAX + 32];
+    char dir[ML_PATH_MAX];
+    char v1[ML_PATH_MAX], v2[ML_PATH_MAX]; /* our cgroup paths */
+    char v1_root[ML_PATH_MAX], v1_mnt[ML_PATH_MAX], v2_root[ML_PATH_MAX], v2_mnt[ML_PATH_MAX];
+};
+
+/* Fills *out. Never fails: what cannot be read is simply not a limit. Uses about
+ * 0.5 KiB of stack besides *work. */
+void ml_cgroup_discover_in(const char *root, struct ml_cgroup *out, struct ml_cg_work *work);
+/* The same with its work space on the stack (tools and tests). */
 void ml_cgroup_discover(const char *root, struct ml_cgroup *out);
 
 /* Re-reads the limit files discovery found (cheap: a few small reads) and recomputes
  * the limits; a moved process or a new ancestor limit needs ml_cgroup_discover.
  * Returns false (and *cg is half-updated) when a file can no longer be read: the
- * cgroup is gone, and the caller must discover again. */
+ * cgroup is gone, and the caller must discover again. Small stack (under 0.5 KiB). */
 bool ml_cgroup_reread(struct ml_cgroup *cg);
 
 /* Parsers, exposed for unit tests and fuzzing. */

@@ -42,18 +42,19 @@ ssize_t ml_read_file_err(const char *path, char *buf, size_t cap, int *err) {
     return total;
 }
 
-int ml_for_each_line(const char *path, bool (*fn)(char *line, void *arg), void *arg) {
+int ml_for_each_line(const char *path, char *buf, size_t cap, bool (*fn)(char *line, void *arg),
+                     void *arg) {
     int saved = errno;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
+        int e = errno;
         errno = saved;
-        return -1;
+        return -e;
     }
-    char buf[4096];
     size_t len = 0;
     bool skipping = false, go = true;
     while (go) {
-        ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+        ssize_t r = read(fd, buf + len, cap - 1 - len);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             if (len && !skipping) { /* last line without newline */
@@ -74,7 +75,7 @@ int ml_for_each_line(const char *path, bool (*fn)(char *line, void *arg), void *
         if (!go) break;
         memmove(buf, buf + start, len - start);
         len -= start;
-        if (len == sizeof buf - 1) { /* over-long line: drop it up to its newline */
+        if (len == cap - 1) { /* over-long line: drop it up to its newline */
             skipping = true;
             len = 0;
         }
@@ -82,6 +83,30 @@ int ml_for_each_line(const char *path, bool (*fn)(char *line, void *arg), void *
     close(fd);
     errno = saved;
     return 0;
+}
+
+struct key_find {
+    const char *key;
+    uint64_t *out;
+    bool found;
+};
+
+static bool key_line(char *line, void *arg) {
+    struct key_find *k = arg;
+    k->found = ml_find_key_u64(line, k->key, k->out);
+    return !k->found;
+}
+
+int ml_file_key_u64(const char *path, const char *key, uint64_t *out, int *err) {
+    /* memory.stat and meminfo lines are short: a longer one is skipped, never cut */
+    char buf[256];
+    struct key_find k = {.key = key, .out = out};
+    int r = ml_for_each_line(path, buf, sizeof buf, key_line, &k);
+    if (r < 0) {
+        if (err) *err = -r;
+        return -1;
+    }
+    return k.found ? 1 : 0;
 }
 
 bool ml_parse_u64(const char *s, uint64_t *out) {

@@ -18,10 +18,16 @@ ssize_t ml_read_file(const char *path, char *buf, size_t cap);
 /* The same, and the cause of a failure in *err (errno itself is kept). */
 ssize_t ml_read_file_err(const char *path, char *buf, size_t cap, int *err);
 
-/* Calls fn for each line (without '\n', NUL-terminated) of a file of any size;
- * lines longer than 4095 bytes are skipped. fn returns false to stop.
- * Returns 0, or -1 if the file cannot be opened. Keeps errno. */
-int ml_for_each_line(const char *path, bool (*fn)(char *line, void *arg), void *arg);
+/* Calls fn for each line (without '\n', NUL-terminated) of a file of any size, read
+ * through buf; lines longer than cap - 1 bytes are skipped. fn returns false to stop.
+ * Returns 0, or -errno if the file cannot be opened. Keeps errno. */
+int ml_for_each_line(const char *path, char *buf, size_t cap, bool (*fn)(char *line, void *arg),
+                     void *arg);
+
+/* The value of "key value" (memory.stat, meminfo) in a file of any size, read in small
+ * pieces (a few hundred bytes of stack). Returns 1 with *out set, 0 if no such line,
+ * -1 if the file cannot be read (the cause in *err if err; errno is kept). */
+int ml_file_key_u64(const char *path, const char *key, uint64_t *out, int *err);
 
 /* Strict decimal: optional surrounding whitespace (a trailing newline from sysfs),
  * digits only, no sign, no overflow. */

@@ -35,13 +35,15 @@ uint64_t ml_working_set(uint64_t usage, const char *stat, int version) {
 }
 
 uint64_t ml_usage_cgroup(const struct ml_cgroup *cg, int *err) {
-    char path[ML_PATH_MAX + 32], buf[64], stat[4096];
-    uint64_t usage;
+    char path[ML_PATH_MAX + 32], buf[64];
+    uint64_t usage, inactive = 0;
     if (cg->version == 0) return 0;
     ml_fmt(path, sizeof path, "%s/%s", cg->dir,
            cg->version == 1 ? "memory.usage_in_bytes" : "memory.current");
     if (ml_read_file_err(path, buf, sizeof buf, err) < 0 || !ml_parse_u64(buf, &usage)) return 0;
+    /* memory.stat is read in small pieces: this runs on application threads */
     ml_fmt(path, sizeof path, "%s/memory.stat", cg->dir);
-    if (ml_read_file(path, stat, sizeof stat) < 0) return usage;
-    return ml_working_set(usage, stat, cg->version);
+    ml_file_key_u64(path, cg->version == 1 ? "total_inactive_file" : "inactive_file", &inactive,
+                    NULL);
+    return usage > inactive ? usage - inactive : 0;
 }
