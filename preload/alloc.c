@@ -15,6 +15,10 @@
 
 #define EXPORT __attribute__((visibility("default")))
 #define SLOW   __attribute__((noinline, cold))
+/* who called the entry point: the hard limit's reserve depends on it (the dynamic
+ * loader and the C runtime must still get memory after the application ate its
+ * share); evaluated only on the way to a slow path */
+#define CALLER __builtin_return_address(0)
 
 __thread size_t ml_tl_budget TLS_IE;
 __thread size_t ml_tl_left TLS_IE = SIZE_MAX;
@@ -54,9 +58,9 @@ static void *enomem(void) {
 
 /* ---- malloc ---- */
 
-static SLOW void *malloc_slow(size_t n) {
+static SLOW void *malloc_slow(size_t n, const void *caller) {
     if (unlikely(!ml_resolve())) return ml_boot_alloc(n, 16);
-    if (too_big(n) || !ml_core_admit(n, true)) return enomem();
+    if (too_big(n) || !ml_core_admit_from(n, true, caller)) return enomem();
     void *p = ml_next.malloc(n);
     if (unlikely(!p)) return enomem();
     ml_after_alloc(p, n, true);
@@ -65,7 +69,7 @@ static SLOW void *malloc_slow(size_t n) {
 
 EXPORT void *malloc(size_t n) {
     if (ml_take(n)) return ml_next.malloc(n);
-    return malloc_slow(n);
+    return malloc_slow(n, CALLER);
 }
 
 static void free_special(void *p) {
@@ -81,9 +85,9 @@ EXPORT void free(void *p) {
 
 /* ---- calloc ---- */
 
-static SLOW void *calloc_slow(size_t a, size_t b, size_t n) {
+static SLOW void *calloc_slow(size_t a, size_t b, size_t n, const void *caller) {
     if (unlikely(!ml_resolve())) return ml_boot_alloc(n, 16); /* static: already zero */
-    if (too_big(n) || !ml_core_admit(n, true)) return enomem();
+    if (too_big(n) || !ml_core_admit_from(n, true, caller)) return enomem();
     void *p = ml_next.calloc(a, b);
     if (unlikely(!p)) return enomem();
     ml_after_alloc(p, n, true);
@@ -94,18 +98,18 @@ EXPORT void *calloc(size_t a, size_t b) {
     size_t n;
     if (unlikely(__builtin_mul_overflow(a, b, &n))) return enomem();
     if (ml_take(n)) return ml_next.calloc(a, b);
-    return calloc_slow(a, b, n);
+    return calloc_slow(a, b, n, CALLER);
 }
 
 /* ---- realloc: only growth counts ---- */
 
-static SLOW void *realloc_slow(void *p, size_t n, size_t grow) {
+static SLOW void *realloc_slow(void *p, size_t n, size_t grow, const void *caller) {
     if (unlikely(!ml_resolve())) {
         void *q = ml_boot_alloc(n, 16);
         if (q && p) memcpy(q, p, ml_boot_size(p) < n ? ml_boot_size(p) : n);
         return q;
     }
-    if (too_big(n) || !ml_core_admit(grow, true)) return enomem();
+    if (too_big(n) || !ml_core_admit_from(grow, true, caller)) return enomem();
     if (ml_is_boot(p)) { /* moving a bootstrap block into the real allocator */
         void *q = ml_next.malloc(n ? n : 1);
         if (!q) return enomem();
@@ -120,21 +124,21 @@ static SLOW void *realloc_slow(void *p, size_t n, size_t grow) {
     return q;
 }
 
-static inline void *realloc_heap(void *p, size_t n) {
+static inline void *realloc_heap(void *p, size_t n, const void *caller) {
     size_t old = ml_next.malloc_usable_size(p);
     size_t grow = n > old ? n - old : 0;
     if (likely(grow == 0 || ml_take(grow))) return ml_next.realloc(p, n);
-    return realloc_slow(p, n, grow);
+    return realloc_slow(p, n, grow, caller);
 }
 
 EXPORT void *realloc(void *p, size_t n) {
-    if (likely(p && !ml_is_special(p))) return realloc_heap(p, n);
+    if (likely(p && !ml_is_special(p))) return realloc_heap(p, n, CALLER);
     if (p && !ml_is_boot(p)) { /* profiling: the old block is no longer live */
         forget(p);
-        return realloc_heap(p, n);
+        return realloc_heap(p, n, CALLER);
     }
     if (!p && ml_take(n)) return ml_next.realloc(NULL, n);
-    return realloc_slow(p, n, n);
+    return realloc_slow(p, n, n, CALLER);
 }
 
 EXPORT void *reallocarray(void *p, size_t a, size_t b) {
@@ -159,9 +163,9 @@ static bool fix_alignment(size_t *al) {
 
 enum aligned_kind { K_MEMALIGN, K_ALIGNED_ALLOC, K_VALLOC, K_PVALLOC };
 
-static SLOW void *aligned_slow(enum aligned_kind k, size_t al, size_t n) {
+static SLOW void *aligned_slow(enum aligned_kind k, size_t al, size_t n, const void *caller) {
     if (unlikely(!ml_resolve())) return ml_boot_alloc(n, al);
-    if (too_big(n) || !ml_core_admit(n, true)) return enomem();
+    if (too_big(n) || !ml_core_admit_from(n, true, caller)) return enomem();
     void *p;
     switch (k) {
     case K_ALIGNED_ALLOC:
@@ -187,7 +191,7 @@ EXPORT void *memalign(size_t al, size_t n) {
         return NULL;
     }
     if (ml_take(n)) return ml_next.memalign(al, n);
-    return aligned_slow(K_MEMALIGN, al, n);
+    return aligned_slow(K_MEMALIGN, al, n, CALLER);
 }
 
 EXPORT void *aligned_alloc(size_t al, size_t n) {
@@ -196,7 +200,7 @@ EXPORT void *aligned_alloc(size_t al, size_t n) {
         return NULL;
     }
     if (ml_take(n)) return ml_next.aligned_alloc(al, n);
-    return aligned_slow(K_ALIGNED_ALLOC, al, n);
+    return aligned_slow(K_ALIGNED_ALLOC, al, n, CALLER);
 }
 
 EXPORT int posix_memalign(void **out, size_t al, size_t n) {
@@ -209,7 +213,7 @@ EXPORT int posix_memalign(void **out, size_t al, size_t n) {
         *out = p;
         return 0;
     }
-    if (too_big(n) || !ml_core_admit(n, true)) {
+    if (too_big(n) || !ml_core_admit_from(n, true, CALLER)) {
         errno = ENOMEM;
         return ENOMEM;
     }
@@ -226,7 +230,7 @@ EXPORT int posix_memalign(void **out, size_t al, size_t n) {
 
 EXPORT void *valloc(size_t n) {
     if (ml_take(n) && ml_next.valloc) return ml_next.valloc(n);
-    return aligned_slow(K_VALLOC, page_size(), n);
+    return aligned_slow(K_VALLOC, page_size(), n, CALLER);
 }
 
 EXPORT void *pvalloc(size_t n) {
@@ -235,7 +239,7 @@ EXPORT void *pvalloc(size_t n) {
     if (unlikely(__builtin_add_overflow(n, page - 1, &r))) return enomem();
     r &= ~(page - 1);
     if (ml_take(r) && ml_next.pvalloc) return ml_next.pvalloc(r);
-    return aligned_slow(K_PVALLOC, page, r);
+    return aligned_slow(K_PVALLOC, page, r, CALLER);
 }
 
 EXPORT size_t malloc_usable_size(void *p) {

@@ -1,9 +1,12 @@
 /* The mmap family: private anonymous mappings and growing mremaps count against
- * the same budget as malloc. PROT_NONE reservations (node, JVMs, Go) do not: they
- * are address space, not memory. Shared anonymous mappings (postgres's shared
- * buffers) and hugetlb do not either: their pages are shmem or hugetlb, never
- * the process's anonymous memory, and a fork child shares them. */
+ * the same budget as malloc. PROT_NONE and MAP_NORESERVE reservations (node, JVMs,
+ * Go) do not: they are address space, touched a page at a time, not memory the
+ * mapping's length says. Shared anonymous mappings (postgres's shared buffers) and
+ * hugetlb do not either: their pages are shmem or hugetlb, never the process's
+ * anonymous memory, and a fork child shares them. mremap grows any kind of mapping,
+ * so near the hard limit it asks what the mapping is (src/vma.h). */
 #include "../src/limiter.h"
+#include "../src/vma.h"
 #include "budget.h"
 
 #include <errno.h>
@@ -26,8 +29,8 @@ static __attribute__((noinline, cold)) void *mmap_slow(void *a, size_t l, int pr
 }
 
 EXPORT void *mmap(void *a, size_t l, int prot, int fl, int fd, off_t o) {
-    if ((fl & (MAP_ANONYMOUS | MAP_SHARED | MAP_HUGETLB)) != MAP_ANONYMOUS || prot == PROT_NONE ||
-        ml_take_nosave(l))
+    if ((fl & (MAP_ANONYMOUS | MAP_SHARED | MAP_HUGETLB | MAP_NORESERVE)) != MAP_ANONYMOUS ||
+        prot == PROT_NONE || ml_take_nosave(l))
         return ml_next.mmap(a, l, prot, fl, fd, o);
     return mmap_slow(a, l, prot, fl, fd, o);
 }
@@ -49,7 +52,8 @@ EXPORT void *mremap(void *old, size_t ol, size_t nl, int fl, ...) {
     }
     size_t grow = nl > ol ? nl - ol : 0;
     bool slow = grow && !ml_take_nosave(grow);
-    if (slow && !ml_core_admit(grow, false)) {
+    /* only growth of what mmap would count may be refused */
+    if (slow && ml_core_hard_near(grow) && ml_vma_counts(old) && !ml_core_admit(grow, false)) {
         errno = ENOMEM;
         return MAP_FAILED;
     }

@@ -1,4 +1,5 @@
 #include "limiter.h"
+#include "caller.h"
 #include "cgroup.h"
 #include "config.h"
 #include "decide.h"
@@ -52,14 +53,18 @@ static struct {
     _Atomic uint64_t last_sample_ns;
     _Atomic uint64_t peak;
     _Atomic uint64_t samples;
-    atomic_flag sampling; /* one sampler at a time; others never wait */
+    atomic_flag sampling; /* one sampler at a time; application threads never wait for it */
+    _Atomic int pid;      /* ours: a vfork child shares this memory and must not act in it */
 
     /* level */
     _Atomic int level;
     _Atomic bool reached;
 
-    /* trimming */
-    struct ml_trim_policy trim_policy; /* only touched by the sampler */
+    /* trimming: one trim at a time and nobody waits for it. No flag of ours is held
+     * while the allocator trims: it takes its own locks, and a thread holding those
+     * may be inside our mmap at that moment. */
+    atomic_flag trimming;
+    struct ml_trim_policy trim_policy; /* only touched by the holder of `trimming` */
     _Atomic uint64_t trims, trimmed_bytes;
 
     bool want_thread; /* kernel events need the memlimit thread even without callbacks */
@@ -74,58 +79,86 @@ static struct {
     _Atomic uint64_t stall_until; /* a kernel stall report makes CRITICAL until then */
     atomic_flag cg_lock;          /* guards cg against memlimit_stats readers */
     struct ml_cgroup cg;
-} S = {.sampling = ATOMIC_FLAG_INIT, .cg_lock = ATOMIC_FLAG_INIT};
+} S = {.sampling = ATOMIC_FLAG_INIT, .trimming = ATOMIC_FLAG_INIT, .cg_lock = ATOMIC_FLAG_INIT};
 
-static struct ml_cgroup cg_scratch; /* used by the sampler only */
+/* used by the sampler only (and by start-up, before anyone samples): discovery's
+ * buffers live here, not on the stack of whichever application thread samples */
+static struct ml_cgroup cg_scratch;
+static struct ml_cg_work cg_work;
 
 /* ---- heap profile output (MEMLIMIT_PROFILE) ---- */
 enum { PROF_SOFT = 1, PROF_CRITICAL = 2, PROF_SIGNAL = 4 };
 static _Atomic unsigned prof_due, prof_done; /* reasons pending, and written once */
+static int prof_pid0;                        /* the process that started: not a fork child */
+
+/* One profile file is named at a time: its path is built in static space (threads may
+ * have small stacks, and the signal handler uses it), by the holder of this flag. */
+static atomic_flag prof_naming = ATOMIC_FLAG_INIT;
+static char prof_path_buf[PATH_MAX + 64];
 
 static void report_line(const char *line);
 
-/* PATH with %p as the pid, then ".reason"; allocation-free (the signal handler uses it) */
-static int prof_path(char *out, size_t cap, const char *reason) {
-    char pid[16];
-    size_t pl = ml_fmt(pid, sizeof pid, "%d", (int)getpid()), n = 0;
+/* PATH with %p as the pid, then ".reason". Without %p a fork child adds ".PID", so
+ * it never overwrites its parent's files. Allocation-free (the signal handler uses
+ * it); the caller holds prof_naming. */
+static int prof_path(const char *reason) {
+    char *out = prof_path_buf;
+    size_t cap = sizeof prof_path_buf, n = 0;
+    int pid = (int)getpid();
+    char pidtxt[16];
+    size_t pl = ml_fmt(pidtxt, sizeof pidtxt, "%d", pid);
+    bool has_pid = strstr(S.cfg.profile, "%p") != NULL;
     for (const char *s = S.cfg.profile; *s; s++) {
         bool is_pid = s[0] == '%' && s[1] == 'p';
         size_t k = is_pid ? pl : 1;
         if (n + k >= cap) return ENAMETOOLONG;
-        memcpy(out + n, is_pid ? pid : s, k);
+        memcpy(out + n, is_pid ? pidtxt : s, k);
         n += k;
         s += is_pid;
     }
     out[n] = '\0';
-    return ml_fmt(out + n, cap - n, ".%s", reason) + 1 < cap - n ? 0 : ENAMETOOLONG;
+    if (!has_pid && pid != prof_pid0) n += ml_fmt(out + n, cap - n, ".%d", pid);
+    return n + 1 < cap && ml_fmt(out + n, cap - n, ".%s", reason) + 1 < cap - n ? 0 : ENAMETOOLONG;
 }
 
-static void prof_write(const char *reason, bool top) {
-    char path[4096];
-    int err = prof_path(path, sizeof path, reason);
-    if (!err) err = ml_prof_write(path, false);
-    if (err) {
-        ml_log("cannot write the heap profile %s: %s", path, strerrordesc_np(err));
-        return;
+/* wait: at exit, where the file must be written; elsewhere a busy writer means the
+ * reason stays due for the next pass. */
+static bool prof_write(const char *reason, bool top, bool wait) {
+    if (atomic_flag_test_and_set_explicit(&prof_naming, memory_order_acquire)) {
+        if (!wait) return false;
+        for (int i = 0; atomic_flag_test_and_set_explicit(&prof_naming, memory_order_acquire);
+             i++) {
+            if (i > 100000) return false; /* a writer stuck for seconds: give up */
+            sched_yield();
+        }
     }
-    struct ml_prof_totals t;
-    ml_prof_totals(&t);
-    if (!t.samples && !S.cfg.trace) return; /* a short helper process: the file, no lines */
-    char a[24], b[24];
-    ml_log("heap profile (%s) written to %s: %s live, %s allocated since start, %llu samples",
-           reason, path, ml_fmt_bytes(a, t.live_bytes), ml_fmt_bytes(b, t.alloc_bytes),
-           (unsigned long long)t.samples);
-    if (top) ml_prof_top(10, report_line);
+    int err = prof_path(reason);
+    if (!err) err = ml_prof_write(prof_path_buf, false);
+    if (err) {
+        ml_log("cannot write the heap profile %s: %s", prof_path_buf, strerrordesc_np(err));
+    } else if (S.cfg.trace || S.cfg.log) {
+        /* informational: only where the user asked for lines (a trace, a log file) */
+        struct ml_prof_totals t;
+        ml_prof_totals(&t);
+        char a[24], b[24];
+        ml_log("heap profile (%s) written to %s: %s live, %s allocated since start, %llu samples",
+               reason, prof_path_buf, ml_fmt_bytes(a, t.live_bytes), ml_fmt_bytes(b, t.alloc_bytes),
+               (unsigned long long)t.samples);
+        if (top && (t.samples || S.cfg.trace)) ml_prof_top(10, report_line);
+    }
+    atomic_flag_clear_explicit(&prof_naming, memory_order_release);
+    return true;
 }
 
 /* Writes what is due; where no allocator lock is held (slow path with may_act, the
  * memlimit thread). */
 static void prof_run_due(void) {
-    unsigned due = atomic_exchange(&prof_due, 0);
+    unsigned due = atomic_exchange(&prof_due, 0), left = 0;
     if (!due) return;
-    if (due & PROF_SIGNAL) prof_write("signal", true);
-    if (due & PROF_SOFT) prof_write("soft", true);
-    if (due & PROF_CRITICAL) prof_write("critical", true);
+    if ((due & PROF_SIGNAL) && !prof_write("signal", true, false)) left |= PROF_SIGNAL;
+    if ((due & PROF_SOFT) && !prof_write("soft", true, false)) left |= PROF_SOFT;
+    if ((due & PROF_CRITICAL) && !prof_write("critical", true, false)) left |= PROF_CRITICAL;
+    if (left) atomic_fetch_or(&prof_due, left);
 }
 
 static void prof_level(enum memlimit_level lv) {
@@ -143,9 +176,13 @@ static void prof_level(enum memlimit_level lv) {
 static void prof_signal(int sig) {
     (void)sig;
     int saved = errno;
-    char path[4096];
-    /* all async-signal-safe; if a thread holds the table, the next pass writes it */
-    if (prof_path(path, sizeof path, "signal") != 0 || ml_prof_write(path, true) == EBUSY) {
+    /* all async-signal-safe; if a writer is busy, the next pass writes it */
+    bool done = false;
+    if (!atomic_flag_test_and_set_explicit(&prof_naming, memory_order_acquire)) {
+        done = prof_path("signal") == 0 && ml_prof_write(prof_path_buf, true) != EBUSY;
+        atomic_flag_clear_explicit(&prof_naming, memory_order_release);
+    }
+    if (!done) {
         atomic_fetch_or(&prof_due, PROF_SIGNAL);
         ml_reclaim_wake();
     }
@@ -208,8 +245,16 @@ static void apply_limits(const struct ml_cgroup *cg) {
     publish_cgroup(cg);
     atomic_store(&S.hard, ml_decide_hard(&S.cfg, cg));
     if (!atomic_load(&S.soft_explicit)) {
+        /* memlimit_set_limit may run meanwhile, on any thread: it marks the limit
+         * explicit, then stores it. A compare-and-swap never overwrites its value, and
+         * if it landed between our check and the swap, its value is put back. */
         uint64_t old = atomic_load(&S.soft), soft = ml_decide_soft(&S.cfg, cg);
-        atomic_store(&S.soft, soft);
+        if (!atomic_compare_exchange_strong(&S.soft, &old, soft)) return;
+        if (atomic_load(&S.soft_explicit)) {
+            uint64_t mine = soft;
+            atomic_compare_exchange_strong(&S.soft, &mine, old);
+            return;
+        }
         if (S.cfg.trace && old != soft) {
             char a[24], b[24], c[24];
             ml_log("limit changed: %s at %s, soft %s -> %s", ml_fmt_bytes(c, cg->limit), cg->source,
@@ -222,7 +267,7 @@ static void apply_limits(const struct ml_cgroup *cg) {
  * Sampler only. */
 static void refresh_limits(uint64_t now) {
     atomic_store(&S.next_refresh_ns, now + (uint64_t)S.cfg.refresh_sec * 1000000000ULL);
-    ml_cgroup_discover("", &cg_scratch);
+    ml_cgroup_discover_in("", &cg_scratch, &cg_work);
     apply_limits(&cg_scratch);
 }
 
@@ -259,7 +304,10 @@ static enum memlimit_level update_level(uint64_t usage) {
 /* The sampling flag: one sampler at a time. The thread that holds it can come back
  * here (pthread_create allocating while the sampler starts the reclaim thread, the
  * allocator's own mmap during a trim); it must then be refused, never wait for
- * itself. */
+ * itself. Application threads never wait for it either: they may be inside the
+ * allocator's locks (mmap), and the holder may be writing to a slow log or metrics
+ * file. Only the memlimit thread waits (take_sampler). Nothing that calls into the
+ * allocator runs while it is held. */
 static __thread bool tl_sampler __attribute__((tls_model("initial-exec")));
 
 static bool try_take_sampler(void) {
@@ -268,8 +316,7 @@ static bool try_take_sampler(void) {
     tl_sampler = true;
     return true;
 }
-/* Waits for other threads (the reclaim thread and the hard limit may); false only on
- * re-entry. */
+/* For the memlimit thread: waits for other threads; false only on re-entry. */
 static bool take_sampler(void) {
     if (tl_sampler) return false;
     while (atomic_flag_test_and_set_explicit(&S.sampling, memory_order_acquire))
@@ -282,14 +329,29 @@ static void give_sampler(void) {
     atomic_flag_clear_explicit(&S.sampling, memory_order_release);
 }
 
+/* A vfork child runs in its parent's memory until it execs: it must not start a
+ * thread, trim or write files there (pthread_atfork handlers do not run for vfork,
+ * so the pid tells). Asked only before acting, never on the fast path. */
+static bool in_vfork_child(void) {
+    return (int)getpid() != atomic_load_explicit(&S.pid, memory_order_relaxed);
+}
+
 static uint64_t thread_cpu_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void trim(uint64_t now, uint64_t before) {
-    uint64_t cpu0 = thread_cpu_ns();
+/* worth trimming for: 1/64 of the limit, at least 1 MiB */
+static uint64_t trim_enough(void) {
+    uint64_t soft = atomic_load(&S.soft);
+    if (!soft) soft = atomic_load(&S.hard);
+    return soft / 64 > (1u << 20) ? soft / 64 : (1u << 20);
+}
+
+/* The caller holds `trimming` and nothing else of ours. */
+static void trim(uint64_t now, const char *why) {
+    uint64_t before = read_usage(), cpu0 = thread_cpu_ns();
     if (!ml_trim_now()) return;
     /* The rate limit charges the CPU the trim used: with more runnable threads than
      * cores, the trimming thread is preempted mid-walk and its wall time says more
@@ -298,26 +360,44 @@ static void trim(uint64_t now, uint64_t before) {
     uint64_t done = now_ns(), took = done - now;
     uint64_t after = read_usage();
     uint64_t freed = before > after ? before - after : 0;
-    uint64_t soft = atomic_load(&S.soft);
-    /* worth it if it gave back 1/64 of the limit (at least 1 MiB) */
-    uint64_t enough = soft / 64 > (1u << 20) ? soft / 64 : (1u << 20);
-    ml_trim_policy_update(&S.trim_policy, done, cpu, freed >= enough);
+    uint64_t free_after = 0;
+    ml_trim_free_bytes(&free_after);
+    ml_trim_policy_update(&S.trim_policy, done, cpu, freed >= trim_enough(), free_after);
     uint64_t n = atomic_fetch_add(&S.trims, 1) + 1;
     atomic_fetch_add(&S.trimmed_bytes, freed);
-    atomic_store(&S.usage, after);
-    update_level(after);
+    if (try_take_sampler()) { /* else the sampler is taking a fresher figure now */
+        atomic_store(&S.usage, after);
+        atomic_store(&S.last_sample_ns, done);
+        update_level(after);
+        give_sampler();
+    }
     if (S.cfg.trace) {
-        char a[24], b[24], c[24];
-        char d[24];
-        ml_log("trim #%llu at %s -> %s in %s (cpu %s)", (unsigned long long)n,
+        char a[24], b[24], c[24], d[24];
+        ml_log("trim #%llu at %s -> %s in %s (cpu %s)%s", (unsigned long long)n,
                ml_fmt_bytes(a, before), ml_fmt_bytes(b, after), ml_fmt_ns(c, took),
-               ml_fmt_ns(d, cpu));
+               ml_fmt_ns(d, cpu), why);
     }
 }
 
-static void trim_if_due(uint64_t now, uint64_t u, enum memlimit_level lv) {
+/* Trims when the policy allows (rate limit, back-off), or at once when the
+ * allocator holds much more free memory than after the last trim: frees since then
+ * are what a trim gives back, and the back-off (for a live set stuck above the
+ * limit) must not keep them resident. Holds no flag of ours while the allocator
+ * trims; never waits. */
+static void trim_if_due(enum memlimit_level lv) {
+    if (atomic_flag_test_and_set_explicit(&S.trimming, memory_order_acquire)) return;
+    uint64_t now = now_ns(), free;
     unsigned duty = lv >= MEMLIMIT_LEVEL_SOFT ? ML_TRIM_DUTY_SOFT : ML_TRIM_DUTY_MODERATE;
-    if (ml_trim_due(&S.trim_policy, now, duty)) trim(now, u);
+    if (ml_trim_due(&S.trim_policy, now, duty)) {
+        trim(now, "");
+    } else if (ml_trim_probe_due(&S.trim_policy, now) && ml_trim_free_bytes(&free) &&
+               ml_trim_freed_due(&S.trim_policy, now, free, trim_enough())) {
+        char why[64], a[24];
+        ml_fmt(why, sizeof why, " (the allocator held %s more free)",
+               ml_fmt_bytes(a, S.trim_policy.free_grew));
+        trim(now, why);
+    }
+    atomic_flag_clear_explicit(&S.trimming, memory_order_release);
 }
 
 /* The sample line (MEMLIMIT_TRACE=2) and the metrics file, when due. Sampler only,
@@ -338,9 +418,10 @@ static void periodic(uint64_t now, uint64_t u, enum memlimit_level lv) {
     }
     if (S.cfg.metrics && now >= S.next_metrics_ns) {
         S.next_metrics_ns = now + (uint64_t)S.cfg.metrics_interval_sec * 1000000000ULL;
-        struct memlimit_stats st;
+        /* static: the sampler is one thread at a time, and its stack may be small */
+        static struct memlimit_stats st;
         memlimit_stats(&st);
-        char text[4096]; /* the text is about 2.2 KiB; a longer one is refused, not cut */
+        static char text[4096]; /* the text is about 2.2 KiB; a longer one is refused, not cut */
         int pid = (int)getpid();
         size_t n = ml_metrics_format(text, sizeof text, &st, pid);
         int err = n ? ml_metrics_write(S.cfg.metrics, text, n, pid) : ENOBUFS;
@@ -379,19 +460,17 @@ static bool try_sample(uint64_t now, uint64_t every, bool may_act) {
         return false;
     uint64_t u;
     enum memlimit_level lv = take_sample(now, &u);
-    bool running = ml_reclaim_running();
-    if (lv >= MEMLIMIT_LEVEL_MODERATE) {
-        if (running)
-            ml_reclaim_wake(); /* the thread trims and calls back, not this allocating thread */
-        else if (may_act)
-            trim_if_due(now, u, lv);
-    }
     give_sampler();
-    if (ml_prof_on && may_act && !running) prof_run_due();
+    bool running = ml_reclaim_running();
+    if (lv >= MEMLIMIT_LEVEL_MODERATE && running) ml_reclaim_wake();
+    if (!may_act || running || in_vfork_child()) return true;
+    /* the thread trims and calls back when it exists; without it, this thread, after
+     * the forwarded call returned and holding nothing of ours */
+    if (lv >= MEMLIMIT_LEVEL_MODERATE) trim_if_due(lv);
+    if (ml_prof_on) prof_run_due();
     /* a fork child with callbacks gets its thread; started outside the flag, since
      * pthread_create allocates */
-    if (may_act && !running && (lv >= MEMLIMIT_LEVEL_MODERATE || S.want_thread))
-        ml_reclaim_ensure_thread();
+    if (lv >= MEMLIMIT_LEVEL_MODERATE || S.want_thread) ml_reclaim_ensure_thread();
     return true;
 }
 
@@ -409,16 +488,21 @@ static size_t chunk_size(void) {
 
 /* ---- what the reclaim thread uses ---- */
 
-/* A fresh sample, unless one was taken in the last millisecond. */
-static uint64_t fresh_usage(enum memlimit_level *lv) {
+/* A fresh sample, unless one was taken in the last millisecond. wait: the memlimit
+ * thread waits for another sampler; application threads take the figure there is. */
+static uint64_t fresh_usage(bool wait, enum memlimit_level *lv) {
     uint64_t now = now_ns();
     uint64_t u;
-    if (take_sampler()) { /* on re-entry: the figure we have */
+    if (wait ? take_sampler() : try_take_sampler()) { /* on re-entry: the figure we have */
         if (now - atomic_load(&S.last_sample_ns) >= 1000000) take_sample(now, &u);
         give_sampler();
     }
     if (lv) *lv = (enum memlimit_level)atomic_load(&S.level);
     return atomic_load(&S.usage);
+}
+
+static uint64_t op_measure(enum memlimit_level *lv) {
+    return fresh_usage(true, lv);
 }
 
 static uint64_t op_target(enum memlimit_level lv) {
@@ -437,9 +521,7 @@ static uint64_t op_target(enum memlimit_level lv) {
 }
 
 static void op_trim(enum memlimit_level lv) {
-    if (!take_sampler()) return;
-    trim_if_due(now_ns(), atomic_load(&S.usage), lv);
-    give_sampler();
+    trim_if_due(lv);
 }
 
 /* Kernel events (MEMLIMIT_EVENTS), on the memlimit thread only.
@@ -601,7 +683,7 @@ static void reread_limits(uint64_t now) {
     memcpy(&cg_scratch, &S.cg, sizeof cg_scratch);
     cg_unlock();
     /* a file that went away: the cgroup was removed or the process moved */
-    if (!ml_cgroup_reread(&cg_scratch)) ml_cgroup_discover("", &cg_scratch);
+    if (!ml_cgroup_reread(&cg_scratch)) ml_cgroup_discover_in("", &cg_scratch, &cg_work);
     apply_limits(&cg_scratch);
     give_sampler();
 }
@@ -746,40 +828,58 @@ static void op_fired(const struct pollfd *fds, int n) {
     atomic_store(&S.last_sample_ns, 0);
 }
 
-static const struct ml_reclaim_ops reclaim_ops = {fresh_usage, op_target, op_trim,
-                                                  false,       op_events, op_fired};
+static const struct ml_reclaim_ops reclaim_ops = {.measure = op_measure,
+                                                  .target = op_target,
+                                                  .trim = op_trim,
+                                                  .events = op_events,
+                                                  .fired = op_fired};
 
 /* ---- the hard limit ---- */
 
 /* Small allocations may go this far past the hard limit, so that a program told
- * ENOMEM can still unwind: print, open a file, throw. */
+ * ENOMEM can still unwind: print, open a file, throw. The language runtime (the C
+ * library, libstdc++, libgcc_s) may go twice as far, so an application that ate its
+ * own reserve (handling NULL correctly) does not leave the runtime without memory to
+ * report, unwind or throw with; the dynamic loader is never refused (its lazy TLS
+ * and link-map allocations are small, and its failure is an abort). */
 #define ML_RESERVE_SMALL ((size_t)64 << 10)
 static uint64_t reserve_bytes(uint64_t hard) {
     uint64_t r = hard / 32;
     return r < (1u << 20) ? (1u << 20) : r > (32u << 20) ? (32u << 20) : r;
 }
 
-bool ml_core_admit(size_t n, bool may_wait) {
+bool ml_core_hard_near(size_t n) {
+    uint64_t hard = atomic_load_explicit(&S.hard, memory_order_relaxed);
+    if (!hard || atomic_load_explicit(&S.state, memory_order_acquire) != ST_READY) return false;
+    return atomic_load(&S.usage) + atomic_load(&S.unsampled) + n >= hard;
+}
+
+bool ml_core_admit_from(size_t n, bool may_wait, const void *caller) {
     uint64_t hard = atomic_load_explicit(&S.hard, memory_order_relaxed);
     if (!hard || atomic_load_explicit(&S.state, memory_order_acquire) != ST_READY) return true;
     int saved = errno;
     bool ok = true;
     uint64_t est = atomic_load(&S.usage) + atomic_load(&S.unsampled);
     if (est + n < hard) goto out;
-    uint64_t u = fresh_usage(NULL);
+    /* never waits for the sampler: this may run inside the allocator's locks */
+    uint64_t u = fresh_usage(false, NULL);
     if (u + n < hard) goto out;
-    /* a CRITICAL round first: the thread's callbacks and trim, or an inline trim */
-    if (may_wait) {
-        if (ml_reclaim_running()) {
+    /* a CRITICAL round first: the thread's callbacks and trim, or an inline trim,
+     * holding nothing of ours. From mmap (!may_wait) only a wake. */
+    if (ml_reclaim_running() && !may_wait) ml_reclaim_wake();
+    if (may_wait && !in_vfork_child()) {
+        if (ml_reclaim_running())
             ml_reclaim_wait_round((uint64_t)S.cfg.hard_wait_ms * 1000000);
-        } else {
-            op_trim(MEMLIMIT_LEVEL_CRITICAL);
-        }
+        else
+            trim_if_due(MEMLIMIT_LEVEL_CRITICAL);
         atomic_store(&S.last_sample_ns, 0);
-        u = fresh_usage(NULL);
+        u = fresh_usage(false, NULL);
         if (u + n < hard) goto out;
     }
-    if (n <= ML_RESERVE_SMALL && u + n < hard + reserve_bytes(hard)) goto out;
+    enum ml_caller who = ml_caller_of(caller);
+    if (who == ML_CALLER_LOADER) goto out;
+    uint64_t reserve = reserve_bytes(hard) * (who == ML_CALLER_RUNTIME ? 2 : 1);
+    if (n <= ML_RESERVE_SMALL && u + n < hard + reserve) goto out;
     ok = false;
     atomic_fetch_add(&S.failed, 1);
     uint64_t now = now_ns();
@@ -792,6 +892,10 @@ bool ml_core_admit(size_t n, bool may_wait) {
 out:
     errno = saved;
     return ok;
+}
+
+bool ml_core_admit(size_t n, bool may_wait) {
+    return ml_core_admit_from(n, may_wait, NULL);
 }
 
 static __thread bool tl_started __attribute__((tls_model("initial-exec")));
@@ -854,7 +958,7 @@ static void prof_init(void) {
 static __attribute__((destructor)) void prof_at_exit(void) {
     if (ml_prof_on && atomic_load(&S.state) == ST_READY) {
         prof_run_due();
-        prof_write("exit", true);
+        prof_write("exit", true, true);
     }
 }
 
@@ -872,12 +976,17 @@ static void atfork_child(void) {
     atomic_flag_clear(&S.sampling);
     tl_sampler = false; /* unless the forking thread held it: it is ours again */
     atomic_flag_clear(&S.cg_lock);
+    atomic_flag_clear(&S.trimming);
+    atomic_flag_clear(&prof_naming);
+    atomic_store(&S.pid, (int)getpid());
 }
 
 void ml_core_init(ml_lookup_fn lookup) {
     int expect = ST_NEW;
     if (!atomic_compare_exchange_strong(&S.state, &expect, ST_INITIALIZING)) return;
     int saved = errno;
+    atomic_store(&S.pid, (int)getpid());
+    prof_pid0 = (int)getpid();
 
     /* the log destination first, so configuration errors go where the user asked */
     const char *logv = env_get("MEMLIMIT_LOG");
@@ -887,7 +996,7 @@ void ml_core_init(ml_lookup_fn lookup) {
     if (S.cfg.trace >= 2) ml_log_set_clock(now_ns());
     if (S.cfg.profile) prof_init();
 
-    ml_cgroup_discover("", &cg_scratch);
+    ml_cgroup_discover_in("", &cg_scratch, &cg_work);
     publish_cgroup(&cg_scratch);
     if (cg_scratch.warning[0]) ml_log("%s", cg_scratch.warning);
     atomic_store(&S.soft, ml_decide_soft(&S.cfg, &cg_scratch));
@@ -979,11 +1088,13 @@ EXPORT enum memlimit_level memlimit_level(void) {
 }
 
 EXPORT int64_t memlimit_set_limit(int64_t bytes) {
-    uint64_t old = atomic_load(&S.soft);
-    if (bytes >= 0) {
-        atomic_store(&S.soft_explicit, true);
-        atomic_store(&S.soft, (uint64_t)bytes);
-        if (take_sampler()) { /* the level's hysteresis is the sampler's state */
+    if (bytes < 0) return (int64_t)atomic_load(&S.soft);
+    uint64_t old;
+    {
+        atomic_store(&S.soft_explicit, true); /* first: see apply_limits */
+        old = atomic_exchange(&S.soft, (uint64_t)bytes);
+        if (try_take_sampler()) { /* the level's hysteresis is the sampler's state; when
+                                     busy, the next sample sets the level */
             update_level(atomic_load(&S.usage));
             give_sampler();
         }

@@ -34,6 +34,15 @@ size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act);
  * held. Keeps errno. */
 bool ml_core_admit(size_t n, bool may_wait);
 
+/* The same for a malloc-family call made from code address `caller` (its return
+ * address): past the hard limit the language runtime gets a larger reserve than the
+ * application, and the dynamic loader is never refused. */
+bool ml_core_admit_from(size_t n, bool may_wait, const void *caller);
+
+/* Cheap: could n more bytes reach the hard limit? (Before asking something costly
+ * about an allocation, such as what kind of mapping an mremap grows.) */
+bool ml_core_hard_near(size_t n);
+
 /* The budget a thread starts with before the core is ready. */
 #define ML_CHUNK_MAX ((size_t)1 << 20)
 #define ML_CHUNK_MIN ((size_t)64 << 10)

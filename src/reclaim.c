@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
@@ -75,6 +76,31 @@ void ml_reclaim_set_ops(const struct ml_reclaim_ops *ops) {
     R.ops = *ops;
 }
 
+/* The table's lock is taken with signals blocked: a signal handler that calls fork()
+ * (async-signal-safe) on a thread interrupted while holding it would block forever
+ * in our pthread_atfork handler, which takes it too. */
+static void lock_table(sigset_t *saved) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, saved);
+    pthread_mutex_lock(&R.lock);
+}
+static void unlock_table(const sigset_t *saved) {
+    pthread_mutex_unlock(&R.lock);
+    pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+int ml_reclaim_next_handle(int prev, const int *in_use, int n) {
+    int h = prev;
+    for (;;) {
+        h = h >= INT_MAX || h < 0 ? 1 : h + 1; /* never signed overflow */
+        bool taken = false;
+        for (int i = 0; i < n && !taken; i++)
+            taken = in_use[i] == h;
+        if (!taken) return h;
+    }
+}
+
 static bool on_reclaim_thread(void) {
     return atomic_load(&thread_running) && pthread_equal(pthread_self(), thread_id);
 }
@@ -84,36 +110,40 @@ int ml_reclaim_register(memlimit_reclaim_fn fn, void *arg, int priority) {
         errno = EINVAL;
         return -1;
     }
-    pthread_mutex_lock(&R.lock);
-    int slot = -1;
-    for (int i = 0; i < ML_MAX_CALLBACKS && slot < 0; i++)
-        if (!R.e[i].fn) slot = i;
+    sigset_t mask;
+    lock_table(&mask);
+    int slot = -1, used[ML_MAX_CALLBACKS], n = 0;
+    for (int i = 0; i < ML_MAX_CALLBACKS; i++) {
+        if (!R.e[i].fn && slot < 0) slot = i;
+        if (R.e[i].fn) used[n++] = R.e[i].handle;
+    }
     if (slot < 0) {
-        pthread_mutex_unlock(&R.lock);
+        unlock_table(&mask);
         errno = ENOSPC;
         return -1;
     }
-    if (++R.next_handle <= 0) R.next_handle = 1; /* handles are > 0 */
+    /* handles are > 0 and, after 2^31 registrations, still unique */
+    int h = R.next_handle = ml_reclaim_next_handle(R.next_handle, used, n);
     R.e[slot] = (struct entry){.fn = fn,
                                .arg = arg,
                                .priority = priority,
-                               .handle = R.next_handle,
+                               .handle = h,
                                .order = R.next_order++,
                                .active = true};
     R.count++;
-    int h = R.next_handle;
-    pthread_mutex_unlock(&R.lock);
+    unlock_table(&mask);
     ml_reclaim_ensure_thread();
     return h;
 }
 
 int ml_reclaim_unregister(int handle) {
-    pthread_mutex_lock(&R.lock);
+    sigset_t mask;
+    lock_table(&mask);
     struct entry *e = NULL;
     for (int i = 0; i < ML_MAX_CALLBACKS && !e; i++)
         if (R.e[i].fn && R.e[i].active && R.e[i].handle == handle) e = &R.e[i];
     if (!e) {
-        pthread_mutex_unlock(&R.lock);
+        unlock_table(&mask);
         errno = EINVAL;
         return -1;
     }
@@ -129,7 +159,7 @@ int ml_reclaim_unregister(int handle) {
         e->fn = NULL;
         R.count--;
     }
-    pthread_mutex_unlock(&R.lock);
+    unlock_table(&mask);
     return 0;
 }
 
@@ -209,6 +239,30 @@ int ml_reclaim_round(enum memlimit_level level) {
     return called;
 }
 
+/* ---- pacing ---- */
+
+bool ml_round_due(const struct ml_round_policy *p, uint64_t now, uint64_t every,
+                  enum memlimit_level lv, uint64_t usage, uint64_t rise) {
+    if (!p->last_ns || lv > p->level_then) return true;
+    if (p->backoff_ns && usage >= p->usage_then + rise) return true; /* growing again */
+    uint64_t wait = every > p->backoff_ns ? every : p->backoff_ns;
+    return now - p->last_ns >= wait;
+}
+
+void ml_round_update(struct ml_round_policy *p, uint64_t now, enum memlimit_level lv,
+                     uint64_t reported, uint64_t usage_before, uint64_t usage_after,
+                     uint64_t progress) {
+    p->last_ns = now;
+    p->level_then = lv;
+    if (reported || usage_after + progress <= usage_before) {
+        p->backoff_ns = 0;
+        return;
+    }
+    p->usage_then = usage_after;
+    p->backoff_ns = p->backoff_ns ? p->backoff_ns * 2 : ML_ROUND_FIRST_BACKOFF_NS;
+    if (p->backoff_ns > ML_ROUND_MAX_BACKOFF_NS) p->backoff_ns = ML_ROUND_MAX_BACKOFF_NS;
+}
+
 /* ---- the thread ---- */
 
 /* At most this often per level: a program that allocates at GB/s grows by
@@ -228,8 +282,7 @@ static uint64_t round_every(enum memlimit_level lv) {
 
 static void *thread_main(void *unused) {
     (void)unused;
-    uint64_t last_round = 0;
-    enum memlimit_level last_level = MEMLIMIT_LEVEL_NONE;
+    struct ml_round_policy pace = {0};
     bool lost = false;
     for (;;) {
         uint32_t seq = atomic_load(&wake_seq);
@@ -237,19 +290,23 @@ static void *thread_main(void *unused) {
         if (R.ops.measure) R.ops.measure(&lv);
         if (lv >= MEMLIMIT_LEVEL_MODERATE) {
             if (R.ops.trim) R.ops.trim(lv);
-            if (R.ops.measure) R.ops.measure(&lv);
-            uint64_t now = mono_ns();
-            /* a rise in level runs a round at once; otherwise at most every round_every */
+            uint64_t usage = R.ops.measure ? R.ops.measure(&lv) : 0;
+            uint64_t target = R.ops.target ? R.ops.target(lv) : 0;
+            uint64_t rise = target / 64 > (1u << 20) ? target / 64 : (1u << 20);
+            /* a rise in level runs a round at once; otherwise at most every round_every,
+             * and less often while rounds free nothing */
             if (lv >= MEMLIMIT_LEVEL_MODERATE &&
-                (lv > last_level || now - last_round >= round_every(lv))) {
+                ml_round_due(&pace, mono_ns(), round_every(lv), lv, usage, rise)) {
                 uint64_t before = atomic_load(&bytes);
                 ml_reclaim_round(lv);
-                last_round = mono_ns();
+                uint64_t reported = atomic_load(&bytes) - before;
                 /* what callbacks freed sits in the allocator until it is trimmed */
-                if (atomic_load(&bytes) != before && R.ops.trim) R.ops.trim(lv);
+                if (reported && R.ops.trim) R.ops.trim(lv);
+                uint64_t after = R.ops.measure ? R.ops.measure(NULL) : 0;
+                ml_round_update(&pace, mono_ns(), lv, reported, usage, after, rise);
             }
         }
-        last_level = lv;
+        if (lv < MEMLIMIT_LEVEL_MODERATE) pace.level_then = lv;
         atomic_fetch_add(&round_seq, 1);
         futex_wake(&round_seq);
         uint64_t wait = lv >= MEMLIMIT_LEVEL_MODERATE ? BUSY_WAIT_NS : IDLE_WAIT_NS;
@@ -367,7 +424,7 @@ uint64_t ml_reclaim_rounds(void) {
 
 /* fork: the child has one thread; our thread and any call it was making are gone */
 static void prepare(void) {
-    pthread_mutex_lock(&R.lock);
+    pthread_mutex_lock(&R.lock); /* never interrupted while held: see lock_table */
 }
 static void parent(void) {
     pthread_mutex_unlock(&R.lock);

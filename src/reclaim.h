@@ -59,6 +59,30 @@ void ml_reclaim_want_thread(void);
  * after this call. False if there is no thread or it took longer. */
 bool ml_reclaim_wait_round(uint64_t timeout_ns);
 
+/* Pacing of rounds, pure so it is unit-tested. A round that frees nothing (no
+ * callback reports bytes, usage does not fall) doubles the wait before the next from
+ * 100 ms up to 2 s, as trims back off: a live set stuck above the limit must not
+ * have callbacks called hundreds of times a second. A rise in level, usage growing by
+ * `rise` bytes since the last fruitless round, or a round that freed something
+ * brings rounds back at once. */
+struct ml_round_policy {
+    uint64_t last_ns;    /* end of the last round; 0: none yet */
+    uint64_t backoff_ns; /* 0 after a round that freed something */
+    uint64_t usage_then; /* usage after the last fruitless round */
+    enum memlimit_level level_then;
+};
+#define ML_ROUND_FIRST_BACKOFF_NS (100ULL * 1000000)  /* 100 ms */
+#define ML_ROUND_MAX_BACKOFF_NS   (2000ULL * 1000000) /* 2 s */
+/* every: the level's own minimum interval between rounds */
+bool ml_round_due(const struct ml_round_policy *p, uint64_t now, uint64_t every,
+                  enum memlimit_level lv, uint64_t usage, uint64_t rise);
+void ml_round_update(struct ml_round_policy *p, uint64_t now, enum memlimit_level lv,
+                     uint64_t reported, uint64_t usage_before, uint64_t usage_after,
+                     uint64_t progress);
+
+/* The handle after prev: positive, never one of the n in use (n < INT_MAX). */
+int ml_reclaim_next_handle(int prev, const int *in_use, int n);
+
 /* counters for memlimit_stats */
 uint64_t ml_reclaim_calls(void);
 uint64_t ml_reclaim_bytes(void);

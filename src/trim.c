@@ -12,6 +12,8 @@ static void (*tc_release)(void);
 static void (*mi_collect)(bool);
 
 static int (*glibc_mallopt)(int, int);
+static struct mallinfo2 (*glibc_mallinfo2)(void);
+static int (*tc_property)(const char *, size_t *);
 
 static const char *const names[] = {"glibc", "jemalloc", "tcmalloc", "mimalloc", "unknown"};
 
@@ -19,13 +21,16 @@ void ml_trim_init(ml_lookup_fn lookup) {
     /* the allocator's own entry points, found in the object that serves malloc */
     if ((je_mallctl = (int (*)(const char *, void *, size_t *, void *, size_t))lookup("mallctl")))
         alloc_kind = ML_ALLOC_JEMALLOC;
-    else if ((tc_release = (void (*)(void))lookup("MallocExtension_ReleaseFreeMemory")))
+    else if ((tc_release = (void (*)(void))lookup("MallocExtension_ReleaseFreeMemory"))) {
         alloc_kind = ML_ALLOC_TCMALLOC;
-    else if ((mi_collect = (void (*)(bool))lookup("mi_collect")))
+        tc_property = (int (*)(const char *, size_t *))lookup("MallocExtension_GetNumericProperty");
+    } else if ((mi_collect = (void (*)(bool))lookup("mi_collect")))
         alloc_kind = ML_ALLOC_MIMALLOC;
     else if ((glibc_trim = (int (*)(size_t))lookup("malloc_trim"))) {
         alloc_kind = ML_ALLOC_GLIBC;
         glibc_mallopt = (int (*)(int, int))lookup("mallopt");
+        /* glibc 2.33; older ones have only mallinfo, whose int fields wrap */
+        glibc_mallinfo2 = (struct mallinfo2(*)(void))lookup("mallinfo2");
     } else
         alloc_kind = ML_ALLOC_OTHER;
 }
@@ -83,6 +88,34 @@ bool ml_trim_now(void) {
     }
 }
 
+bool ml_trim_free_bytes(uint64_t *out) {
+    switch (alloc_kind) {
+    case ML_ALLOC_GLIBC:
+        if (!glibc_mallinfo2) return false;
+        *out = glibc_mallinfo2().fordblks;
+        return true;
+    case ML_ALLOC_JEMALLOC: {
+        uint64_t epoch = 1;
+        size_t dirty = 0, muzzy = 0, page = 0, sz = sizeof dirty;
+        if (je_mallctl("epoch", NULL, NULL, &epoch, sizeof epoch) != 0 ||
+            je_mallctl("stats.arenas.4096.pdirty", &dirty, &sz, NULL, 0) != 0 ||
+            je_mallctl("arenas.page", &page, &sz, NULL, 0) != 0)
+            return false;
+        if (je_mallctl("stats.arenas.4096.pmuzzy", &muzzy, &sz, NULL, 0) != 0) muzzy = 0;
+        *out = (uint64_t)(dirty + muzzy) * page; /* counted in jemalloc's pages */
+        return true;
+    }
+    case ML_ALLOC_TCMALLOC: {
+        size_t v = 0;
+        if (!tc_property || !tc_property("tcmalloc.pageheap_free_bytes", &v)) return false;
+        *out = v;
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
 bool ml_trim_due(const struct ml_trim_policy *p, uint64_t now, unsigned duty) {
     if (!p->last_end_ns) return true;
     uint64_t wait = p->last_cpu_ns * duty;
@@ -91,14 +124,29 @@ bool ml_trim_due(const struct ml_trim_policy *p, uint64_t now, unsigned duty) {
     return now >= p->last_end_ns + wait;
 }
 
-void ml_trim_policy_update(struct ml_trim_policy *p, uint64_t end, uint64_t cpu_ns,
-                           bool productive) {
+void ml_trim_policy_update(struct ml_trim_policy *p, uint64_t end, uint64_t cpu_ns, bool productive,
+                           uint64_t free_after) {
     p->last_end_ns = end;
     p->last_cpu_ns = cpu_ns;
+    p->free_after = free_after;
+    p->next_probe_ns = end + ML_TRIM_PROBE_NS;
     if (productive) {
         p->backoff_ns = 0;
     } else {
         p->backoff_ns = p->backoff_ns ? p->backoff_ns * 2 : ML_TRIM_FIRST_BACKOFF_NS;
         if (p->backoff_ns > ML_TRIM_MAX_BACKOFF_NS) p->backoff_ns = ML_TRIM_MAX_BACKOFF_NS;
     }
+}
+
+bool ml_trim_probe_due(struct ml_trim_policy *p, uint64_t now) {
+    if (!p->last_end_ns || now < p->next_probe_ns) return false;
+    p->next_probe_ns = now + ML_TRIM_PROBE_NS;
+    return true;
+}
+
+bool ml_trim_freed_due(struct ml_trim_policy *p, uint64_t now, uint64_t free_now, uint64_t enough) {
+    p->free_grew = free_now > p->free_after ? free_now - p->free_after : 0;
+    uint64_t wait = p->last_cpu_ns * ML_TRIM_DUTY_SOFT;
+    if (wait < ML_TRIM_MIN_INTERVAL_NS) wait = ML_TRIM_MIN_INTERVAL_NS;
+    return p->free_grew >= enough && now >= p->last_end_ns + wait;
 }

@@ -25,6 +25,10 @@ void ml_trim_init(ml_lookup_fn lookup);
 const char *ml_trim_allocator_name(void);
 /* Returns memory to the kernel; false if this allocator has no way to. */
 bool ml_trim_now(void);
+/* Free memory the allocator holds (glibc mallinfo2's fordblks, jemalloc's dirty and
+ * muzzy pages, tcmalloc's page heap free bytes); false where it cannot say
+ * (mimalloc). Walks glibc's free lists under the arena locks: call it rarely. */
+bool ml_trim_free_bytes(uint64_t *out);
 
 /* Prevention: glibc and jemalloc keep freed memory per arena and spread threads over
  * up to 8 (glibc) or 4 (jemalloc) arenas per core, so a thread pool strands several
@@ -46,7 +50,10 @@ void ml_trim_thread_start(void);
 struct ml_trim_policy {
     uint64_t last_end_ns; /* 0: never trimmed */
     uint64_t last_cpu_ns;
-    uint64_t backoff_ns; /* 0 after a productive trim */
+    uint64_t backoff_ns;    /* 0 after a productive trim */
+    uint64_t free_after;    /* the allocator's free bytes right after the last trim */
+    uint64_t next_probe_ns; /* when ml_trim_probe_due next says yes */
+    uint64_t free_grew;     /* by how much the last probe found it grown */
 };
 
 #define ML_TRIM_MIN_INTERVAL_NS  (10ULL * 1000000)   /* 10 ms */
@@ -56,9 +63,19 @@ struct ml_trim_policy {
 #define ML_TRIM_DUTY_SOFT        1
 
 bool ml_trim_due(const struct ml_trim_policy *p, uint64_t now, unsigned duty);
-/* productive: the trim freed enough to matter (the caller decides the threshold). */
-void ml_trim_policy_update(struct ml_trim_policy *p, uint64_t end, uint64_t cpu_ns,
-                           bool productive);
+/* productive: the trim freed enough to matter (the caller decides the threshold).
+ * free_after: the allocator's free bytes after it (ml_trim_free_bytes), 0 if unknown. */
+void ml_trim_policy_update(struct ml_trim_policy *p, uint64_t end, uint64_t cpu_ns, bool productive,
+                           uint64_t free_after);
+
+/* The back-off is blind to frees: a program stuck above its limit that then frees
+ * half its heap would stay resident until the back-off ends (up to 2 s). So while a
+ * trim is not due, the allocator's free memory is probed every ML_TRIM_PROBE_NS, and
+ * when it grew by `enough` since the last trim, the next trim is due at once (still
+ * at least 10 ms and one trim's CPU time after the last). */
+#define ML_TRIM_PROBE_NS (100ULL * 1000000) /* 100 ms */
+bool ml_trim_probe_due(struct ml_trim_policy *p, uint64_t now);
+bool ml_trim_freed_due(struct ml_trim_policy *p, uint64_t now, uint64_t free_now, uint64_t enough);
 
 #pragma GCC visibility pop
 

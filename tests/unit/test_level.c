@@ -65,7 +65,7 @@ Test(level, stall_is_critical_only_near_our_limit) {
 Test(trim_policy, duty_cycle_by_level) {
     struct ml_trim_policy p = {0};
     cr_expect(ml_trim_due(&p, 1, ML_TRIM_DUTY_MODERATE)); /* never trimmed */
-    ml_trim_policy_update(&p, 1000 * MS, 20 * MS, true);
+    ml_trim_policy_update(&p, 1000 * MS, 20 * MS, true, 0);
     /* MODERATE: 19 x 20 ms = 380 ms */
     cr_expect_not(ml_trim_due(&p, 1379 * MS, ML_TRIM_DUTY_MODERATE));
     cr_expect(ml_trim_due(&p, 1380 * MS, ML_TRIM_DUTY_MODERATE));
@@ -76,7 +76,7 @@ Test(trim_policy, duty_cycle_by_level) {
 
 Test(trim_policy, minimum_interval) {
     struct ml_trim_policy p = {0};
-    ml_trim_policy_update(&p, 1000 * MS, 10000, true); /* a 10 us trim */
+    ml_trim_policy_update(&p, 1000 * MS, 10000, true, 0); /* a 10 us trim */
     cr_expect_not(ml_trim_due(&p, 1009 * MS, ML_TRIM_DUTY_SOFT));
     cr_expect(ml_trim_due(&p, 1010 * MS, ML_TRIM_DUTY_SOFT));
 }
@@ -85,7 +85,7 @@ Test(trim_policy, backoff_when_unproductive) {
     struct ml_trim_policy p = {0};
     uint64_t t = 1000 * MS, waits[8];
     for (int i = 0; i < 8; i++) {
-        ml_trim_policy_update(&p, t, 1 * MS, false);
+        ml_trim_policy_update(&p, t, 1 * MS, false, 0);
         uint64_t w = 0;
         while (!ml_trim_due(&p, t + w, ML_TRIM_DUTY_SOFT))
             w += MS;
@@ -99,6 +99,6 @@ Test(trim_policy, backoff_when_unproductive) {
     cr_expect_eq(waits[5], 2000 * MS); /* capped: a stuck live set gets ~1 trim per 2 s */
     cr_expect_eq(waits[7], 2000 * MS);
     /* a productive trim resets the backoff */
-    ml_trim_policy_update(&p, t, 1 * MS, true);
+    ml_trim_policy_update(&p, t, 1 * MS, true, 0);
     cr_expect(ml_trim_due(&p, t + 10 * MS, ML_TRIM_DUTY_SOFT));
 }
