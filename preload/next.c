@@ -137,19 +137,70 @@ static const char *const delete_names[DEL_COUNT] = {"_ZdlPv",
                                                     "_ZdlPvSt11align_val_tRKSt9nothrow_t",
                                                     "_ZdaPvSt11align_val_tRKSt9nothrow_t"};
 
-static void *next_base;           /* load base of the object that serves malloc */
+/* ---- loaded objects, by address: dl_iterate_phdr's PT_LOAD segments. dladdr would
+ * answer too, but it scans the object's whole symbol table (most of a preloaded
+ * program's start-up went there). ---- */
+
+struct obj {
+    uintptr_t lo, hi; /* from its lowest PT_LOAD segment to the end of its highest */
+    uintptr_t addr;   /* dlpi_addr */
+    const char *name; /* "" for the program */
+    int index;        /* in load order, which is the lookup order of start-up objects */
+};
+
+struct find_arg {
+    uintptr_t p;
+    int index;
+    struct obj *out;
+};
+
+static void span(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi) {
+    *lo = UINTPTR_MAX, *hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+        if (s < *lo) *lo = s;
+        if (s + ph->p_memsz > *hi) *hi = s + ph->p_memsz;
+    }
+}
+
+static int find_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    struct find_arg *f = arg;
+    int index = f->index++;
+    uintptr_t lo, hi;
+    span(info, &lo, &hi); /* the dynamic linker reserves the gaps: no other object there */
+    if (f->p < lo || f->p >= hi) return 0;
+    *f->out = (struct obj){lo, hi, info->dlpi_addr, info->dlpi_name ? info->dlpi_name : "", index};
+    return 1;
+}
+
+/* The object that contains p; false (and *o empty) if none. */
+static bool obj_of(const void *p, struct obj *o) {
+    *o = (struct obj){0};
+    struct find_arg f = {(uintptr_t)p, 0, o};
+    return p && dl_iterate_phdr(find_cb, &f) == 1;
+}
+
+static bool in_obj(const void *p, const struct obj *o) {
+    return (uintptr_t)p - o->lo < o->hi - o->lo;
+}
+
+/* ---- which object serves malloc ---- */
+
+static struct obj self_obj;       /* libmemlimit.so */
+static struct obj next_obj;       /* the object that serves malloc; empty if unknown */
 static _Atomic int resolve_state; /* 0 new, 1 resolving, 2 done */
 static __thread bool tl_resolving TLS_IE;
 
 static void *from_next(const char *name) {
     void *p = dlsym(RTLD_NEXT, name);
-    Dl_info info;
-    if (!p || !dladdr(p, &info) || info.dli_fbase != next_base) return NULL;
-    return p;
+    return p && in_obj(p, &next_obj) ? p : NULL;
 }
 
 void *ml_next_lookup(const char *name) {
-    return next_base ? from_next(name) : NULL;
+    return next_obj.hi ? from_next(name) : NULL;
 }
 
 /* built from the next allocator's own primitives */
@@ -187,10 +238,9 @@ bool ml_resolve(void) {
     tl_resolving = true;
     int saved = errno;
     struct ml_next n = ml_next;
+    obj_of((void *)ml_resolve, &self_obj);
     void *m = dlsym(RTLD_NEXT, "malloc");
-    Dl_info info;
-    if (m && dladdr(m, &info)) {
-        next_base = info.dli_fbase;
+    if (obj_of(m, &next_obj)) {
         n.malloc = m;
         n.free = from_next("free");
         n.calloc = from_next("calloc");
@@ -220,7 +270,7 @@ bool ml_resolve(void) {
                              .valloc = __libc_valloc,
                              .pvalloc = __libc_pvalloc};
         n.malloc_usable_size = (size_t(*)(void *))dlsym(RTLD_DEFAULT, "malloc_usable_size");
-        next_base = NULL;
+        next_obj = (struct obj){0};
     }
     if (!n.memalign && n.aligned_alloc) n.memalign = n.aligned_alloc;
     if (!n.memalign && n.posix_memalign) n.memalign = via_memalign;
@@ -244,10 +294,10 @@ bool ml_resolve(void) {
 /* Loaded objects, a window of 32 at a time (dl_iterate_phdr's callback must not
  * dlopen, so names are collected first). */
 struct find_ctx {
-    void *self_base;
+    uintptr_t self_addr;
     int skip, seen, count;
     char names[32][256];
-    void *bases[32];
+    uintptr_t addrs[32];
 };
 
 static int collect(struct dl_phdr_info *info, size_t size, void *arg) {
@@ -256,51 +306,50 @@ static int collect(struct dl_phdr_info *info, size_t size, void *arg) {
     if (!info->dlpi_name || !info->dlpi_name[0]) return 0;
     if (c->seen++ < c->skip) return 0;
     size_t l = strlen(info->dlpi_name);
-    if ((void *)info->dlpi_addr == c->self_base || l >= sizeof c->names[0]) return 0;
+    if (info->dlpi_addr == c->self_addr || l >= sizeof c->names[0]) return 0;
     memcpy(c->names[c->count], info->dlpi_name, l + 1);
-    c->bases[c->count++] = (void *)info->dlpi_addr;
+    c->addrs[c->count++] = info->dlpi_addr;
     return c->count == 32; /* window full: stop */
+}
+
+static void *find_runtime_new(int variant) {
+    /* usually the next object has it (libstdc++ behind glibc) */
+    void *s = dlsym(RTLD_NEXT, new_names[variant]);
+    if (s && !in_obj(s, &next_obj)) return s;
+    /* Otherwise look in every loaded object but ours and the allocator's, each by its
+     * own handle: the runtime may be loaded RTLD_LOCAL (a C program dlopening a C++
+     * plugin), where the global scope cannot see it, and RTLD_NEXT may find the
+     * allocator. */
+    static struct find_ctx c;
+    void *p = NULL;
+    for (int skip = 0; !p;) {
+        memset(&c, 0, sizeof c);
+        c.self_addr = self_obj.addr;
+        c.skip = skip;
+        dl_iterate_phdr(collect, &c);
+        for (int i = 0; i < c.count && !p; i++) {
+            if (next_obj.hi && c.addrs[i] == next_obj.addr) continue;
+            void *h = dlopen(c.names[i], RTLD_NOLOAD | RTLD_LAZY);
+            if (!h) continue;
+            s = dlsym(h, new_names[variant]);
+            if (s && !in_obj(s, &self_obj) && !in_obj(s, &next_obj)) p = s;
+            dlclose(h);
+        }
+        if (c.count < 32) break; /* every object seen */
+        skip = c.seen;
+    }
+    return p;
 }
 
 void *ml_cxx_runtime_new(int variant) {
     static void *cache[NEW_COUNT];
     void *p = __atomic_load_n(&cache[variant], __ATOMIC_ACQUIRE);
     if (p) return p;
-    Dl_info info;
-    /* usually the next object has it (libstdc++ behind glibc) */
-    void *s = dlsym(RTLD_NEXT, new_names[variant]);
-    if (s && dladdr(s, &info) && info.dli_fbase != next_base) p = s;
-    /* Otherwise look in every loaded object but ours and the allocator's, each by
-     * its own handle: the runtime may be loaded RTLD_LOCAL (a C program dlopening a
-     * C++ plugin), where the global scope cannot see it, and RTLD_NEXT may find the
-     * allocator. */
-    if (!p) {
-        static struct find_ctx c;
-        static _Atomic int busy;
-        while (atomic_exchange(&busy, 1))
-            sched_yield();
-        Dl_info self;
-        void *self_base = dladdr((void *)ml_cxx_runtime_new, &self) ? self.dli_fbase : NULL;
-        for (int skip = 0; !p;) {
-            memset(&c, 0, sizeof c);
-            c.self_base = self_base;
-            c.skip = skip;
-            dl_iterate_phdr(collect, &c);
-            for (int i = 0; i < c.count && !p; i++) {
-                if (c.bases[i] == next_base) continue;
-                void *h = dlopen(c.names[i], RTLD_NOLOAD | RTLD_LAZY);
-                if (!h) continue;
-                s = dlsym(h, new_names[variant]);
-                if (s && dladdr(s, &info) && info.dli_fbase != self_base &&
-                    info.dli_fbase != next_base)
-                    p = s;
-                dlclose(h);
-            }
-            if (c.count < 32) break; /* every object seen */
-            skip = c.seen;
-        }
-        atomic_store(&busy, 0);
-    }
+    static _Atomic int busy;
+    while (atomic_exchange(&busy, 1))
+        sched_yield();
+    p = find_runtime_new(variant);
+    atomic_store(&busy, 0);
     if (p) __atomic_store_n(&cache[variant], p, __ATOMIC_RELEASE);
     return p;
 }
