@@ -225,6 +225,11 @@ static int via_posix_memalign(void **out, size_t al, size_t n) {
     return 0;
 }
 
+static size_t no_usable_size(void *p) {
+    (void)p;
+    return 0;
+}
+
 bool ml_resolve(void) {
     if (likely(atomic_load_explicit(&resolve_state, memory_order_acquire) == 2)) return true;
     if (tl_resolving) return false; /* dlsym is allocating: bootstrap arena */
@@ -269,14 +274,16 @@ bool ml_resolve(void) {
                              .memalign = __libc_memalign,
                              .valloc = __libc_valloc,
                              .pvalloc = __libc_pvalloc};
-        n.malloc_usable_size = (size_t(*)(void *))dlsym(RTLD_DEFAULT, "malloc_usable_size");
+        void *u = dlsym(RTLD_DEFAULT, "malloc_usable_size");
+        if (!in_obj(u, &self_obj)) n.malloc_usable_size = (size_t(*)(void *))u;
         next_obj = (struct obj){0};
     }
     if (!n.memalign && n.aligned_alloc) n.memalign = n.aligned_alloc;
     if (!n.memalign && n.posix_memalign) n.memalign = via_memalign;
     if (!n.posix_memalign) n.posix_memalign = via_posix_memalign;
     if (!n.aligned_alloc) n.aligned_alloc = n.memalign;
-    if (!n.malloc_usable_size) n.malloc_usable_size = stub_usable;
+    /* (stub_usable would call itself) */
+    if (!n.malloc_usable_size) n.malloc_usable_size = no_usable_size;
     void *mm = dlsym(RTLD_NEXT, "mmap"), *mu = dlsym(RTLD_NEXT, "munmap"),
          *mr = dlsym(RTLD_NEXT, "mremap");
     n.mmap = mm ? (void *(*)(void *, size_t, int, int, int, off_t))mm : raw_mmap;
