@@ -191,16 +191,61 @@ static bool in_obj(const void *p, const struct obj *o) {
 
 static struct obj self_obj;       /* libmemlimit.so */
 static struct obj next_obj;       /* the object that serves malloc; empty if unknown */
+static const char *base_version;  /* the C library's oldest symbol version, e.g. GLIBC_2.2.5 */
 static _Atomic int resolve_state; /* 0 new, 1 resolving, 2 done */
 static __thread bool tl_resolving TLS_IE;
 
-static void *from_next(const char *name) {
-    void *p = dlsym(RTLD_NEXT, name);
+/* A program's reference to malloc is versioned (malloc@GLIBC_2.2.5 on x86_64); other
+ * glibc ports start at another version. Probed with __libc_start_main: only the C
+ * library defines it, at its base version on every port (its newer GLIBC_2.34 is not
+ * in the list). malloc could not tell: an object without version information matches
+ * any version. */
+static void find_base_version(void) {
+    static const char *const candidates[] = {
+        "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0",  "GLIBC_2.2",  "GLIBC_2.3", "GLIBC_2.4",
+        "GLIBC_2.18",  "GLIBC_2.27", "GLIBC_2.29", "GLIBC_2.35", "GLIBC_2.36"};
+    for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++)
+        if (dlvsym(RTLD_DEFAULT, "__libc_start_main", candidates[i])) {
+            base_version = candidates[i];
+            return;
+        }
+}
+
+/* malloc as the dynamic linker binds the program's versioned reference, searching
+ * scope: the first object with either a definition at the base version (dlsym skips
+ * non-default versions, and libc_malloc_debug has nothing else) or a definition
+ * without a version (jemalloc's, which dlvsym skips in turn). */
+static void *find_malloc(void *scope, struct obj *o) {
+    void *v = base_version ? dlvsym(scope, "malloc", base_version) : NULL;
+    void *u = dlsym(scope, "malloc");
+    struct obj ov, ou;
+    bool hv = obj_of(v, &ov), hu = obj_of(u, &ou);
+    if (hv && (!hu || ov.index <= ou.index)) {
+        *o = ov;
+        return v;
+    }
+    *o = ou;
+    return hu ? u : NULL;
+}
+
+/* name as the object that serves malloc defines it, at the base version, the version
+ * it was added in (aligned_alloc@GLIBC_2.16: again the only one libc_malloc_debug has)
+ * or without one; NULL if that object has none (never another object's). C++ names
+ * (c_name false) are never glibc-versioned. */
+static void *from_next(const char *name, bool c_name) {
+    void *p;
+    if (c_name && base_version) {
+        if ((p = dlvsym(RTLD_NEXT, name, base_version)) && in_obj(p, &next_obj)) return p;
+        if (!strcmp(name, "aligned_alloc") && (p = dlvsym(RTLD_NEXT, name, "GLIBC_2.16")) &&
+            in_obj(p, &next_obj))
+            return p;
+    }
+    p = dlsym(RTLD_NEXT, name);
     return p && in_obj(p, &next_obj) ? p : NULL;
 }
 
 void *ml_next_lookup(const char *name) {
-    return next_obj.hi ? from_next(name) : NULL;
+    return next_obj.hi ? from_next(name, true) : NULL;
 }
 
 /* built from the next allocator's own primitives */
@@ -244,22 +289,23 @@ bool ml_resolve(void) {
     int saved = errno;
     struct ml_next n = ml_next;
     obj_of((void *)ml_resolve, &self_obj);
-    void *m = dlsym(RTLD_NEXT, "malloc");
-    if (obj_of(m, &next_obj)) {
+    find_base_version();
+    void *m = find_malloc(RTLD_NEXT, &next_obj);
+    if (m) {
         n.malloc = m;
-        n.free = from_next("free");
-        n.calloc = from_next("calloc");
-        n.realloc = from_next("realloc");
-        n.posix_memalign = from_next("posix_memalign");
-        n.aligned_alloc = from_next("aligned_alloc");
-        n.memalign = from_next("memalign");
-        n.valloc = from_next("valloc");
-        n.pvalloc = from_next("pvalloc");
-        n.malloc_usable_size = from_next("malloc_usable_size");
+        n.free = from_next("free", true);
+        n.calloc = from_next("calloc", true);
+        n.realloc = from_next("realloc", true);
+        n.posix_memalign = from_next("posix_memalign", true);
+        n.aligned_alloc = from_next("aligned_alloc", true);
+        n.memalign = from_next("memalign", true);
+        n.valloc = from_next("valloc", true);
+        n.pvalloc = from_next("pvalloc", true);
+        n.malloc_usable_size = from_next("malloc_usable_size", true);
         for (int i = 0; i < NEW_COUNT; i++)
-            n.new_fn[i] = from_next(new_names[i]);
+            n.new_fn[i] = from_next(new_names[i], false);
         for (int i = 0; i < DEL_COUNT; i++)
-            n.delete_fn[i] = from_next(delete_names[i]);
+            n.delete_fn[i] = from_next(delete_names[i], false);
     }
     if (!n.malloc || !n.free || !n.calloc || !n.realloc) {
         /* nothing after us (linked after libc?): glibc's own names */
