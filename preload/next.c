@@ -191,6 +191,8 @@ static bool in_obj(const void *p, const struct obj *o) {
 
 static struct obj self_obj;       /* libmemlimit.so */
 static struct obj next_obj;       /* the object that serves malloc; empty if unknown */
+static void *next_scope;          /* where its symbols are found: RTLD_NEXT or RTLD_DEFAULT */
+static bool served_before;        /* it comes before us */
 static const char *base_version;  /* the C library's oldest symbol version, e.g. GLIBC_2.2.5 */
 static _Atomic int resolve_state; /* 0 new, 1 resolving, 2 done */
 static __thread bool tl_resolving TLS_IE;
@@ -235,17 +237,33 @@ static void *find_malloc(void *scope, struct obj *o) {
 static void *from_next(const char *name, bool c_name) {
     void *p;
     if (c_name && base_version) {
-        if ((p = dlvsym(RTLD_NEXT, name, base_version)) && in_obj(p, &next_obj)) return p;
-        if (!strcmp(name, "aligned_alloc") && (p = dlvsym(RTLD_NEXT, name, "GLIBC_2.16")) &&
+        if ((p = dlvsym(next_scope, name, base_version)) && in_obj(p, &next_obj)) return p;
+        if (!strcmp(name, "aligned_alloc") && (p = dlvsym(next_scope, name, "GLIBC_2.16")) &&
             in_obj(p, &next_obj))
             return p;
     }
-    p = dlsym(RTLD_NEXT, name);
+    p = dlsym(next_scope, name);
     return p && in_obj(p, &next_obj) ? p : NULL;
 }
 
 void *ml_next_lookup(const char *name) {
     return next_obj.hi ? from_next(name, true) : NULL;
+}
+
+bool ml_next_served_before(const char **malloc_by, const char **mmap_by) {
+    if (!served_before) return false;
+    /* Only when we are in the program's own lookup scope (preloaded or linked): the
+     * main program's handle sees start-up and RTLD_GLOBAL objects. Loaded with
+     * dlopen RTLD_LOCAL we never interpose, by design: nothing to say. */
+    void *h = dlopen(NULL, RTLD_LAZY);
+    void *api = h ? dlsym(h, "memlimit_reached") : NULL;
+    if (h) dlclose(h);
+    if (!in_obj(api, &self_obj)) return false;
+    *malloc_by = next_obj.name;
+    struct obj o;
+    void *mm = dlsym(RTLD_DEFAULT, "mmap");
+    *mmap_by = !obj_of(mm, &o) || in_obj(mm, &self_obj) ? NULL : o.name;
+    return true;
 }
 
 /* built from the next allocator's own primitives */
@@ -288,9 +306,22 @@ bool ml_resolve(void) {
     tl_resolving = true;
     int saved = errno;
     struct ml_next n = ml_next;
+    struct obj def;
     obj_of((void *)ml_resolve, &self_obj);
     find_base_version();
-    void *m = find_malloc(RTLD_NEXT, &next_obj);
+    /* Normally the program's malloc is ours and we forward to the next object that
+     * defines it. When an object before us serves it (preloaded first, or the program's
+     * own), our malloc is never called, but what binds to us (pvalloc, which jemalloc
+     * lacks) must still reach that allocator, and the trimmer must trim it. */
+    void *m = find_malloc(RTLD_DEFAULT, &def);
+    if (m && !in_obj(m, &self_obj)) {
+        next_obj = def;
+        next_scope = RTLD_DEFAULT;
+        served_before = true;
+    } else {
+        next_scope = RTLD_NEXT;
+        m = find_malloc(RTLD_NEXT, &next_obj);
+    }
     if (m) {
         n.malloc = m;
         n.free = from_next("free", true);
@@ -323,6 +354,7 @@ bool ml_resolve(void) {
         void *u = dlsym(RTLD_DEFAULT, "malloc_usable_size");
         if (!in_obj(u, &self_obj)) n.malloc_usable_size = (size_t(*)(void *))u;
         next_obj = (struct obj){0};
+        served_before = false;
     }
     if (!n.memalign && n.aligned_alloc) n.memalign = n.aligned_alloc;
     if (!n.memalign && n.posix_memalign) n.memalign = via_memalign;
