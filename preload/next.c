@@ -1,5 +1,7 @@
 #include "next.h"
 
+#include "../src/siglock.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
@@ -430,11 +432,14 @@ void *ml_cxx_runtime_new(int variant) {
     static void *cache[NEW_COUNT];
     void *p = __atomic_load_n(&cache[variant], __ATOMIC_ACQUIRE);
     if (p) return p;
-    static _Atomic int busy;
-    while (atomic_exchange(&busy, 1))
-        sched_yield();
-    p = find_runtime_new(variant);
-    atomic_store(&busy, 0);
-    if (p) __atomic_store_n(&cache[variant], p, __ATOMIC_RELEASE);
+    /* The search is one at a time, with every signal blocked: a handler calling new on
+     * this thread would otherwise spin forever on the lock its own thread holds. */
+    static atomic_flag busy = ATOMIC_FLAG_INIT;
+    sigset_t saved;
+    ml_siglock(&busy, &saved);
+    p = __atomic_load_n(&cache[variant], __ATOMIC_ACQUIRE); /* found while we waited? */
+    if (!p && (p = find_runtime_new(variant)))
+        __atomic_store_n(&cache[variant], p, __ATOMIC_RELEASE);
+    ml_sigunlock(&busy, &saved);
     return p;
 }
