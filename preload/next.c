@@ -1,5 +1,7 @@
 #include "next.h"
 
+#include "../src/siglock.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
@@ -137,19 +139,133 @@ static const char *const delete_names[DEL_COUNT] = {"_ZdlPv",
                                                     "_ZdlPvSt11align_val_tRKSt9nothrow_t",
                                                     "_ZdaPvSt11align_val_tRKSt9nothrow_t"};
 
-static void *next_base;           /* load base of the object that serves malloc */
+/* ---- loaded objects, by address: dl_iterate_phdr's PT_LOAD segments. dladdr would
+ * answer too, but it scans the object's whole symbol table (most of a preloaded
+ * program's start-up went there). ---- */
+
+struct obj {
+    uintptr_t lo, hi; /* from its lowest PT_LOAD segment to the end of its highest */
+    uintptr_t addr;   /* dlpi_addr */
+    const char *name; /* "" for the program */
+    int index;        /* in load order, which is the lookup order of start-up objects */
+};
+
+struct find_arg {
+    uintptr_t p;
+    int index;
+    struct obj *out;
+};
+
+static void span(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi) {
+    *lo = UINTPTR_MAX, *hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+        if (s < *lo) *lo = s;
+        if (s + ph->p_memsz > *hi) *hi = s + ph->p_memsz;
+    }
+}
+
+static int find_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    struct find_arg *f = arg;
+    int index = f->index++;
+    uintptr_t lo, hi;
+    span(info, &lo, &hi); /* the dynamic linker reserves the gaps: no other object there */
+    if (f->p < lo || f->p >= hi) return 0;
+    *f->out = (struct obj){lo, hi, info->dlpi_addr, info->dlpi_name ? info->dlpi_name : "", index};
+    return 1;
+}
+
+/* The object that contains p; false (and *o empty) if none. */
+static bool obj_of(const void *p, struct obj *o) {
+    *o = (struct obj){0};
+    struct find_arg f = {(uintptr_t)p, 0, o};
+    return p && dl_iterate_phdr(find_cb, &f) == 1;
+}
+
+static bool in_obj(const void *p, const struct obj *o) {
+    return (uintptr_t)p - o->lo < o->hi - o->lo;
+}
+
+/* ---- which object serves malloc ---- */
+
+static struct obj self_obj;       /* libmemlimit.so */
+static struct obj next_obj;       /* the object that serves malloc; empty if unknown */
+static void *next_scope;          /* where its symbols are found: RTLD_NEXT or RTLD_DEFAULT */
+static bool served_before;        /* it comes before us */
+static const char *base_version;  /* the C library's oldest symbol version, e.g. GLIBC_2.2.5 */
 static _Atomic int resolve_state; /* 0 new, 1 resolving, 2 done */
 static __thread bool tl_resolving TLS_IE;
 
-static void *from_next(const char *name) {
-    void *p = dlsym(RTLD_NEXT, name);
-    Dl_info info;
-    if (!p || !dladdr(p, &info) || info.dli_fbase != next_base) return NULL;
-    return p;
+/* A program's reference to malloc is versioned (malloc@GLIBC_2.2.5 on x86_64); other
+ * glibc ports start at another version. Probed with __libc_start_main: only the C
+ * library defines it, at its base version on every port (its newer GLIBC_2.34 is not
+ * in the list). malloc could not tell: an object without version information matches
+ * any version. */
+static void find_base_version(void) {
+    static const char *const candidates[] = {
+        "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0",  "GLIBC_2.2",  "GLIBC_2.3", "GLIBC_2.4",
+        "GLIBC_2.18",  "GLIBC_2.27", "GLIBC_2.29", "GLIBC_2.35", "GLIBC_2.36"};
+    for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++)
+        if (dlvsym(RTLD_DEFAULT, "__libc_start_main", candidates[i])) {
+            base_version = candidates[i];
+            return;
+        }
+}
+
+/* malloc as the dynamic linker binds the program's versioned reference, searching
+ * scope: the first object with either a definition at the base version (dlsym skips
+ * non-default versions, and libc_malloc_debug has nothing else) or a definition
+ * without a version (jemalloc's, which dlvsym skips in turn). */
+static void *find_malloc(void *scope, struct obj *o) {
+    void *v = base_version ? dlvsym(scope, "malloc", base_version) : NULL;
+    void *u = dlsym(scope, "malloc");
+    struct obj ov, ou;
+    bool hv = obj_of(v, &ov), hu = obj_of(u, &ou);
+    if (hv && (!hu || ov.index <= ou.index)) {
+        *o = ov;
+        return v;
+    }
+    *o = ou;
+    return hu ? u : NULL;
+}
+
+/* name as the object that serves malloc defines it, at the base version, the version
+ * it was added in (aligned_alloc@GLIBC_2.16: again the only one libc_malloc_debug has)
+ * or without one; NULL if that object has none (never another object's). C++ names
+ * (c_name false) are never glibc-versioned. */
+static void *from_next(const char *name, bool c_name) {
+    void *p;
+    if (c_name && base_version) {
+        if ((p = dlvsym(next_scope, name, base_version)) && in_obj(p, &next_obj)) return p;
+        if (!strcmp(name, "aligned_alloc") && (p = dlvsym(next_scope, name, "GLIBC_2.16")) &&
+            in_obj(p, &next_obj))
+            return p;
+    }
+    p = dlsym(next_scope, name);
+    return p && in_obj(p, &next_obj) ? p : NULL;
 }
 
 void *ml_next_lookup(const char *name) {
-    return next_base ? from_next(name) : NULL;
+    return next_obj.hi ? from_next(name, true) : NULL;
+}
+
+bool ml_next_served_before(const char **malloc_by, const char **mmap_by) {
+    if (!served_before) return false;
+    /* Only when we are in the program's own lookup scope (preloaded or linked): the
+     * main program's handle sees start-up and RTLD_GLOBAL objects. Loaded with
+     * dlopen RTLD_LOCAL we never interpose, by design: nothing to say. */
+    void *h = dlopen(NULL, RTLD_LAZY);
+    void *api = h ? dlsym(h, "memlimit_reached") : NULL;
+    if (h) dlclose(h);
+    if (!in_obj(api, &self_obj)) return false;
+    *malloc_by = next_obj.name;
+    struct obj o;
+    void *mm = dlsym(RTLD_DEFAULT, "mmap");
+    *mmap_by = !obj_of(mm, &o) || in_obj(mm, &self_obj) ? NULL : o.name;
+    return true;
 }
 
 /* built from the next allocator's own primitives */
@@ -174,6 +290,11 @@ static int via_posix_memalign(void **out, size_t al, size_t n) {
     return 0;
 }
 
+static size_t no_usable_size(void *p) {
+    (void)p;
+    return 0;
+}
+
 bool ml_resolve(void) {
     if (likely(atomic_load_explicit(&resolve_state, memory_order_acquire) == 2)) return true;
     if (tl_resolving) return false; /* dlsym is allocating: bootstrap arena */
@@ -187,24 +308,37 @@ bool ml_resolve(void) {
     tl_resolving = true;
     int saved = errno;
     struct ml_next n = ml_next;
-    void *m = dlsym(RTLD_NEXT, "malloc");
-    Dl_info info;
-    if (m && dladdr(m, &info)) {
-        next_base = info.dli_fbase;
+    struct obj def;
+    obj_of((void *)ml_resolve, &self_obj);
+    find_base_version();
+    /* Normally the program's malloc is ours and we forward to the next object that
+     * defines it. When an object before us serves it (preloaded first, or the program's
+     * own), our malloc is never called, but what binds to us (pvalloc, which jemalloc
+     * lacks) must still reach that allocator, and the trimmer must trim it. */
+    void *m = find_malloc(RTLD_DEFAULT, &def);
+    if (m && !in_obj(m, &self_obj)) {
+        next_obj = def;
+        next_scope = RTLD_DEFAULT;
+        served_before = true;
+    } else {
+        next_scope = RTLD_NEXT;
+        m = find_malloc(RTLD_NEXT, &next_obj);
+    }
+    if (m) {
         n.malloc = m;
-        n.free = from_next("free");
-        n.calloc = from_next("calloc");
-        n.realloc = from_next("realloc");
-        n.posix_memalign = from_next("posix_memalign");
-        n.aligned_alloc = from_next("aligned_alloc");
-        n.memalign = from_next("memalign");
-        n.valloc = from_next("valloc");
-        n.pvalloc = from_next("pvalloc");
-        n.malloc_usable_size = from_next("malloc_usable_size");
+        n.free = from_next("free", true);
+        n.calloc = from_next("calloc", true);
+        n.realloc = from_next("realloc", true);
+        n.posix_memalign = from_next("posix_memalign", true);
+        n.aligned_alloc = from_next("aligned_alloc", true);
+        n.memalign = from_next("memalign", true);
+        n.valloc = from_next("valloc", true);
+        n.pvalloc = from_next("pvalloc", true);
+        n.malloc_usable_size = from_next("malloc_usable_size", true);
         for (int i = 0; i < NEW_COUNT; i++)
-            n.new_fn[i] = from_next(new_names[i]);
+            n.new_fn[i] = from_next(new_names[i], false);
         for (int i = 0; i < DEL_COUNT; i++)
-            n.delete_fn[i] = from_next(delete_names[i]);
+            n.delete_fn[i] = from_next(delete_names[i], false);
     }
     if (!n.malloc || !n.free || !n.calloc || !n.realloc) {
         /* nothing after us (linked after libc?): glibc's own names */
@@ -219,14 +353,17 @@ bool ml_resolve(void) {
                              .memalign = __libc_memalign,
                              .valloc = __libc_valloc,
                              .pvalloc = __libc_pvalloc};
-        n.malloc_usable_size = (size_t(*)(void *))dlsym(RTLD_DEFAULT, "malloc_usable_size");
-        next_base = NULL;
+        void *u = dlsym(RTLD_DEFAULT, "malloc_usable_size");
+        if (!in_obj(u, &self_obj)) n.malloc_usable_size = (size_t(*)(void *))u;
+        next_obj = (struct obj){0};
+        served_before = false;
     }
     if (!n.memalign && n.aligned_alloc) n.memalign = n.aligned_alloc;
     if (!n.memalign && n.posix_memalign) n.memalign = via_memalign;
     if (!n.posix_memalign) n.posix_memalign = via_posix_memalign;
     if (!n.aligned_alloc) n.aligned_alloc = n.memalign;
-    if (!n.malloc_usable_size) n.malloc_usable_size = stub_usable;
+    /* (stub_usable would call itself) */
+    if (!n.malloc_usable_size) n.malloc_usable_size = no_usable_size;
     void *mm = dlsym(RTLD_NEXT, "mmap"), *mu = dlsym(RTLD_NEXT, "munmap"),
          *mr = dlsym(RTLD_NEXT, "mremap");
     n.mmap = mm ? (void *(*)(void *, size_t, int, int, int, off_t))mm : raw_mmap;
@@ -244,10 +381,10 @@ bool ml_resolve(void) {
 /* Loaded objects, a window of 32 at a time (dl_iterate_phdr's callback must not
  * dlopen, so names are collected first). */
 struct find_ctx {
-    void *self_base;
+    uintptr_t self_addr;
     int skip, seen, count;
     char names[32][256];
-    void *bases[32];
+    uintptr_t addrs[32];
 };
 
 static int collect(struct dl_phdr_info *info, size_t size, void *arg) {
@@ -256,51 +393,53 @@ static int collect(struct dl_phdr_info *info, size_t size, void *arg) {
     if (!info->dlpi_name || !info->dlpi_name[0]) return 0;
     if (c->seen++ < c->skip) return 0;
     size_t l = strlen(info->dlpi_name);
-    if ((void *)info->dlpi_addr == c->self_base || l >= sizeof c->names[0]) return 0;
+    if (info->dlpi_addr == c->self_addr || l >= sizeof c->names[0]) return 0;
     memcpy(c->names[c->count], info->dlpi_name, l + 1);
-    c->bases[c->count++] = (void *)info->dlpi_addr;
+    c->addrs[c->count++] = info->dlpi_addr;
     return c->count == 32; /* window full: stop */
+}
+
+static void *find_runtime_new(int variant) {
+    /* usually the next object has it (libstdc++ behind glibc) */
+    void *s = dlsym(RTLD_NEXT, new_names[variant]);
+    if (s && !in_obj(s, &next_obj)) return s;
+    /* Otherwise look in every loaded object but ours and the allocator's, each by its
+     * own handle: the runtime may be loaded RTLD_LOCAL (a C program dlopening a C++
+     * plugin), where the global scope cannot see it, and RTLD_NEXT may find the
+     * allocator. */
+    static struct find_ctx c;
+    void *p = NULL;
+    for (int skip = 0; !p;) {
+        memset(&c, 0, sizeof c);
+        c.self_addr = self_obj.addr;
+        c.skip = skip;
+        dl_iterate_phdr(collect, &c);
+        for (int i = 0; i < c.count && !p; i++) {
+            if (next_obj.hi && c.addrs[i] == next_obj.addr) continue;
+            void *h = dlopen(c.names[i], RTLD_NOLOAD | RTLD_LAZY);
+            if (!h) continue;
+            s = dlsym(h, new_names[variant]);
+            if (s && !in_obj(s, &self_obj) && !in_obj(s, &next_obj)) p = s;
+            dlclose(h);
+        }
+        if (c.count < 32) break; /* every object seen */
+        skip = c.seen;
+    }
+    return p;
 }
 
 void *ml_cxx_runtime_new(int variant) {
     static void *cache[NEW_COUNT];
     void *p = __atomic_load_n(&cache[variant], __ATOMIC_ACQUIRE);
     if (p) return p;
-    Dl_info info;
-    /* usually the next object has it (libstdc++ behind glibc) */
-    void *s = dlsym(RTLD_NEXT, new_names[variant]);
-    if (s && dladdr(s, &info) && info.dli_fbase != next_base) p = s;
-    /* Otherwise look in every loaded object but ours and the allocator's, each by
-     * its own handle: the runtime may be loaded RTLD_LOCAL (a C program dlopening a
-     * C++ plugin), where the global scope cannot see it, and RTLD_NEXT may find the
-     * allocator. */
-    if (!p) {
-        static struct find_ctx c;
-        static _Atomic int busy;
-        while (atomic_exchange(&busy, 1))
-            sched_yield();
-        Dl_info self;
-        void *self_base = dladdr((void *)ml_cxx_runtime_new, &self) ? self.dli_fbase : NULL;
-        for (int skip = 0; !p;) {
-            memset(&c, 0, sizeof c);
-            c.self_base = self_base;
-            c.skip = skip;
-            dl_iterate_phdr(collect, &c);
-            for (int i = 0; i < c.count && !p; i++) {
-                if (c.bases[i] == next_base) continue;
-                void *h = dlopen(c.names[i], RTLD_NOLOAD | RTLD_LAZY);
-                if (!h) continue;
-                s = dlsym(h, new_names[variant]);
-                if (s && dladdr(s, &info) && info.dli_fbase != self_base &&
-                    info.dli_fbase != next_base)
-                    p = s;
-                dlclose(h);
-            }
-            if (c.count < 32) break; /* every object seen */
-            skip = c.seen;
-        }
-        atomic_store(&busy, 0);
-    }
-    if (p) __atomic_store_n(&cache[variant], p, __ATOMIC_RELEASE);
+    /* The search is one at a time, with every signal blocked: a handler calling new on
+     * this thread would otherwise spin forever on the lock its own thread holds. */
+    static atomic_flag busy = ATOMIC_FLAG_INIT;
+    sigset_t saved;
+    ml_siglock(&busy, &saved);
+    p = __atomic_load_n(&cache[variant], __ATOMIC_ACQUIRE); /* found while we waited? */
+    if (!p && (p = find_runtime_new(variant)))
+        __atomic_store_n(&cache[variant], p, __ATOMIC_RELEASE);
+    ml_sigunlock(&busy, &saved);
     return p;
 }

@@ -1,7 +1,8 @@
-/* The allocator underneath: whatever object follows us in the lookup order
- * (glibc, or jemalloc/tcmalloc/mimalloc preloaded after us). Every entry point
- * comes from that one object; what it lacks is built from its own memalign, so a
- * block is always freed by the allocator that made it. */
+/* The allocator underneath: the object that the program's malloc binds to after us in
+ * the lookup order (glibc, libc_malloc_debug, or jemalloc/tcmalloc/mimalloc preloaded
+ * after us), or the one that serves malloc before us when we are not first. Every
+ * entry point comes from that one object; what it lacks is built from its own
+ * memalign, so a block is always freed by the allocator that made it. */
 #ifndef ML_NEXT_H
 #define ML_NEXT_H
 
@@ -76,6 +77,14 @@ bool ml_resolve(void);
 
 /* A symbol of the next allocator's own object, or NULL (for the trimmer). */
 void *ml_next_lookup(const char *name);
+
+/* True when the object that serves the program's malloc comes before us in its lookup
+ * order (then our malloc is never called: allocations are not accounted): *malloc_by
+ * names it, *mmap_by the object that serves mmap if that is not us either (else NULL);
+ * "" is the program itself.
+ * False as well when we were loaded with dlopen RTLD_LOCAL. Calls dlopen: for our
+ * constructor, not for the allocation path. */
+bool ml_next_served_before(const char **malloc_by, const char **mmap_by);
 
 /* The C++ runtime's own operator new variant (libstdc++'s: malloc, the new-handler
  * loop, std::bad_alloc), never the allocator's; found even when that runtime was
