@@ -11,8 +11,12 @@
 #pragma GCC visibility push(hidden)
 
 /* dest: "stderr" (or NULL) for fd 2, otherwise a path opened per line with
- * O_APPEND|O_CLOEXEC|O_NOFOLLOW, mode 0600, so no descriptor of ours stays open
- * for the application to close or reuse. The string must outlive the logger. */
+ * O_APPEND|O_CLOEXEC|O_NOFOLLOW|O_NONBLOCK, mode 0600, so no descriptor of ours stays
+ * open for the application to close or reuse. Never waits: a FIFO without a reader
+ * cannot be opened (ENXIO), and a line that does not fit at once (a full FIFO) is
+ * dropped. A destination that cannot be opened is reported once on stderr, and the
+ * lines go to stderr from then on (EMFILE, ENFILE and EINTR only send that line
+ * there). The string must outlive the logger. */
 void ml_log_set_dest(const char *dest);
 
 /* From now on every line starts "memlimit: t=SECONDS " (milliseconds, since
