@@ -14,13 +14,37 @@
 
 static const char *log_dest;    /* NULL means stderr */
 static uint64_t clock_start_ns; /* 0: lines carry no time */
+static atomic_bool verbose;
 static atomic_bool dest_failed; /* the file could not be opened: stderr from now on */
+
+/* what fd 2 was at start-up; lines from any thread read it, so atomics */
+enum { ERR_UNKNOWN, ERR_OPEN, ERR_CLOSED };
+static _Atomic int err_state;
+static _Atomic uint64_t err_dev, err_ino;
+
+void ml_log_init(void) {
+    int saved = errno;
+    struct stat st;
+    if (fstat(2, &st) == 0) {
+        atomic_store_explicit(&err_dev, (uint64_t)st.st_dev, memory_order_relaxed);
+        atomic_store_explicit(&err_ino, (uint64_t)st.st_ino, memory_order_relaxed);
+        atomic_store_explicit(&err_state, ERR_OPEN, memory_order_release);
+    } else {
+        atomic_store_explicit(&err_state, ERR_CLOSED, memory_order_release);
+    }
+    errno = saved;
+}
 
 void ml_log_set_clock(uint64_t start_ns) {
     clock_start_ns = start_ns;
 }
 
+void ml_log_set_verbose(bool on) {
+    atomic_store(&verbose, on);
+}
+
 void ml_log_set_dest(const char *dest) {
+    if (atomic_load_explicit(&err_state, memory_order_acquire) == ERR_UNKNOWN) ml_log_init();
     const char *d = (dest && strcmp(dest, "stderr") != 0 && dest[0]) ? dest : NULL;
     /* a new place gets its own chance (and its own notice); the same one set again
      * (start-up sets it before and after reading the configuration) does not */
@@ -209,9 +233,18 @@ static __attribute__((noinline)) bool is_pipe_like(int fd) {
     return fstat(fd, &st) != 0 || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
 }
 
+/* fd 2 only while it is the file it was at start-up (a closed fd 2 then: never).
+ * Between the check and the write another thread could still swap it; that window
+ * is a few instructions, where before it was the whole life of the process. */
 static void write_stderr(struct iovec *iov, int cnt) {
+    if (atomic_load_explicit(&err_state, memory_order_acquire) == ERR_UNKNOWN) ml_log_init();
+    if (atomic_load_explicit(&err_state, memory_order_acquire) != ERR_OPEN) return;
     struct stat st;
-    write_iov(2, iov, cnt, fstat(2, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)));
+    if (fstat(2, &st) != 0 ||
+        (uint64_t)st.st_dev != atomic_load_explicit(&err_dev, memory_order_relaxed) ||
+        (uint64_t)st.st_ino != atomic_load_explicit(&err_ino, memory_order_relaxed))
+        return;
+    write_iov(2, iov, cnt, S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
 }
 
 /* Once: the destination, why it failed, and where the lines go now. Pieces, not a
@@ -272,6 +305,16 @@ static inline __attribute__((always_inline)) void vlog(const char *fmt, va_list 
 }
 
 void ml_log(const char *fmt, ...) {
+    int saved = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
+    errno = saved;
+}
+
+void ml_log_info(const char *fmt, ...) {
+    if (!atomic_load_explicit(&verbose, memory_order_relaxed)) return;
     int saved = errno;
     va_list ap;
     va_start(ap, fmt);

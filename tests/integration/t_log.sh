@@ -1,8 +1,9 @@
 # Where the lines go (MEMLIMIT_LOG, stderr) never hurts the host: a FIFO without a
 # reader or with a reader that does not read never blocks it (the line is dropped);
 # a log that cannot be opened is said once on stderr, where the lines then go; a
-# stderr pipe whose reader is gone does not kill it with SIGPIPE (tests/work/logdata,
-# under MEMLIMIT=1MiB so it trims and traces).
+# stderr pipe whose reader is gone does not kill it with SIGPIPE; and a program that
+# closed stderr and got descriptor 2 for its own data never finds our lines in it
+# (tests/work/logdata, under MEMLIMIT=1MiB so it trims and traces).
 . "$ROOT/tests/integration/lib.sh"
 T=$ROOT/build/log
 rm -rf "$T"; mkdir -p "$T"
@@ -43,3 +44,19 @@ echo "no such directory: one notice, then $(grep -c '^memlimit: ' "$T/noent.err"
 { ml MEMLIMIT_TRACE=1 env --default-signal=PIPE "$W/logdata" churn 2>&1 > /dev/null; echo $? > "$T/pipe.rc"; } | true
 [ "$(cat "$T/pipe.rc")" = 0 ] || fail "stderr without a reader: exit $(cat "$T/pipe.rc") (141: SIGPIPE)"
 echo "stderr without a reader: exit 0"
+
+# ---- descriptor 2 reused for the program's data
+seq -f 'record %g' 0 39 > "$T/expect"
+check_data() { # NAME: the data file holds the program's records only
+    cmp -s "$T/$1.data" "$T/expect" || fail "$1: the program's file holds more than its records: $(grep -v '^record' "$T/$1.data" | head -3)"
+}
+ml MEMLIMIT_TRACE=1 "$W/logdata" swap "$T/trace.data" 2> "$T/trace.err" || fail "swap: exit $?"
+check_data trace
+ml MEMLIMIT_TRACE=1 "$W/logdata" swap "$T/closed.data" 2>&- || fail "swap, stderr closed at start: exit $?"
+check_data closed
+mkdir "$T/out"
+ml MEMLIMIT_METRICS="$T/out/m.prom" MEMLIMIT_PROFILE="$T/out/prof" MEMLIMIT_PROFILE_RATE=16KiB \
+    "$W/logdata" swap "$T/quiet.data" 2> "$T/quiet.err" || fail "swap, metrics and profile: exit $?"
+check_data quiet
+[ -s "$T/out/prof.soft" ] && [ -s "$T/out/m.prom" ] || fail "swap, metrics and profile: no profile or metrics: $(ls "$T/out")"
+echo "descriptor 2 reused for data (trace; stderr closed at start; metrics and profile): only the program's records in it"

@@ -1,5 +1,6 @@
-/* The logger never blocks or kills its host (FIFOs, a stderr without reader). Each test runs in its
- * own process, so each may point fd 2 where it likes. */
+/* The logger never blocks or kills its host and never writes into a descriptor that
+ * is no longer the stderr it was given. Each test runs in its own process, so each
+ * may point fd 2 where it likes. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -126,4 +127,71 @@ Test(log, stderr_without_reader_raises_no_sigpipe) {
     sigset_t pending;
     sigpending(&pending);
     cr_expect_not(sigismember(&pending, SIGPIPE));
+}
+
+/* The program closed stderr and opened a data file, which got number 2: our lines
+ * must not land in it. */
+Test(log, fd2_reused_by_the_program_gets_nothing) {
+    make_dir();
+    char data[128];
+    snprintf(data, sizeof data, "%s/data", dir);
+    int err = capture_stderr();
+    ml_log("while fd 2 is stderr");
+    close(2);
+    cr_assert_eq(open(data, O_RDWR | O_CREAT | O_TRUNC, 0600), 2);
+    ml_log("after the program reused fd 2");
+    struct stat st;
+    cr_assert_eq(stat(data, &st), 0);
+    cr_expect_eq(st.st_size, 0, "our line went into the program's file");
+    char got[4096];
+    drain(err, got, sizeof got);
+    cr_expect_str_eq(got, "memlimit: while fd 2 is stderr\n");
+    remove_dir();
+}
+
+/* fd 2 was not open at start: never written, whatever takes the number later */
+Test(log, fd2_closed_at_start_is_never_written) {
+    make_dir();
+    char data[128];
+    snprintf(data, sizeof data, "%s/data", dir);
+    close(2);
+    ml_log("while nothing is fd 2");
+    cr_assert_eq(open(data, O_RDWR | O_CREAT | O_TRUNC, 0600), 2);
+    ml_log("after the program opened fd 2");
+    struct stat st;
+    cr_assert_eq(stat(data, &st), 0);
+    cr_expect_eq(st.st_size, 0, "our line went into the program's file");
+    remove_dir();
+}
+
+/* ml_log_init fixes which file is stderr: a different file put at 2 later (by a
+ * program that redirects its own stderr) gets nothing either */
+Test(log, init_fixes_which_file_is_stderr) {
+    int first = capture_stderr();
+    ml_log_init();
+    int second = capture_stderr();
+    ml_log("to neither");
+    char got[256];
+    drain(first, got, sizeof got);
+    cr_expect_str_eq(got, "");
+    drain(second, got, sizeof got);
+    cr_expect_str_eq(got, "");
+}
+
+/* informational lines only when asked for (tracing, an explicit log file);
+ * warnings always */
+Test(log, info_lines_only_when_verbose) {
+    int err = capture_stderr();
+    ml_log_init();
+    errno = EDOM;
+    ml_log_info("quiet %d", 1);
+    cr_expect_eq(errno, EDOM);
+    ml_log("warning");
+    ml_log_set_verbose(true);
+    ml_log_info("asked for %d", 2);
+    ml_log_set_verbose(false);
+    ml_log_info("quiet %d", 3);
+    char got[256];
+    drain(err, got, sizeof got);
+    cr_expect_str_eq(got, "memlimit: warning\nmemlimit: asked for 2\n");
 }
