@@ -26,6 +26,23 @@ printf '# HELP a x\n# TYPE a gauge\na{pid="1"} 1.5e3\n' > "$d/good.prom"
 $CHECK "$d/good.prom" > /dev/null || fail "promcheck refused a valid file"
 echo "promcheck: rejects $n malformed files, accepts a valid one"
 
+# a 600-character path is written where it says (it was cut at ~488 characters and
+# the file landed in a parent directory under the cut name); one longer than
+# PATH_MAX once "%p" is the pid is refused with one line, nothing written
+deep=$d/long
+for c in a b c d e f; do deep=$deep/$(printf "$c%.0s" $(seq 99)); done
+mkdir -p "$deep"
+env LD_PRELOAD="$LIB" MEMLIMIT=1MiB MEMLIMIT_METRICS="$deep/m-%p.prom" "$W/logdata" churn 5 ||
+    fail "long path: exit $?"
+ls "$deep"/m-*.prom > /dev/null 2>&1 && [ "$(find "$d/long" -type f | wc -l)" = 1 ] ||
+    fail "long path: not written where it says: $(find "$d/long" -type f)"
+pat=$d/long/$(printf '%%p%.0s' $(seq 2000)) # 4000 characters; 6000 or more expanded
+env LD_PRELOAD="$LIB" MEMLIMIT=1MiB MEMLIMIT_METRICS="$pat" "$W/logdata" churn 5 2> "$d/toolong.err" ||
+    fail "too long a path: exit $?"
+[ "$(grep -c '^memlimit: cannot write metrics to ' "$d/toolong.err")" = 1 ] && [ "$(find "$d/long" -type f | wc -l)" = 1 ] ||
+    fail "too long a path: expected one line and no file: $(cut -c1-200 "$d/toolong.err")"
+echo "metrics path of ${#deep} characters written where it says; one of ${#pat} (longer than PATH_MAX with the pid) refused in one line"
+
 need_cgroup
 new_cgroup metrics $((512 << 20))
 cg_run "$CG_DIR" env LD_PRELOAD="$LIB" MEMLIMIT_METRICS="$d/memlimit-%p.prom" MEMLIMIT_METRICS_INTERVAL=1 \
