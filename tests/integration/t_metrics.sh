@@ -43,6 +43,27 @@ env LD_PRELOAD="$LIB" MEMLIMIT=1MiB MEMLIMIT_METRICS="$pat" "$W/logdata" churn 5
     fail "too long a path: expected one line and no file: $(cut -c1-200 "$d/toolong.err")"
 echo "metrics path of ${#deep} characters written where it says; one of ${#pat} (longer than PATH_MAX with the pid) refused in one line"
 
+# a shared directory (1777) where another user made the temporary names it used to
+# pick (".NAME.tmp.PID"; in a new pid namespace the program is pid 1): our text never
+# goes into their files, and the file left is ours
+s=$d/shared
+mkdir -m 1777 "$s"
+for n in .m-1.prom.tmp.1 .m-1.prom.tmp.2 .m-1.prom.tmp; do
+    printf 'decoy\n' > "$s/$n"; chmod 666 "$s/$n"; chown 65534:65534 "$s/$n" 2> /dev/null
+done
+if unshare -pf --mount-proc true 2> /dev/null; then
+    unshare -pf --mount-proc env LD_PRELOAD="$LIB" MEMLIMIT=1MiB MEMLIMIT_METRICS="$s/m-%p.prom" "$W/logdata" churn 5 ||
+        fail "shared directory: exit $?"
+    for n in .m-1.prom.tmp.1 .m-1.prom.tmp.2 .m-1.prom.tmp; do
+        [ "$(cat "$s/$n" 2> /dev/null)" = decoy ] || fail "shared directory: $n now holds: $(cat "$s/$n" 2>&1 | head -3)"
+    done
+    [ "$(stat -c %u "$s/m-1.prom")" = "$(id -u)" ] || fail "shared directory: m-1.prom is owned by $(stat -c %U "$s/m-1.prom")"
+    [ "$(ls -A "$s" | wc -l)" = 4 ] || fail "shared directory: $(ls -A "$s")"
+    echo "shared directory with the old temporary names taken by $(stat -c %U "$s/.m-1.prom.tmp.1"): untouched, m-1.prom is ours"
+else
+    echo "shared directory: no pid namespace here (unshare -p); the unit test metrics/never_writes_into_a_file_someone_else_made covers it"
+fi
+
 need_cgroup
 new_cgroup metrics $((512 << 20))
 cg_run "$CG_DIR" env LD_PRELOAD="$LIB" MEMLIMIT_METRICS="$d/memlimit-%p.prom" MEMLIMIT_METRICS_INTERVAL=1 \

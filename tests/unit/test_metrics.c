@@ -117,3 +117,49 @@ Test(metrics, too_long_a_path_is_refused) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
     cr_expect_eq(system(cmd), 0);
 }
+
+/* A shared directory (mode 1777) where another user made the temporary names we
+ * could pick: our text never goes into their files, and the file we leave is ours */
+Test(metrics, never_writes_into_a_file_someone_else_made) {
+    char dir[] = "/tmp/memlimit-metrics-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(chmod(dir, 01777), 0);
+    const char *names[] = {".m.prom.tmp.77", ".m.prom.tmp.78", ".m.prom.tmp", ".m.prom.tmp.0"};
+    ino_t inos[4];
+    for (int i = 0; i < 4; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, "decoy\n", 6), 6);
+        fchmod(fd, 0666);
+        if (geteuid() == 0) cr_assert_eq(fchown(fd, 65534, 65534), 0); /* nobody */
+        struct stat st;
+        fstat(fd, &st);
+        inos[i] = st.st_ino;
+        close(fd);
+    }
+    char path[128];
+    snprintf(path, sizeof path, "%s/m.prom", dir);
+    for (int round = 0; round < 3; round++)
+        cr_expect_eq(ml_metrics_write(path, "secret 1\n", 9, 77), 0);
+    for (int i = 0; i < 4; i++) {
+        char p[128], got[16] = "";
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        FILE *f = fopen(p, "r");
+        cr_expect_not_null(f, "%s is gone", names[i]);
+        if (!f) continue;
+        cr_expect_not_null(fgets(got, sizeof got, f));
+        fclose(f);
+        cr_expect_str_eq(got, "decoy\n", "%s", names[i]);
+    }
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    for (int i = 0; i < 4; i++)
+        cr_expect_neq(st.st_ino, inos[i], "the metrics file is %s", names[i]);
+    cr_expect_eq(st.st_uid, geteuid());
+    cr_expect_eq(count_files(dir), 5, "expected the 4 decoys and the metrics file, nothing else");
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}
