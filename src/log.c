@@ -253,10 +253,11 @@ static __attribute__((noinline, cold)) void report_dest(int err) {
     const char *hint = err == ENXIO   ? " (a FIFO with no reader)"
                        : err == ELOOP ? " (a symbolic link, not followed)"
                                       : "";
+    const char *why = strerrordesc_np(err); /* NULL for a number it does not know */
     const char *parts[] = {"memlimit: cannot open the log MEMLIMIT_LOG=",
                            log_dest,
                            ": ",
-                           strerrordesc_np(err),
+                           why ? why : "unknown error",
                            hint,
                            "; logging to stderr from now on\n"};
     struct iovec iov[6];
