@@ -2,20 +2,54 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char *log_dest;    /* NULL means stderr */
 static uint64_t clock_start_ns; /* 0: lines carry no time */
+static atomic_bool verbose;
+static atomic_bool dest_failed; /* the file could not be opened: stderr from now on */
+
+/* what fd 2 was at start-up; lines from any thread read it, so atomics */
+enum { ERR_UNKNOWN, ERR_OPEN, ERR_CLOSED };
+static _Atomic int err_state;
+static _Atomic uint64_t err_dev, err_ino;
+
+void ml_log_init(void) {
+    int saved = errno;
+    struct stat st;
+    if (fstat(2, &st) == 0) {
+        atomic_store_explicit(&err_dev, (uint64_t)st.st_dev, memory_order_relaxed);
+        atomic_store_explicit(&err_ino, (uint64_t)st.st_ino, memory_order_relaxed);
+        atomic_store_explicit(&err_state, ERR_OPEN, memory_order_release);
+    } else {
+        atomic_store_explicit(&err_state, ERR_CLOSED, memory_order_release);
+    }
+    errno = saved;
+}
 
 void ml_log_set_clock(uint64_t start_ns) {
     clock_start_ns = start_ns;
 }
 
+void ml_log_set_verbose(bool on) {
+    atomic_store(&verbose, on);
+}
+
 void ml_log_set_dest(const char *dest) {
-    log_dest = (dest && strcmp(dest, "stderr") != 0 && dest[0]) ? dest : NULL;
+    if (atomic_load_explicit(&err_state, memory_order_acquire) == ERR_UNKNOWN) ml_log_init();
+    const char *d = (dest && strcmp(dest, "stderr") != 0 && dest[0]) ? dest : NULL;
+    /* a new place gets its own chance (and its own notice); the same one set again
+     * (start-up sets it before and after reading the configuration) does not */
+    if (!d || !log_dest || strcmp(d, log_dest) != 0) atomic_store(&dest_failed, false);
+    log_dest = d;
 }
 
 static size_t put_u64(char *out, uint64_t v, unsigned base) {
@@ -152,18 +186,109 @@ const char *ml_fmt_ns(char *buf, uint64_t ns) {
     return fmt_scaled(buf, ns, 1000000000ULL, "s");
 }
 
-static void write_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t w = write(fd, p, n);
+/* Signal masks as the kernel takes them, 64 bits (every Linux port but MIPS): glibc's
+ * sigset_t is 128 bytes, and this runs on small stacks. */
+static int sig_mask(int how, const uint64_t *set, uint64_t *old) {
+    return (int)syscall(SYS_rt_sigprocmask, how, set, old, sizeof *set);
+}
+
+/* The whole text, or nothing more: never waits (descriptors we open are O_NONBLOCK;
+ * a full FIFO gives EAGAIN) and never retries except on EINTR. pipe_like: a pipe or
+ * socket, whose reader can go away; the SIGPIPE that would then kill a host that
+ * never chose to write there is blocked for the write and, if ours, taken back. */
+static void write_iov(int fd, struct iovec *iov, int cnt, bool pipe_like) {
+    static const uint64_t pipe_bit = 1ULL << (SIGPIPE - 1);
+    uint64_t old = 0, pending = 0;
+    bool masked = pipe_like && sig_mask(SIG_BLOCK, &pipe_bit, &old) == 0;
+    bool was_pending =
+        masked && syscall(SYS_rt_sigpending, &pending, sizeof pending) == 0 && (pending & pipe_bit);
+    bool broke = false;
+    while (cnt) {
+        ssize_t w = writev(fd, iov, cnt);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
-        p += w;
-        n -= (size_t)w;
+        if (w <= 0) {
+            broke = w < 0 && errno == EPIPE;
+            break;
+        }
+        size_t done = (size_t)w;
+        for (; cnt && done >= iov->iov_len; iov++, cnt--)
+            done -= iov->iov_len;
+        if (cnt) {
+            iov->iov_base = (char *)iov->iov_base + done;
+            iov->iov_len -= done;
+        }
+    }
+    if (masked) {
+        if (broke && !was_pending) {
+            static const struct timespec zero;
+            syscall(SYS_rt_sigtimedwait, &pipe_bit, NULL, &zero, sizeof pipe_bit);
+        }
+        sig_mask(SIG_SETMASK, &old, NULL);
     }
 }
 
-void ml_log(const char *fmt, ...) {
-    int saved = errno;
+/* not inlined: its struct stat need not sit under the writes below */
+static __attribute__((noinline)) bool is_pipe_like(int fd) {
+    struct stat st;
+    return fstat(fd, &st) != 0 || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
+}
+
+/* fd 2 only while it is the file it was at start-up (a closed fd 2 then: never).
+ * Between the check and the write another thread could still swap it; that window
+ * is a few instructions, where before it was the whole life of the process. */
+static void write_stderr(struct iovec *iov, int cnt) {
+    if (atomic_load_explicit(&err_state, memory_order_acquire) == ERR_UNKNOWN) ml_log_init();
+    if (atomic_load_explicit(&err_state, memory_order_acquire) != ERR_OPEN) return;
+    struct stat st;
+    if (fstat(2, &st) != 0 ||
+        (uint64_t)st.st_dev != atomic_load_explicit(&err_dev, memory_order_relaxed) ||
+        (uint64_t)st.st_ino != atomic_load_explicit(&err_ino, memory_order_relaxed))
+        return;
+    write_iov(2, iov, cnt, S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
+/* Once: the destination, why it failed, and where the lines go now. Pieces, not a
+ * buffer: the path can be 4 KiB long and the stack is small. */
+static __attribute__((noinline, cold)) void report_dest(int err) {
+    const char *hint = err == ENXIO   ? " (a FIFO with no reader)"
+                       : err == ELOOP ? " (a symbolic link, not followed)"
+                                      : "";
+    const char *why = strerrordesc_np(err); /* NULL for a number it does not know */
+    const char *parts[] = {"memlimit: cannot open the log MEMLIMIT_LOG=",
+                           log_dest,
+                           ": ",
+                           why ? why : "unknown error",
+                           hint,
+                           "; logging to stderr from now on\n"};
+    struct iovec iov[6];
+    for (int i = 0; i < 6; i++)
+        iov[i] = (struct iovec){(void *)parts[i], strlen(parts[i])};
+    write_stderr(iov, 6);
+}
+
+static void write_dest(char *line, size_t n) {
+    struct iovec iov = {line, n};
+    if (!log_dest || atomic_load(&dest_failed)) {
+        write_stderr(&iov, 1);
+        return;
+    }
+    int fd =
+        open(log_dest,
+             O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
+    if (fd >= 0) {
+        write_iov(fd, &iov, 1, is_pipe_like(fd));
+        close(fd);
+        return;
+    }
+    int e = errno;
+    /* out of descriptors (or interrupted): this line only, the file may work again */
+    if (e != EMFILE && e != ENFILE && e != EINTR && !atomic_exchange(&dest_failed, true))
+        report_dest(e);
+    write_stderr(&iov, 1); /* never lose a line silently */
+}
+
+/* inlined: one 1 KiB frame per line, not two (small stacks) */
+static inline __attribute__((always_inline)) void vlog(const char *fmt, va_list ap) {
     char line[1024];
     size_t n = ml_fmt(line, sizeof line, "memlimit: ");
     if (clock_start_ns) {
@@ -175,22 +300,26 @@ void ml_log(const char *fmt, ...) {
                     (char)('0' + ms % 1000 / 100), (char)('0' + ms % 100 / 10),
                     (char)('0' + ms % 10));
     }
+    n += ml_vfmt(line + n, sizeof line - n - 1, fmt, ap);
+    line[n++] = '\n';
+    write_dest(line, n);
+}
+
+void ml_log(const char *fmt, ...) {
+    int saved = errno;
     va_list ap;
     va_start(ap, fmt);
-    n += ml_vfmt(line + n, sizeof line - n - 1, fmt, ap);
+    vlog(fmt, ap);
     va_end(ap);
-    line[n++] = '\n';
-    if (log_dest) {
-        int fd =
-            open(log_dest, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-        if (fd >= 0) {
-            write_all(fd, line, n);
-            close(fd);
-        } else {
-            write_all(2, line, n); /* never lose a line silently */
-        }
-    } else {
-        write_all(2, line, n);
-    }
+    errno = saved;
+}
+
+void ml_log_info(const char *fmt, ...) {
+    if (!atomic_load_explicit(&verbose, memory_order_relaxed)) return;
+    int saved = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
     errno = saved;
 }

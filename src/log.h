@@ -4,23 +4,41 @@
 #define ML_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* internal: never exported, and called without the PLT/GOT */
 #pragma GCC visibility push(hidden)
 
+/* Records which file descriptor 2 is (st_dev, st_ino), or that it is closed. Lines
+ * go to fd 2 only while it is still that file: a program that closed stderr and got
+ * number 2 for a data file of its own must never find our lines in it (one that
+ * puts another file at 2 on purpose does not get them either: MEMLIMIT_LOG is for
+ * that). Call once at start-up, before the program runs; ml_log_set_dest and the
+ * first line call it if nobody has, and start-up always sets the destination. */
+void ml_log_init(void);
+
 /* dest: "stderr" (or NULL) for fd 2, otherwise a path opened per line with
- * O_APPEND|O_CLOEXEC|O_NOFOLLOW, mode 0600, so no descriptor of ours stays open
- * for the application to close or reuse. The string must outlive the logger. */
+ * O_APPEND|O_CLOEXEC|O_NOFOLLOW|O_NONBLOCK, mode 0600, so no descriptor of ours stays
+ * open for the application to close or reuse. Never waits: a FIFO without a reader
+ * cannot be opened (ENXIO), and a line that does not fit at once (a full FIFO) is
+ * dropped. A destination that cannot be opened is reported once on stderr, and the
+ * lines go to stderr from then on (EMFILE, ENFILE and EINTR only send that line
+ * there). The string must outlive the logger. */
 void ml_log_set_dest(const char *dest);
 
 /* From now on every line starts "memlimit: t=SECONDS " (milliseconds, since
  * start_ns on CLOCK_MONOTONIC); 0 turns it off. For MEMLIMIT_TRACE=2. */
 void ml_log_set_clock(uint64_t start_ns);
 
-/* One line: "memlimit: " + formatted text + "\n". Keeps errno. */
+/* Whether ml_log_info lines go out (tracing, or an explicit log file); off at first. */
+void ml_log_set_verbose(bool on);
+
+/* One line: "memlimit: " + formatted text + "\n". Keeps errno. Warnings: always out. */
 void ml_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same for informational lines, only when ml_log_set_verbose(true). */
+void ml_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The formatter behind ml_log: %s %c %d %i %u %x with l, ll, z modifiers and %%.
  * Always NUL-terminates; returns the length written (truncated to cap - 1). */

@@ -1,10 +1,16 @@
 #include "metrics.h"
 #include "log.h"
+#include "pathfmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h> /* rename */
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h> /* renameat */
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { GAUGE, COUNTER };
@@ -55,27 +61,58 @@ size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
     return len;
 }
 
-int ml_metrics_write(const char *path, const char *text, size_t len, int pid) {
-    char final[512], tmp[600];
-    /* "%p" is the pid */
-    size_t o = 0;
-    for (const char *p = path; *p && o + 24 < sizeof final; p++) {
-        if (p[0] == '%' && p[1] == 'p') {
-            o += ml_fmt(final + o, sizeof final - o, "%d", pid);
-            p++;
-        } else {
-            final[o++] = *p;
-        }
+/* 64 unpredictable bits for a temporary name. The raw system call: the glibc
+ * wrapper is 2.25+. Without it (Linux < 3.17) or before the pool is ready, a
+ * time-and-address mix: O_EXCL alone keeps our text out of other users' files, the
+ * randomness only keeps them from making us fail by taking every name first. */
+static uint64_t random_u64(void) {
+    uint64_t r = 0;
+#ifdef SYS_getrandom
+    if (syscall(SYS_getrandom, &r, sizeof r, 1 /* GRND_NONBLOCK */) == (long)sizeof r) return r;
+#endif
+    static _Atomic uint64_t calls;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 40) ^
+        (uint64_t)(uintptr_t)&r ^ atomic_fetch_add(&calls, 1) * 0x9e3779b97f4a7c15ULL;
+    r ^= r >> 31; /* splitmix64's finaliser: every input bit reaches every output bit */
+    r *= 0xbf58476d1ce4e5b9ULL;
+    return r ^ (r >> 29);
+}
+
+/* The expanded path. Static, not 4 KiB of an application thread's stack (the limiter
+ * writes from whichever thread holds its sampler flag, and threads can have 16 KiB):
+ * the limiter calls ml_metrics_write only while holding that flag, which is
+ * exclusive, so there is one writer. `owner` makes that a checked rule (EBUSY for a
+ * second writer) rather than a silent overwrite; it holds a pid, not a bool, so a
+ * child forked while its parent's sampler was writing is not locked out for good. */
+static char final[PATH_MAX];
+static _Atomic int owner;
+
+static int write_at(int dir, const char *name, const char *text, size_t len) {
+    /* ".NAME.tmp.RANDOM" beside it, made with O_EXCL: the directory may be shared
+     * (/tmp), and a name someone else made first is theirs, never opened. The dot
+     * keeps node_exporter from reading it (it also skips non-.prom names); NAME is
+     * cut to 200 bytes so the whole stays under NAME_MAX. */
+    char tmp[256];
+    size_t nl = strlen(name) < 200 ? strlen(name) : 200;
+    tmp[0] = '.';
+    memcpy(tmp + 1, name, nl);
+    memcpy(tmp + 1 + nl, ".tmp.", 5);
+    char *hex = tmp + 1 + nl + 5;
+    hex[16] = '\0';
+    int fd = -1;
+    for (int tries = 0; tries < 16 && fd < 0; tries++) {
+        uint64_t r = random_u64();
+        for (int i = 0; i < 16; i++, r >>= 4)
+            hex[i] = "0123456789abcdef"[r & 15];
+        /* 0644 on purpose: node_exporter's textfile collector reads it as another
+         * user; nothing in it is secret. The umask still applies. */
+        fd =
+            openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+        if (fd < 0 && errno != EEXIST) return errno;
     }
-    final[o] = '\0';
-    /* dot-prefixed temporary in the same directory: node_exporter skips non-.prom
-     * files, and rename is atomic within a filesystem */
-    const char *slash = strrchr(final, '/');
-    size_t dirlen = slash ? (size_t)(slash - final + 1) : 0;
-    memcpy(tmp, final, dirlen);
-    ml_fmt(tmp + dirlen, sizeof tmp - dirlen, ".%s.tmp.%d", final + dirlen, pid);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
-    if (fd < 0) return errno;
+    if (fd < 0) return EEXIST;
     const char *p = text;
     size_t left = len;
     while (left) {
@@ -84,16 +121,42 @@ int ml_metrics_write(const char *path, const char *text, size_t len, int pid) {
         if (w <= 0) {
             int e = w < 0 ? errno : EIO;
             close(fd);
-            unlink(tmp);
+            unlinkat(dir, tmp, 0);
             return e;
         }
         p += w;
         left -= (size_t)w;
     }
-    if (close(fd) != 0 || rename(tmp, final) != 0) {
+    /* rename is atomic within a filesystem: a reader sees the old file or the new */
+    if (close(fd) != 0 || renameat(dir, tmp, dir, name) != 0) {
         int e = errno;
-        unlink(tmp);
+        unlinkat(dir, tmp, 0);
         return e;
     }
     return 0;
+}
+
+int ml_metrics_write(const char *path, const char *text, size_t len, int pid) {
+    int me = (int)getpid(), held = atomic_load(&owner);
+    /* free, or held by the process we were forked from */
+    if ((held == me) || !atomic_compare_exchange_strong(&owner, &held, me)) return EBUSY;
+    int err = ml_path_expand(final, sizeof final, path, pid, NULL);
+    if (!err) {
+        /* the directory opened once and names relative to it: the temporary name is
+         * longer than the final one, and must work wherever the final one does */
+        char *slash = strrchr(final, '/');
+        const char *name = slash ? slash + 1 : final;
+        int dir = AT_FDCWD;
+        if (slash) {
+            char keep = slash[1];
+            slash[1] = '\0'; /* "dir/": "/" stays for a file at the root */
+            dir = open(final, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            slash[1] = keep;
+            if (dir < 0) err = errno;
+        }
+        if (!err) err = name[0] ? write_at(dir, name, text, len) : EISDIR;
+        if (dir >= 0) close(dir);
+    }
+    atomic_store(&owner, 0);
+    return err;
 }

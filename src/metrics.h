@@ -15,7 +15,9 @@ size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
 
 /* Writes the text to path atomically: a temporary file beside it, then rename(2),
  * so a reader never sees half a file. "%p" in path becomes the pid (one file per
- * process). Returns 0, or an errno value. */
+ * process; ml_path_expand). Returns 0, or an errno value: ENAMETOOLONG for a path
+ * of PATH_MAX bytes or more once expanded (refused, never cut short), EBUSY while
+ * another call is writing. One writer at a time: the limiter's sampler. */
 int ml_metrics_write(const char *path, const char *text, size_t len, int pid);
 
 #pragma GCC visibility pop

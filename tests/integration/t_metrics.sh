@@ -1,6 +1,8 @@
 # MEMLIMIT_METRICS: the file is valid Prometheus text (tests/integration/promcheck.py,
 # a strict reader that is first shown to reject malformed files), "%p" becomes the
 # pid, it is replaced atomically, and its values follow usage as it rises and falls.
+# A long path is written whole or refused, never cut; the temporary file never
+# reuses a name someone else made in a shared directory.
 . "$ROOT/tests/integration/lib.sh"
 PY=$(command -v python3) || fail "python3 is needed for the format checker"
 CHECK="$PY $ROOT/tests/integration/promcheck.py"
@@ -25,6 +27,44 @@ BAD
 printf '# HELP a x\n# TYPE a gauge\na{pid="1"} 1.5e3\n' > "$d/good.prom"
 $CHECK "$d/good.prom" > /dev/null || fail "promcheck refused a valid file"
 echo "promcheck: rejects $n malformed files, accepts a valid one"
+
+# a 600-character path is written where it says (it was cut at ~488 characters and
+# the file landed in a parent directory under the cut name); one longer than
+# PATH_MAX once "%p" is the pid is refused with one line, nothing written
+deep=$d/long
+for c in a b c d e f; do deep=$deep/$(printf "$c%.0s" $(seq 99)); done
+mkdir -p "$deep"
+env LD_PRELOAD="$LIB" MEMLIMIT=1MiB MEMLIMIT_METRICS="$deep/m-%p.prom" "$W/logdata" churn 5 ||
+    fail "long path: exit $?"
+ls "$deep"/m-*.prom > /dev/null 2>&1 && [ "$(find "$d/long" -type f | wc -l)" = 1 ] ||
+    fail "long path: not written where it says: $(find "$d/long" -type f)"
+pat=$d/long/$(printf '%%p%.0s' $(seq 2000)) # 4000 characters; 6000 or more expanded
+env LD_PRELOAD="$LIB" MEMLIMIT=1MiB MEMLIMIT_METRICS="$pat" "$W/logdata" churn 5 2> "$d/toolong.err" ||
+    fail "too long a path: exit $?"
+[ "$(grep -c '^memlimit: cannot write metrics ' "$d/toolong.err")" = 1 ] && [ "$(find "$d/long" -type f | wc -l)" = 1 ] ||
+    fail "too long a path: expected one line and no file: $(cut -c1-200 "$d/toolong.err")"
+echo "metrics path of ${#deep} characters written where it says; one of ${#pat} (longer than PATH_MAX with the pid) refused in one line"
+
+# a shared directory (1777) where another user made the temporary names it used to
+# pick (".NAME.tmp.PID"; in a new pid namespace the program is pid 1): our text never
+# goes into their files, and the file left is ours
+s=$d/shared
+mkdir -m 1777 "$s"
+for n in .m-1.prom.tmp.1 .m-1.prom.tmp.2 .m-1.prom.tmp; do
+    printf 'decoy\n' > "$s/$n"; chmod 666 "$s/$n"; chown 65534:65534 "$s/$n" 2> /dev/null
+done
+if unshare -pf --mount-proc true 2> /dev/null; then
+    unshare -pf --mount-proc env LD_PRELOAD="$LIB" MEMLIMIT=1MiB MEMLIMIT_METRICS="$s/m-%p.prom" "$W/logdata" churn 5 ||
+        fail "shared directory: exit $?"
+    for n in .m-1.prom.tmp.1 .m-1.prom.tmp.2 .m-1.prom.tmp; do
+        [ "$(cat "$s/$n" 2> /dev/null)" = decoy ] || fail "shared directory: $n now holds: $(cat "$s/$n" 2>&1 | head -3)"
+    done
+    [ "$(stat -c %u "$s/m-1.prom")" = "$(id -u)" ] || fail "shared directory: m-1.prom is owned by $(stat -c %U "$s/m-1.prom")"
+    [ "$(ls -A "$s" | wc -l)" = 4 ] || fail "shared directory: $(ls -A "$s")"
+    echo "shared directory with the old temporary names taken by $(stat -c %U "$s/.m-1.prom.tmp.1"): untouched, m-1.prom is ours"
+else
+    echo "shared directory: no pid namespace here (unshare -p); the unit test metrics/never_writes_into_a_file_someone_else_made covers it"
+fi
 
 need_cgroup
 new_cgroup metrics $((512 << 20))

@@ -1,7 +1,11 @@
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -54,4 +58,108 @@ Test(metrics, write_is_whole_and_names_by_pid) {
     cr_expect_neq(ml_metrics_write("/nonexistent-dir/m.prom", "a 1\n", 4, 1), 0);
     unlink(want);
     rmdir(dir);
+}
+
+/* dir/ + components of 100 'a'..'z' until the path is about `len` long; returns the
+ * directory made (static) */
+static const char *deep_dir(const char *base, size_t len) {
+    static char p[4096];
+    size_t n = (size_t)snprintf(p, sizeof p, "%s", base);
+    for (char c = 'a'; n + 101 < len; c = c == 'z' ? 'a' : c + 1) {
+        p[n++] = '/';
+        memset(p + n, c, 100);
+        n += 100;
+        p[n] = '\0';
+        cr_assert(mkdir(p, 0700) == 0 || errno == EEXIST, "%s", p);
+    }
+    return p;
+}
+
+static int count_files(const char *dir) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "exit $(find '%s' -type f | wc -l)", dir);
+    return WEXITSTATUS(system(cmd));
+}
+
+/* A long path is written where it says, up to PATH_MAX, never cut short (a cut name
+ * used to land in a parent directory) */
+Test(metrics, long_paths_are_whole) {
+    char base[] = "/tmp/memlimit-metrics-XXXXXX";
+    cr_assert_not_null(mkdtemp(base));
+    size_t lens[] = {700, 4096 - 32};
+    for (int i = 0; i < 2; i++) {
+        char path[4200], want[4200];
+        const char *d = deep_dir(base, lens[i]);
+        snprintf(path, sizeof path, "%s/m-%%p.prom", d);
+        snprintf(want, sizeof want, "%s/m-1234567.prom", d);
+        cr_expect_eq(ml_metrics_write(path, "a 1\n", 4, 1234567), 0, "%zu", strlen(want));
+        struct stat st;
+        cr_expect_eq(stat(want, &st), 0, "not at the %zu-character path", strlen(want));
+        cr_expect_eq(count_files(base), i + 1, "a file went elsewhere");
+    }
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+    cr_expect_eq(system(cmd), 0);
+}
+
+/* Longer than PATH_MAX once "%p" is the pid: refused, nothing written anywhere */
+Test(metrics, too_long_a_path_is_refused) {
+    char base[] = "/tmp/memlimit-metrics-XXXXXX";
+    cr_assert_not_null(mkdtemp(base));
+    const char *d = deep_dir(base, 350);
+    char path[4096];
+    size_t n = (size_t)snprintf(path, sizeof path, "%s/", d);
+    while (n + 4 < 2000)
+        n += (size_t)snprintf(path + n, sizeof path - n, "x%%p");
+    cr_expect_eq(ml_metrics_write(path, "a 1\n", 4, 1234567), ENAMETOOLONG);
+    cr_expect_eq(count_files(base), 0, "something was written");
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+    cr_expect_eq(system(cmd), 0);
+}
+
+/* A shared directory (mode 1777) where another user made the temporary names we
+ * could pick: our text never goes into their files, and the file we leave is ours */
+Test(metrics, never_writes_into_a_file_someone_else_made) {
+    char dir[] = "/tmp/memlimit-metrics-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(chmod(dir, 01777), 0);
+    const char *names[] = {".m.prom.tmp.77", ".m.prom.tmp.78", ".m.prom.tmp", ".m.prom.tmp.0"};
+    ino_t inos[4];
+    for (int i = 0; i < 4; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, "decoy\n", 6), 6);
+        fchmod(fd, 0666);
+        if (geteuid() == 0) cr_assert_eq(fchown(fd, 65534, 65534), 0); /* nobody */
+        struct stat st;
+        fstat(fd, &st);
+        inos[i] = st.st_ino;
+        close(fd);
+    }
+    char path[128];
+    snprintf(path, sizeof path, "%s/m.prom", dir);
+    for (int round = 0; round < 3; round++)
+        cr_expect_eq(ml_metrics_write(path, "secret 1\n", 9, 77), 0);
+    for (int i = 0; i < 4; i++) {
+        char p[128], got[16] = "";
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        FILE *f = fopen(p, "r");
+        cr_expect_not_null(f, "%s is gone", names[i]);
+        if (!f) continue;
+        cr_expect_not_null(fgets(got, sizeof got, f));
+        fclose(f);
+        cr_expect_str_eq(got, "decoy\n", "%s", names[i]);
+    }
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    for (int i = 0; i < 4; i++)
+        cr_expect_neq(st.st_ino, inos[i], "the metrics file is %s", names[i]);
+    cr_expect_eq(st.st_uid, geteuid());
+    cr_expect_eq(count_files(dir), 5, "expected the 4 decoys and the metrics file, nothing else");
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
 }

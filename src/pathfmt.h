@@ -1,0 +1,19 @@
+/* The user's path patterns (MEMLIMIT_METRICS, MEMLIMIT_PROFILE): "%p" is the pid, so
+ * each process of a fork tree or a service's restarts writes its own file. */
+#ifndef ML_PATHFMT_H
+#define ML_PATHFMT_H
+
+#include <stddef.h>
+
+/* internal: never exported, and called without the PLT/GOT */
+#pragma GCC visibility push(hidden)
+
+/* out = pattern with every "%p" replaced by pid, then "." + ext when ext is not NULL
+ * (the profile's "soft", "exit"...). Returns 0, or ENAMETOOLONG when that does not fit
+ * in cap bytes (NUL included; out is then "", never a cut path), EINVAL for no
+ * pattern. Allocation-free and async-signal-safe (a profile signal handler uses it). */
+int ml_path_expand(char *out, size_t cap, const char *pattern, int pid, const char *ext);
+
+#pragma GCC visibility pop
+
+#endif
