@@ -23,7 +23,8 @@ bool ml_prof_on;
 
 #define MAX_DEPTH   48
 #define NSTACKS     8192       /* distinct stacks; power of two */
-#define NLIVE       (1u << 17) /* sampled blocks alive at once (64 GiB at 512 KiB) */
+#define NLIVE       (1u << 17) /* live table slots; 3/4 may be used (48 GiB at 512 KiB) */
+#define LIVE_MAX    (NLIVE / 4 * 3)
 #define FILTER_BITS (1u << 20) /* which addresses may be sampled: free's quick "no" */
 
 struct stack {
@@ -32,8 +33,10 @@ struct stack {
     uint64_t live_n, live_b, alloc_n, alloc_b; /* raw sample counts and sizes */
     uintptr_t pc[MAX_DEPTH];
 };
+/* linear probing with backward-shift deletion: no tombstones, so a freed block's slot
+ * is free again and probes stay short however many blocks have come and gone */
 struct live {
-    uintptr_t p; /* 0 empty, 1 deleted */
+    uintptr_t p; /* 0 empty */
     uint32_t stack;
     uint64_t size;
 };
@@ -43,7 +46,7 @@ static struct {
     struct stack *stacks;
     struct live *live;
     _Atomic uint64_t *filter;
-    uint32_t nstacks, nlive_slots; /* used stack entries; live slots used or deleted */
+    uint32_t nstacks, nlive; /* used stack entries; live slots used */
     uint64_t samples, dropped;
     atomic_flag lock;
     int (*backtrace)(void **, int);
@@ -189,6 +192,32 @@ static uint32_t live_index(uintptr_t p) {
     return (uint32_t)mix(p) & (NLIVE - 1);
 }
 
+/* Empties slot i, moving later entries of its probe run back so that none is left
+ * behind a gap. Under the lock. */
+static void live_remove(uint32_t i) {
+    for (uint32_t j = i;;) {
+        j = (j + 1) & (NLIVE - 1);
+        if (P.live[j].p == 0) break;
+        /* the entry at j may fill the gap unless its home lies in (i, j] */
+        uint32_t home = live_index(P.live[j].p);
+        if (((j - home) & (NLIVE - 1)) >= ((j - i) & (NLIVE - 1))) {
+            P.live[i] = P.live[j];
+            i = j;
+        }
+    }
+    P.live[i].p = 0;
+    P.nlive--;
+}
+
+/* The slot holding p, or the empty slot that ends its probe run. Under the lock;
+ * never loops: at most LIVE_MAX of NLIVE slots are used. */
+static uint32_t live_find(uintptr_t p) {
+    uint32_t slot = live_index(p);
+    while (P.live[slot].p != p && P.live[slot].p != 0)
+        slot = (slot + 1) & (NLIVE - 1);
+    return slot;
+}
+
 static void record(void *p, size_t n) {
     void *raw[MAX_DEPTH + 8];
     int got = P.backtrace(raw, MAX_DEPTH + 8);
@@ -201,42 +230,32 @@ static void record(void *p, size_t n) {
     lock();
     P.samples++;
     uint32_t s = stack_slot(pc, depth);
-    if (s == UINT32_MAX || P.nlive_slots >= NLIVE * 3 / 4) {
+    uint32_t slot = live_find((uintptr_t)p);
+    struct live *l = &P.live[slot];
+    if (l->p) {
+        /* the allocator handed out an address we still hold (a free we did not see:
+         * C++ delete of jemalloc or tcmalloc); the old block is gone */
+        struct stack *old = &P.stacks[l->stack];
+        old->live_n--;
+        old->live_b -= l->size;
+    }
+    if (s == UINT32_MAX || (!l->p && P.nlive >= LIVE_MAX)) {
+        if (l->p) live_remove(slot);
         P.dropped++;
         unlock();
         return;
     }
-    struct stack *e = &P.stacks[s];
-    e->alloc_n++;
-    e->alloc_b += n;
-    /* the allocator may hand out an address we still hold (a free we did not see:
-     * C++ delete of jemalloc or tcmalloc); the old block is gone then */
-    uint32_t slot = live_index((uintptr_t)p), tomb = UINT32_MAX;
-    for (uint32_t k = 0; k < NLIVE; k++, slot = (slot + 1) & (NLIVE - 1)) {
-        struct live *l = &P.live[slot];
-        if (l->p == (uintptr_t)p) {
-            struct stack *old = &P.stacks[l->stack];
-            old->live_n--;
-            old->live_b -= l->size;
-            tomb = slot;
-            break;
-        }
-        if (l->p == 1 && tomb == UINT32_MAX) tomb = slot;
-        if (l->p == 0) {
-            if (tomb == UINT32_MAX) {
-                tomb = slot;
-                P.nlive_slots++;
-            }
-            break;
-        }
-    }
-    if (tomb != UINT32_MAX) {
-        P.live[tomb] = (struct live){.p = (uintptr_t)p, .stack = s, .size = n};
-        e->live_n++;
-        e->live_b += n;
+    if (!l->p) {
+        P.nlive++;
         uint64_t bit = filter_bit(p);
         atomic_fetch_or_explicit(&P.filter[bit / 64], 1ULL << (bit % 64), memory_order_release);
     }
+    *l = (struct live){.p = (uintptr_t)p, .stack = s, .size = n};
+    struct stack *e = &P.stacks[s];
+    e->alloc_n++;
+    e->alloc_b += n;
+    e->live_n++;
+    e->live_b += n;
     unlock();
 }
 
@@ -265,17 +284,13 @@ void ml_prof_forget(void *p) {
     if (!(atomic_load_explicit(&P.filter[bit / 64], memory_order_acquire) & (1ULL << (bit % 64))))
         return; /* never sampled: the common case, without the lock */
     lock();
-    uint32_t slot = live_index((uintptr_t)p);
-    for (uint32_t k = 0; k < NLIVE; k++, slot = (slot + 1) & (NLIVE - 1)) {
-        struct live *l = &P.live[slot];
-        if (l->p == 0) break;
-        if (l->p == (uintptr_t)p) {
-            struct stack *e = &P.stacks[l->stack];
-            e->live_n--;
-            e->live_b -= l->size;
-            l->p = 1;
-            break;
-        }
+    uint32_t slot = live_find((uintptr_t)p);
+    struct live *l = &P.live[slot];
+    if (l->p) {
+        struct stack *e = &P.stacks[l->stack];
+        e->live_n--;
+        e->live_b -= l->size;
+        live_remove(slot);
     }
     unlock();
 }

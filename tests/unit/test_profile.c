@@ -1,8 +1,12 @@
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -76,4 +80,70 @@ Test(profile, unbiased_estimates_frees_and_the_file) {
     ml_prof_atfork_prepare();
     cr_expect_eq(ml_prof_write(path, true), EBUSY);
     ml_prof_atfork_release();
+}
+
+/* Item: the table stopped recording after ~200000 lifetime samples, because deleted
+ * slots were never reclaimed. At rate 1 every block is sampled: far more than
+ * NLIVE (131072) blocks come and go at distinct addresses, then 10000 live ones must
+ * all be recorded and estimated exactly. */
+Test(profile, freed_slots_are_reused, .timeout = 30) {
+    cr_assert_eq(ml_prof_init(1), 0, "libunwind.so.8 must load");
+    const size_t sz = 256, window = 1000, churn = 400000;
+    uintptr_t base = 0x20000000;
+    for (size_t i = 0; i < churn; i++) {
+        alloc(base + i * sz, sz);
+        if (i >= window) ml_prof_forget((void *)(base + (i - window) * sz));
+    }
+    for (size_t i = churn - window; i < churn; i++)
+        ml_prof_forget((void *)(base + i * sz));
+    struct ml_prof_totals t;
+    ml_prof_totals(&t);
+    cr_expect_eq(t.samples, churn);
+    cr_expect_eq(t.dropped, 0, "dropped %llu of %llu samples", (unsigned long long)t.dropped,
+                 (unsigned long long)t.samples);
+    cr_expect_eq(t.live_objects, 0);
+
+    const size_t keep = 10000;
+    uintptr_t kept = 0x80000000;
+    for (size_t i = 0; i < keep; i++)
+        alloc(kept + i * sz, sz);
+    ml_prof_totals(&t);
+    cr_expect_eq(t.samples, churn + keep);
+    cr_expect_eq(t.dropped, 0, "dropped %llu", (unsigned long long)t.dropped);
+    cr_expect_eq(t.live_objects, keep, "live objects %llu", (unsigned long long)t.live_objects);
+    cr_expect_eq(t.live_bytes, keep * sz, "live bytes %llu", (unsigned long long)t.live_bytes);
+    /* and each of them is matched when freed */
+    for (size_t i = 0; i < keep; i += 2)
+        ml_prof_forget((void *)(kept + i * sz));
+    ml_prof_totals(&t);
+    cr_expect_eq(t.live_objects, keep / 2, "after frees %llu", (unsigned long long)t.live_objects);
+    for (size_t i = 1; i < keep; i += 2)
+        ml_prof_forget((void *)(kept + i * sz));
+
+    /* frees in random order with the table nearly full (long probe runs that wrap):
+     * every block stays findable, so freeing them all leaves nothing live */
+    enum { SLOTS = 90000 };
+    static uintptr_t held[SLOTS];
+    uint64_t rng = 12345, next = 0x100000000;
+    size_t nheld = 0;
+    for (size_t i = 0; i < 300000; i++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        size_t k = rng % SLOTS;
+        if (held[k]) {
+            ml_prof_forget((void *)held[k]);
+            nheld--;
+        }
+        held[k] = next, next += 64 + (rng >> 40) % 4096;
+        alloc(held[k], sz);
+        nheld++;
+    }
+    ml_prof_totals(&t);
+    cr_expect_eq(t.dropped, 0, "dropped %llu", (unsigned long long)t.dropped);
+    cr_expect_eq(t.live_objects, nheld, "live %llu, held %zu", (unsigned long long)t.live_objects,
+                 nheld);
+    for (size_t k = 0; k < SLOTS; k++)
+        if (held[k]) ml_prof_forget((void *)held[k]);
+    ml_prof_totals(&t);
+    cr_expect_eq(t.live_objects, 0, "%llu blocks lost in the table",
+                 (unsigned long long)t.live_objects);
 }
