@@ -21,11 +21,11 @@
 
 bool ml_prof_on;
 
-#define MAX_DEPTH   48
-#define NSTACKS     8192       /* distinct stacks; power of two */
-#define NLIVE       (1u << 17) /* live table slots; 3/4 may be used (48 GiB at 512 KiB) */
-#define LIVE_MAX    (NLIVE / 4 * 3)
-#define FILTER_BITS (1u << 20) /* which addresses may be sampled: free's quick "no" */
+#define MAX_DEPTH 48
+#define NSTACKS   8192       /* distinct stacks; power of two */
+#define NLIVE     (1u << 17) /* live table slots; 3/4 may be used (48 GiB at 512 KiB) */
+#define LIVE_MAX  (NLIVE / 4 * 3)
+#define FILTER_LG 20 /* lg of the counters of live sampled blocks: free's quick "no" */
 
 struct stack {
     uint64_t hash;
@@ -45,7 +45,9 @@ static struct {
     uint64_t rate;
     struct stack *stacks;
     struct live *live;
-    _Atomic uint64_t *filter;
+    /* live sampled blocks per bucket of addresses, saturating (255 stays "maybe"):
+     * written under the lock, read without it on every free */
+    _Atomic uint8_t *filter;
     uint32_t nstacks, nlive; /* used stack entries; live slots used */
     uint64_t samples, dropped;
     atomic_flag lock;
@@ -119,7 +121,7 @@ int ml_prof_init(uint64_t rate) {
     if (!P.backtrace) return ENOENT;
     P.stacks = map(sizeof(struct stack) * NSTACKS);
     P.live = map(sizeof(struct live) * NLIVE);
-    P.filter = map(FILTER_BITS / 8);
+    P.filter = map(1u << FILTER_LG);
     if (!P.stacks || !P.live || !P.filter) return ENOMEM;
     dl_iterate_phdr(find_self, NULL);
     first_unwind_high();
@@ -183,10 +185,20 @@ static uint32_t stack_slot(const uintptr_t *pc, int depth) {
 }
 
 /* Fibonacci hashing: two instructions, on every free while profiling */
-static inline uint64_t filter_bit(const void *p) {
-    return ((uintptr_t)p * 0x9E3779B97F4A7C15ULL) >> (64 - 20);
+static inline uint32_t filter_slot(const void *p) {
+    return (uint32_t)(((uintptr_t)p * 0x9E3779B97F4A7C15ULL) >> (64 - FILTER_LG));
 }
-_Static_assert(FILTER_BITS == 1u << 20, "filter_bit takes 20 bits");
+/* Under the lock, so a load and a store suffice (no read-modify-write). */
+static void filter_add(const void *p) {
+    _Atomic uint8_t *c = &P.filter[filter_slot(p)];
+    uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
+    if (v != UINT8_MAX) atomic_store_explicit(c, (uint8_t)(v + 1), memory_order_release);
+}
+static void filter_sub(const void *p) {
+    _Atomic uint8_t *c = &P.filter[filter_slot(p)];
+    uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
+    if (v != UINT8_MAX && v) atomic_store_explicit(c, (uint8_t)(v - 1), memory_order_release);
+}
 
 static uint32_t live_index(uintptr_t p) {
     return (uint32_t)mix(p) & (NLIVE - 1);
@@ -240,15 +252,17 @@ static void record(void *p, size_t n) {
         old->live_b -= l->size;
     }
     if (s == UINT32_MAX || (!l->p && P.nlive >= LIVE_MAX)) {
-        if (l->p) live_remove(slot);
+        if (l->p) {
+            filter_sub(p);
+            live_remove(slot);
+        }
         P.dropped++;
         unlock();
         return;
     }
-    if (!l->p) {
+    if (!l->p) { /* (a replaced entry keeps its count: same address, same bucket) */
         P.nlive++;
-        uint64_t bit = filter_bit(p);
-        atomic_fetch_or_explicit(&P.filter[bit / 64], 1ULL << (bit % 64), memory_order_release);
+        filter_add(p);
     }
     *l = (struct live){.p = (uintptr_t)p, .stack = s, .size = n};
     struct stack *e = &P.stacks[s];
@@ -279,10 +293,15 @@ void ml_prof_issued(size_t budget) {
     tl_ref = budget;
 }
 
-void ml_prof_forget(void *p) {
-    uint64_t bit = filter_bit(p);
-    if (!(atomic_load_explicit(&P.filter[bit / 64], memory_order_acquire) & (1ULL << (bit % 64))))
-        return; /* never sampled: the common case, without the lock */
+/* A zero count is exact: each recorded block counted in its bucket until removed.
+ * A free that races with nothing of its own (the block's record happened before its
+ * malloc returned) sees at least that block's count. */
+bool ml_prof_maybe_sampled(const void *p) {
+    return atomic_load_explicit(&P.filter[filter_slot(p)], memory_order_acquire) != 0;
+}
+
+/* apart, so that free's test runs without saving registers first */
+static __attribute__((noinline)) void forget_sampled(void *p) {
     lock();
     uint32_t slot = live_find((uintptr_t)p);
     struct live *l = &P.live[slot];
@@ -290,9 +309,14 @@ void ml_prof_forget(void *p) {
         struct stack *e = &P.stacks[l->stack];
         e->live_n--;
         e->live_b -= l->size;
+        filter_sub(p);
         live_remove(slot);
     }
     unlock();
+}
+
+void ml_prof_forget(void *p) {
+    if (ml_prof_maybe_sampled(p)) forget_sampled(p); /* else the common case: no lock */
 }
 
 /* ---- estimates: what pprof computes from a heap_v2 profile ---- */

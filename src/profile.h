@@ -30,6 +30,8 @@ void ml_prof_issued(size_t budget);
 
 /* A block is freed or moved by realloc: if it was sampled, it is no longer live. */
 void ml_prof_forget(void *p);
+/* free's lock-free test: false means p is certainly not a live sampled block. */
+bool ml_prof_maybe_sampled(const void *p);
 
 /* Writes the profile to path (O_CREAT|O_TRUNC|O_NOFOLLOW, 0600, via a temporary
  * name and rename). Async-signal-safe when try_only: gives up with EBUSY instead of
