@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -354,13 +356,36 @@ void ml_prof_totals(struct ml_prof_totals *out) {
 
 /* ---- output ---- */
 
+/* Each write owns its buffer, descriptor and temporary name: writers run at once (a
+ * signal handler, the memlimit thread, memlimit_profile_dump, the exit profile), and
+ * the signal handler's stack may be small. So the state is mapped with raw syscalls
+ * (async-signal-safe, not our interposed mmap), never malloc'd or static. */
 struct out {
     int fd, err;
+    dev_t dev; /* the file we opened: a descriptor the program closed and reused */
+    ino_t ino; /* is not ours any more, and nothing more is written to it */
     size_t n;
-    char buf[4096];
+    char tmp[4096 + 64];
+    char buf[64 << 10];
 };
+
+static struct out *out_map(void) {
+    void *m = (void *)syscall(SYS_mmap, NULL, sizeof(struct out), PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return m == MAP_FAILED ? NULL : m;
+}
+static void out_unmap(struct out *o) {
+    syscall(SYS_munmap, o, sizeof *o);
+}
+
+static __attribute__((noinline)) bool same_file(int fd, dev_t dev, ino_t ino) {
+    struct stat st;
+    return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
 static void flush(struct out *o) {
     size_t off = 0;
+    if (o->n && !o->err && !same_file(o->fd, o->dev, o->ino)) o->err = EBADF;
     while (off < o->n && !o->err) {
         ssize_t w = write(o->fd, o->buf + off, o->n - off);
         if (w < 0 && errno == EINTR) continue;
@@ -380,33 +405,61 @@ static void put(struct out *o, const char *s, size_t len) {
     }
 }
 static void putf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* formats straight into the buffer (no line buffer on a signal handler's stack);
+ * every format here is shorter than 160 bytes */
 static void putf(struct out *o, const char *fmt, ...) {
-    char line[160];
+    if (sizeof o->buf - o->n < 160) flush(o);
     va_list ap;
     va_start(ap, fmt);
-    size_t n = ml_vfmt(line, sizeof line, fmt, ap);
+    o->n += ml_vfmt(o->buf + o->n, sizeof o->buf - o->n, fmt, ap);
     va_end(ap);
-    put(o, line, n);
 }
 
-int ml_prof_write(const char *path, bool try_only) {
-    if (!ml_prof_on) return ENOTSUP;
-    char tmp[4096 + 40];
+/* /proc/self/maps straight into the buffer; the descriptor is checked like ours */
+static void put_maps(struct out *o) {
+    int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (maps < 0) return;
+    struct stat st;
+    if (fstat(maps, &st) != 0) {
+        close(maps);
+        return;
+    }
+    for (;;) {
+        if (o->n == sizeof o->buf) flush(o);
+        if (o->err || !same_file(maps, st.st_dev, st.st_ino)) break;
+        ssize_t r = read(maps, o->buf + o->n, sizeof o->buf - o->n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        o->n += (size_t)r;
+    }
+    if (same_file(maps, st.st_dev, st.st_ino)) close(maps);
+}
+
+/* The temporary beside path, dot-named, with a number of its own: writes to the same
+ * path at once (the signal handler and the memlimit thread's .signal) never share it */
+static int open_tmp(struct out *o, const char *path) {
+    static _Atomic unsigned count;
     const char *slash = strrchr(path, '/');
     size_t dl = slash ? (size_t)(slash - path) + 1 : 0;
-    if (strlen(path) + 40 >= sizeof tmp) return ENAMETOOLONG;
-    /* the temporary sits beside the target, dot-named, then replaces it */
-    memcpy(tmp, path, dl);
-    ml_fmt(tmp + dl, sizeof tmp - dl, ".%s.%d.tmp", path + dl, (int)getpid());
-    if (try_only ? !try_lock() : (lock(), false)) return EBUSY;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
+    if (strlen(path) + 48 >= sizeof o->tmp) return ENAMETOOLONG;
+    memcpy(o->tmp, path, dl);
+    ml_fmt(o->tmp + dl, sizeof o->tmp - dl, ".%s.%d.%u.tmp", path + dl, (int)getpid(),
+           atomic_fetch_add(&count, 1));
+    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (o->fd < 0) return errno;
+    struct stat st;
+    if (fstat(o->fd, &st) != 0) {
         int e = errno;
-        unlock();
+        close(o->fd);
+        unlink(o->tmp);
         return e;
     }
-    static struct out o; /* under the lock */
-    o.fd = fd, o.err = 0, o.n = 0;
+    o->dev = st.st_dev, o->ino = st.st_ino;
+    return 0;
+}
+
+static int write_locked_part(struct out *o, bool try_only) {
+    if (try_only ? !try_lock() : (lock(), false)) return EBUSY;
     uint64_t tn = 0, tb = 0, an = 0, ab = 0;
     for (uint32_t i = 0; i < NSTACKS; i++) {
         struct stack *e = &P.stacks[i];
@@ -414,35 +467,53 @@ int ml_prof_write(const char *path, bool try_only) {
     }
     /* gperftools' heap profile, v2 sampling: pprof scales each line by
      * 1/(1-exp(-avg/rate)), as we sampled */
-    putf(&o, "heap profile: %llu: %llu [%llu: %llu] @ heap_v2/%llu\n", (unsigned long long)tn,
+    putf(o, "heap profile: %llu: %llu [%llu: %llu] @ heap_v2/%llu\n", (unsigned long long)tn,
          (unsigned long long)tb, (unsigned long long)an, (unsigned long long)ab,
          (unsigned long long)P.rate);
     for (uint32_t i = 0; i < NSTACKS; i++) {
         struct stack *e = &P.stacks[i];
         if (!e->hash || !e->alloc_n) continue;
-        putf(&o, "%llu: %llu [%llu: %llu] @", (unsigned long long)e->live_n,
+        putf(o, "%llu: %llu [%llu: %llu] @", (unsigned long long)e->live_n,
              (unsigned long long)e->live_b, (unsigned long long)e->alloc_n,
              (unsigned long long)e->alloc_b);
         for (uint32_t k = 0; k < e->depth; k++)
-            putf(&o, " 0x%llx", (unsigned long long)e->pc[k]);
-        put(&o, "\n", 1);
+            putf(o, " 0x%llx", (unsigned long long)e->pc[k]);
+        put(o, "\n", 1);
     }
     unlock();
-    /* the mapped objects, so pprof symbolises offline */
-    put(&o, "\nMAPPED_LIBRARIES:\n", 19);
-    int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (maps >= 0) {
-        char buf[4096];
-        ssize_t r;
-        while ((r = read(maps, buf, sizeof buf)) > 0)
-            put(&o, buf, (size_t)r);
-        close(maps);
+    return 0;
+}
+
+int ml_prof_write(const char *path, bool try_only) {
+    if (!ml_prof_on) return ENOTSUP;
+    int saved = errno;
+    struct out *o = out_map();
+    if (!o) return ENOMEM;
+    o->err = 0, o->n = 0;
+    int err = open_tmp(o, path);
+    if (err) {
+        out_unmap(o);
+        return err;
     }
-    flush(&o);
-    int err = o.err;
-    if (close(fd) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) unlink(tmp);
+    err = write_locked_part(o, try_only);
+    if (!err) {
+        /* the mapped objects, so pprof symbolises offline */
+        put(o, "\nMAPPED_LIBRARIES:\n", 19);
+        put_maps(o);
+        flush(o);
+        err = o->err;
+    }
+    /* a descriptor that is no longer ours (the program closed it and reused the
+     * number) is left alone */
+    if (same_file(o->fd, o->dev, o->ino)) {
+        if (close(o->fd) != 0 && !err) err = errno;
+    } else if (!err) {
+        err = EBADF;
+    }
+    if (!err && rename(o->tmp, path) != 0) err = errno;
+    if (err) unlink(o->tmp);
+    out_unmap(o);
+    if (!err) errno = saved;
     return err;
 }
 
@@ -474,34 +545,44 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
     } top[TOP + 1];
     int ntop = 0;
     double total = 0;
-    /* sites are gathered under the lock into a small table; dladdr runs outside it */
-    static struct {
+    /* stacks are copied under the lock into scratch space of this call (calls run at
+     * once: memlimit_profile_dump, the memlimit thread); dladdr runs outside it */
+    struct site {
         uintptr_t site;
         double bytes, objs;
-    } sites[1024];
+    };
+    struct scratch {
+        struct site sites[1024];
+        struct {
+            uint64_t n, b;
+        } counts[NSTACKS];
+        const struct stack *snap[NSTACKS];
+    } *m = (void *)syscall(SYS_mmap, NULL, sizeof *m, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return;
+    struct site *sites = m->sites;
     int nsites = 0;
-    static struct { uint64_t n, b; } counts[NSTACKS];
-    static const struct stack *snap[NSTACKS];
     lock();
     int ns = 0;
     for (uint32_t i = 0; i < NSTACKS; i++)
         if (P.stacks[i].hash && P.stacks[i].live_n) {
-            snap[ns] = &P.stacks[i];
-            counts[ns].n = P.stacks[i].live_n;
-            counts[ns].b = P.stacks[i].live_b;
+            m->snap[ns] = &P.stacks[i];
+            m->counts[ns].n = P.stacks[i].live_n;
+            m->counts[ns].b = P.stacks[i].live_b;
             ns++;
         }
     unlock();
     for (int i = 0; i < ns; i++) {
-        uintptr_t site = site_of(snap[i]); /* stacks are never removed: the pointer stays valid */
+        uintptr_t site =
+            site_of(m->snap[i]); /* stacks are never removed: the pointer stays valid */
         double o, b;
-        scale(counts[i].n, counts[i].b, &o, &b);
+        scale(m->counts[i].n, m->counts[i].b, &o, &b);
         total += b;
         int k = 0;
         while (k < nsites && sites[k].site != site)
             k++;
         if (k == nsites) {
-            if (nsites == (int)(sizeof sites / sizeof sites[0])) continue;
+            if (nsites == (int)(sizeof m->sites / sizeof m->sites[0])) continue;
             sites[nsites].site = site;
             sites[nsites].bytes = sites[nsites].objs = 0;
             nsites++;
@@ -555,6 +636,7 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
                (unsigned long long)(top[k].objs + 0.5), name);
         line(text);
     }
+    syscall(SYS_munmap, m, sizeof *m);
 }
 
 void ml_prof_atfork_prepare(void) {
