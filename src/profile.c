@@ -435,27 +435,50 @@ static void put_maps(struct out *o) {
     if (same_file(maps, st.st_dev, st.st_ino)) close(maps);
 }
 
-/* The temporary beside path, dot-named, with a number of its own: writes to the same
- * path at once (the signal handler and the memlimit thread's .signal) never share it */
+/* 64 unpredictable bits for the temporary's name: getrandom(2) by syscall (old glibc
+ * has no wrapper), without blocking; failing that (kernel < 3.17, no entropy yet),
+ * the clock and addresses, which O_EXCL makes safe if not secret */
+static uint64_t random_bits(void) {
+    uint64_t r = 0;
+#ifdef SYS_getrandom
+    if (syscall(SYS_getrandom, &r, sizeof r, 1 /* GRND_NONBLOCK */) == (long)sizeof r) return r;
+#endif
+    static _Atomic uint64_t count;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return mix((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uintptr_t)&r ^
+               atomic_fetch_add_explicit(&count, 1, memory_order_relaxed) * 0x9E3779B97F4A7C15ULL);
+}
+
+/* The temporary beside path, dot-named, with a random part, created with O_EXCL: a
+ * name someone else made (a file they own, a symlink) is never opened, only skipped */
 static int open_tmp(struct out *o, const char *path) {
-    static _Atomic unsigned count;
     const char *slash = strrchr(path, '/');
     size_t dl = slash ? (size_t)(slash - path) + 1 : 0;
     if (strlen(path) + 48 >= sizeof o->tmp) return ENAMETOOLONG;
     memcpy(o->tmp, path, dl);
-    ml_fmt(o->tmp + dl, sizeof o->tmp - dl, ".%s.%d.%u.tmp", path + dl, (int)getpid(),
-           atomic_fetch_add(&count, 1));
-    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (o->fd < 0) return errno;
-    struct stat st;
-    if (fstat(o->fd, &st) != 0) {
-        int e = errno;
-        close(o->fd);
-        unlink(o->tmp);
-        return e;
+    for (int tries = 0; tries < 8; tries++) {
+        size_t n =
+            dl + ml_fmt(o->tmp + dl, sizeof o->tmp - dl, ".%s.%d.", path + dl, (int)getpid());
+        uint64_t r = random_bits();
+        for (int k = 0; k < 16; k++, r >>= 4)
+            o->tmp[n++] = "0123456789abcdef"[r & 15];
+        memcpy(o->tmp + n, ".tmp", 5);
+        o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (o->fd >= 0) {
+            struct stat st;
+            if (fstat(o->fd, &st) != 0) {
+                int e = errno;
+                close(o->fd);
+                unlink(o->tmp);
+                return e;
+            }
+            o->dev = st.st_dev, o->ino = st.st_ino;
+            return 0;
+        }
+        if (errno != EEXIST) return errno;
     }
-    o->dev = st.st_dev, o->ino = st.st_ino;
-    return 0;
+    return EEXIST;
 }
 
 static int write_locked_part(struct out *o, bool try_only) {

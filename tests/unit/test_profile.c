@@ -180,3 +180,75 @@ Test(profile, filter_forgets_freed_blocks, .timeout = 30) {
     ml_prof_totals(&t);
     cr_expect_eq(t.live_objects, n / 2);
 }
+/* Item: the temporary was a predictable name opened without O_EXCL: whoever
+ * pre-created it (another user, when we run as root) got our profile in a file they
+ * own. Here the names a local user could predict (".NAME.PID.tmp", and with a
+ * per-process count ".NAME.PID.N.tmp") are all taken by files of "nobody": nothing
+ * of ours may land in them, and the profile must be ours, 0600. */
+Test(profile, temporary_is_never_a_file_someone_made) {
+    cr_assert_eq(ml_prof_init(4096), 0, "libunwind.so.8 must load");
+    for (size_t i = 0; i < 1000; i++)
+        alloc(0x40000000 + i * 4096, 4096);
+    char dir[] = "/tmp/memlimit-excl-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    chmod(dir, 0777); /* another user can create files here, as in /tmp */
+    struct passwd *nobody = getpwnam("nobody");
+    uid_t them = nobody && geteuid() == 0 ? nobody->pw_uid : geteuid();
+    enum { N = 17 };
+    char path[128], theirs[N][160];
+    int fd[N];
+    snprintf(path, sizeof path, "%s/app.heap", dir);
+    for (int i = 0; i < N; i++) {
+        if (i == 0)
+            snprintf(theirs[i], sizeof theirs[i], "%s/.app.heap.%d.tmp", dir, (int)getpid());
+        else
+            snprintf(theirs[i], sizeof theirs[i], "%s/.app.heap.%d.%d.tmp", dir, (int)getpid(),
+                     i - 1);
+        fd[i] = open(theirs[i], O_RDWR | O_CREAT | O_EXCL, 0666);
+        cr_assert_geq(fd[i], 0);
+        cr_assert_eq(write(fd[i], "theirs\n", 7), 7);
+        if (them != geteuid()) cr_assert_eq(fchown(fd[i], them, (gid_t)-1), 0);
+        fchmod(fd[i], 0666);
+    }
+
+    /* the profile: ours, 0600 */
+    struct stat ours;
+    cr_expect_eq(ml_prof_write(path, false), 0);
+    cr_assert_eq(stat(path, &ours), 0);
+    cr_expect_eq(ours.st_uid, geteuid(), "the profile belongs to uid %u", (unsigned)ours.st_uid);
+    cr_expect_eq(ours.st_mode & 07777, 0600, "mode %o", ours.st_mode & 07777);
+    cr_expect_eq(ml_prof_write(path, false), 0); /* and once more, replacing it */
+    cr_assert_eq(stat(path, &ours), 0);
+    /* their files: untouched, still under their names */
+    for (int i = 0; i < N; i++) {
+        char buf[64];
+        ssize_t r = pread(fd[i], buf, sizeof buf, 0);
+        cr_expect(r == 7 && memcmp(buf, "theirs\n", 7) == 0, "%s now holds %zd bytes", theirs[i],
+                  r);
+        struct stat st, named;
+        cr_assert_eq(fstat(fd[i], &st), 0);
+        cr_expect(stat(theirs[i], &named) == 0 && named.st_ino == st.st_ino,
+                  "%s was renamed or replaced", theirs[i]);
+        cr_expect_neq(ours.st_ino, st.st_ino, "the profile is %s, which they made", theirs[i]);
+        close(fd[i]);
+    }
+    /* the profile: ours, 0600, complete */
+    cr_expect_eq(ours.st_uid, geteuid(), "the profile belongs to uid %u", (unsigned)ours.st_uid);
+    cr_expect_eq(ours.st_mode & 07777, 0600, "mode %o", ours.st_mode & 07777);
+    static char text[1 << 20];
+    cr_assert_gt(ml_read_file(path, text, sizeof text), 0);
+    cr_expect_eq(strncmp(text, "heap profile: ", 14), 0);
+    cr_expect(strstr(text, "\nMAPPED_LIBRARIES:\n"));
+    /* and no temporary of ours is left behind */
+    DIR *d = opendir(dir);
+    cr_assert(d);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) entries++;
+    closedir(d);
+    cr_expect_eq(entries, N + 1, "%d files: the profile and their %d, no temporaries", entries, N);
+    for (int i = 0; i < N; i++)
+        unlink(theirs[i]);
+    unlink(path);
+    rmdir(dir);
+}
