@@ -369,13 +369,21 @@ struct out {
     char buf[64 << 10];
 };
 
-static struct out *out_map(void) {
-    void *m = (void *)syscall(SYS_mmap, NULL, sizeof(struct out), PROT_READ | PROT_WRITE,
+static void *raw_map(size_t bytes) {
+#ifdef __SANITIZE_THREAD__ /* TSan must see the mapping go, or takes its reuse for a race */
+    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#else
+    void *m = (void *)syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE,
                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#endif
     return m == MAP_FAILED ? NULL : m;
 }
-static void out_unmap(struct out *o) {
-    syscall(SYS_munmap, o, sizeof *o);
+static void raw_unmap(void *p, size_t bytes) {
+#ifdef __SANITIZE_THREAD__
+    munmap(p, bytes);
+#else
+    syscall(SYS_munmap, p, bytes);
+#endif
 }
 
 static __attribute__((noinline)) bool same_file(int fd, dev_t dev, ino_t ino) {
@@ -510,12 +518,12 @@ static int write_locked_part(struct out *o, bool try_only) {
 int ml_prof_write(const char *path, bool try_only) {
     if (!ml_prof_on) return ENOTSUP;
     int saved = errno;
-    struct out *o = out_map();
+    struct out *o = raw_map(sizeof *o);
     if (!o) return ENOMEM;
     o->err = 0, o->n = 0;
     int err = open_tmp(o, path);
     if (err) {
-        out_unmap(o);
+        raw_unmap(o, sizeof *o);
         return err;
     }
     err = write_locked_part(o, try_only);
@@ -535,7 +543,7 @@ int ml_prof_write(const char *path, bool try_only) {
     }
     if (!err && rename(o->tmp, path) != 0) err = errno;
     if (err) unlink(o->tmp);
-    out_unmap(o);
+    raw_unmap(o, sizeof *o);
     if (!err) errno = saved;
     return err;
 }
@@ -580,9 +588,8 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
             uint64_t n, b;
         } counts[NSTACKS];
         const struct stack *snap[NSTACKS];
-    } *m = (void *)syscall(SYS_mmap, NULL, sizeof *m, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return;
+    } *m = raw_map(sizeof *m);
+    if (!m) return;
     struct site *sites = m->sites;
     int nsites = 0;
     lock();
@@ -659,7 +666,7 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
                (unsigned long long)(top[k].objs + 0.5), name);
         line(text);
     }
-    syscall(SYS_munmap, m, sizeof *m);
+    raw_unmap(m, sizeof *m);
 }
 
 void ml_prof_atfork_prepare(void) {
