@@ -233,7 +233,7 @@ int main(int argc, char **argv) {
     char *big = malloc(burst);
     memset(big, 1, burst);
     for (int i = 0; i < 200; i++) {
-        free(malloc(4096)); /* slow paths that notice the level */
+        free(malloc(65536)); /* slow paths (a 1 MiB budget each) that notice the level */
         pause_us(500);
     }
     free(big);
