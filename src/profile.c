@@ -16,15 +16,18 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 bool ml_prof_on;
 
-#define MAX_DEPTH   48
-#define NSTACKS     8192       /* distinct stacks; power of two */
-#define NLIVE       (1u << 17) /* sampled blocks alive at once (64 GiB at 512 KiB) */
-#define FILTER_BITS (1u << 20) /* which addresses may be sampled: free's quick "no" */
+#define MAX_DEPTH 48
+#define NSTACKS   8192       /* distinct stacks; power of two */
+#define NLIVE     (1u << 17) /* live table slots; 3/4 may be used (48 GiB at 512 KiB) */
+#define LIVE_MAX  (NLIVE / 4 * 3)
+#define FILTER_LG 20 /* lg of the counters of live sampled blocks: free's quick "no" */
 
 struct stack {
     uint64_t hash;
@@ -32,8 +35,10 @@ struct stack {
     uint64_t live_n, live_b, alloc_n, alloc_b; /* raw sample counts and sizes */
     uintptr_t pc[MAX_DEPTH];
 };
+/* linear probing with backward-shift deletion: no tombstones, so a freed block's slot
+ * is free again and probes stay short however many blocks have come and gone */
 struct live {
-    uintptr_t p; /* 0 empty, 1 deleted */
+    uintptr_t p; /* 0 empty */
     uint32_t stack;
     uint64_t size;
 };
@@ -42,8 +47,10 @@ static struct {
     uint64_t rate;
     struct stack *stacks;
     struct live *live;
-    _Atomic uint64_t *filter;
-    uint32_t nstacks, nlive_slots; /* used stack entries; live slots used or deleted */
+    /* live sampled blocks per bucket of addresses, saturating (255 stays "maybe"):
+     * written under the lock, read without it on every free */
+    _Atomic uint8_t *filter;
+    uint32_t nstacks, nlive; /* used stack entries; live slots used */
     uint64_t samples, dropped;
     atomic_flag lock;
     int (*backtrace)(void **, int);
@@ -116,7 +123,7 @@ int ml_prof_init(uint64_t rate) {
     if (!P.backtrace) return ENOENT;
     P.stacks = map(sizeof(struct stack) * NSTACKS);
     P.live = map(sizeof(struct live) * NLIVE);
-    P.filter = map(FILTER_BITS / 8);
+    P.filter = map(1u << FILTER_LG);
     if (!P.stacks || !P.live || !P.filter) return ENOMEM;
     dl_iterate_phdr(find_self, NULL);
     first_unwind_high();
@@ -180,13 +187,49 @@ static uint32_t stack_slot(const uintptr_t *pc, int depth) {
 }
 
 /* Fibonacci hashing: two instructions, on every free while profiling */
-static inline uint64_t filter_bit(const void *p) {
-    return ((uintptr_t)p * 0x9E3779B97F4A7C15ULL) >> (64 - 20);
+static inline uint32_t filter_slot(const void *p) {
+    return (uint32_t)(((uintptr_t)p * 0x9E3779B97F4A7C15ULL) >> (64 - FILTER_LG));
 }
-_Static_assert(FILTER_BITS == 1u << 20, "filter_bit takes 20 bits");
+/* Under the lock, so a load and a store suffice (no read-modify-write). */
+static void filter_add(const void *p) {
+    _Atomic uint8_t *c = &P.filter[filter_slot(p)];
+    uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
+    if (v != UINT8_MAX) atomic_store_explicit(c, (uint8_t)(v + 1), memory_order_release);
+}
+static void filter_sub(const void *p) {
+    _Atomic uint8_t *c = &P.filter[filter_slot(p)];
+    uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
+    if (v != UINT8_MAX && v) atomic_store_explicit(c, (uint8_t)(v - 1), memory_order_release);
+}
 
 static uint32_t live_index(uintptr_t p) {
     return (uint32_t)mix(p) & (NLIVE - 1);
+}
+
+/* Empties slot i, moving later entries of its probe run back so that none is left
+ * behind a gap. Under the lock. */
+static void live_remove(uint32_t i) {
+    for (uint32_t j = i;;) {
+        j = (j + 1) & (NLIVE - 1);
+        if (P.live[j].p == 0) break;
+        /* the entry at j may fill the gap unless its home lies in (i, j] */
+        uint32_t home = live_index(P.live[j].p);
+        if (((j - home) & (NLIVE - 1)) >= ((j - i) & (NLIVE - 1))) {
+            P.live[i] = P.live[j];
+            i = j;
+        }
+    }
+    P.live[i].p = 0;
+    P.nlive--;
+}
+
+/* The slot holding p, or the empty slot that ends its probe run. Under the lock;
+ * never loops: at most LIVE_MAX of NLIVE slots are used. */
+static uint32_t live_find(uintptr_t p) {
+    uint32_t slot = live_index(p);
+    while (P.live[slot].p != p && P.live[slot].p != 0)
+        slot = (slot + 1) & (NLIVE - 1);
+    return slot;
 }
 
 static void record(void *p, size_t n) {
@@ -201,42 +244,34 @@ static void record(void *p, size_t n) {
     lock();
     P.samples++;
     uint32_t s = stack_slot(pc, depth);
-    if (s == UINT32_MAX || P.nlive_slots >= NLIVE * 3 / 4) {
+    uint32_t slot = live_find((uintptr_t)p);
+    struct live *l = &P.live[slot];
+    if (l->p) {
+        /* the allocator handed out an address we still hold (a free we did not see:
+         * C++ delete of jemalloc or tcmalloc); the old block is gone */
+        struct stack *old = &P.stacks[l->stack];
+        old->live_n--;
+        old->live_b -= l->size;
+    }
+    if (s == UINT32_MAX || (!l->p && P.nlive >= LIVE_MAX)) {
+        if (l->p) {
+            filter_sub(p);
+            live_remove(slot);
+        }
         P.dropped++;
         unlock();
         return;
     }
+    if (!l->p) { /* (a replaced entry keeps its count: same address, same bucket) */
+        P.nlive++;
+        filter_add(p);
+    }
+    *l = (struct live){.p = (uintptr_t)p, .stack = s, .size = n};
     struct stack *e = &P.stacks[s];
     e->alloc_n++;
     e->alloc_b += n;
-    /* the allocator may hand out an address we still hold (a free we did not see:
-     * C++ delete of jemalloc or tcmalloc); the old block is gone then */
-    uint32_t slot = live_index((uintptr_t)p), tomb = UINT32_MAX;
-    for (uint32_t k = 0; k < NLIVE; k++, slot = (slot + 1) & (NLIVE - 1)) {
-        struct live *l = &P.live[slot];
-        if (l->p == (uintptr_t)p) {
-            struct stack *old = &P.stacks[l->stack];
-            old->live_n--;
-            old->live_b -= l->size;
-            tomb = slot;
-            break;
-        }
-        if (l->p == 1 && tomb == UINT32_MAX) tomb = slot;
-        if (l->p == 0) {
-            if (tomb == UINT32_MAX) {
-                tomb = slot;
-                P.nlive_slots++;
-            }
-            break;
-        }
-    }
-    if (tomb != UINT32_MAX) {
-        P.live[tomb] = (struct live){.p = (uintptr_t)p, .stack = s, .size = n};
-        e->live_n++;
-        e->live_b += n;
-        uint64_t bit = filter_bit(p);
-        atomic_fetch_or_explicit(&P.filter[bit / 64], 1ULL << (bit % 64), memory_order_release);
-    }
+    e->live_n++;
+    e->live_b += n;
     unlock();
 }
 
@@ -260,24 +295,30 @@ void ml_prof_issued(size_t budget) {
     tl_ref = budget;
 }
 
-void ml_prof_forget(void *p) {
-    uint64_t bit = filter_bit(p);
-    if (!(atomic_load_explicit(&P.filter[bit / 64], memory_order_acquire) & (1ULL << (bit % 64))))
-        return; /* never sampled: the common case, without the lock */
+/* A zero count is exact: each recorded block counted in its bucket until removed.
+ * A free that races with nothing of its own (the block's record happened before its
+ * malloc returned) sees at least that block's count. */
+bool ml_prof_maybe_sampled(const void *p) {
+    return atomic_load_explicit(&P.filter[filter_slot(p)], memory_order_acquire) != 0;
+}
+
+/* apart, so that free's test runs without saving registers first */
+static __attribute__((noinline)) void forget_sampled(void *p) {
     lock();
-    uint32_t slot = live_index((uintptr_t)p);
-    for (uint32_t k = 0; k < NLIVE; k++, slot = (slot + 1) & (NLIVE - 1)) {
-        struct live *l = &P.live[slot];
-        if (l->p == 0) break;
-        if (l->p == (uintptr_t)p) {
-            struct stack *e = &P.stacks[l->stack];
-            e->live_n--;
-            e->live_b -= l->size;
-            l->p = 1;
-            break;
-        }
+    uint32_t slot = live_find((uintptr_t)p);
+    struct live *l = &P.live[slot];
+    if (l->p) {
+        struct stack *e = &P.stacks[l->stack];
+        e->live_n--;
+        e->live_b -= l->size;
+        filter_sub(p);
+        live_remove(slot);
     }
     unlock();
+}
+
+void ml_prof_forget(void *p) {
+    if (ml_prof_maybe_sampled(p)) forget_sampled(p); /* else the common case: no lock */
 }
 
 /* ---- estimates: what pprof computes from a heap_v2 profile ---- */
@@ -315,13 +356,44 @@ void ml_prof_totals(struct ml_prof_totals *out) {
 
 /* ---- output ---- */
 
+/* Each write owns its buffer, descriptor and temporary name: writers run at once (a
+ * signal handler, the memlimit thread, memlimit_profile_dump, the exit profile), and
+ * the signal handler's stack may be small. So the state is mapped with raw syscalls
+ * (async-signal-safe, not our interposed mmap), never malloc'd or static. */
 struct out {
     int fd, err;
+    dev_t dev; /* the file we opened: a descriptor the program closed and reused */
+    ino_t ino; /* is not ours any more, and nothing more is written to it */
     size_t n;
-    char buf[4096];
+    char tmp[4096 + 64];
+    char buf[64 << 10];
 };
+
+static void *raw_map(size_t bytes) {
+#ifdef __SANITIZE_THREAD__ /* TSan must see the mapping go, or takes its reuse for a race */
+    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#else
+    void *m = (void *)syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#endif
+    return m == MAP_FAILED ? NULL : m;
+}
+static void raw_unmap(void *p, size_t bytes) {
+#ifdef __SANITIZE_THREAD__
+    munmap(p, bytes);
+#else
+    syscall(SYS_munmap, p, bytes);
+#endif
+}
+
+static __attribute__((noinline)) bool same_file(int fd, dev_t dev, ino_t ino) {
+    struct stat st;
+    return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
 static void flush(struct out *o) {
     size_t off = 0;
+    if (o->n && !o->err && !same_file(o->fd, o->dev, o->ino)) o->err = EBADF;
     while (off < o->n && !o->err) {
         ssize_t w = write(o->fd, o->buf + off, o->n - off);
         if (w < 0 && errno == EINTR) continue;
@@ -341,33 +413,84 @@ static void put(struct out *o, const char *s, size_t len) {
     }
 }
 static void putf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* formats straight into the buffer (no line buffer on a signal handler's stack);
+ * every format here is shorter than 160 bytes */
 static void putf(struct out *o, const char *fmt, ...) {
-    char line[160];
+    if (sizeof o->buf - o->n < 160) flush(o);
     va_list ap;
     va_start(ap, fmt);
-    size_t n = ml_vfmt(line, sizeof line, fmt, ap);
+    o->n += ml_vfmt(o->buf + o->n, sizeof o->buf - o->n, fmt, ap);
     va_end(ap);
-    put(o, line, n);
 }
 
-int ml_prof_write(const char *path, bool try_only) {
-    if (!ml_prof_on) return ENOTSUP;
-    char tmp[4096 + 40];
+/* /proc/self/maps straight into the buffer; the descriptor is checked like ours */
+static void put_maps(struct out *o) {
+    int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (maps < 0) return;
+    struct stat st;
+    if (fstat(maps, &st) != 0) {
+        close(maps);
+        return;
+    }
+    for (;;) {
+        if (o->n == sizeof o->buf) flush(o);
+        if (o->err || !same_file(maps, st.st_dev, st.st_ino)) break;
+        ssize_t r = read(maps, o->buf + o->n, sizeof o->buf - o->n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        o->n += (size_t)r;
+    }
+    if (same_file(maps, st.st_dev, st.st_ino)) close(maps);
+}
+
+/* 64 unpredictable bits for the temporary's name: getrandom(2) by syscall (old glibc
+ * has no wrapper), without blocking; failing that (kernel < 3.17, no entropy yet),
+ * the clock and addresses, which O_EXCL makes safe if not secret */
+static uint64_t random_bits(void) {
+    uint64_t r = 0;
+#ifdef SYS_getrandom
+    if (syscall(SYS_getrandom, &r, sizeof r, 1 /* GRND_NONBLOCK */) == (long)sizeof r) return r;
+#endif
+    static _Atomic uint64_t count;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return mix((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uintptr_t)&r ^
+               atomic_fetch_add_explicit(&count, 1, memory_order_relaxed) * 0x9E3779B97F4A7C15ULL);
+}
+
+/* The temporary beside path, dot-named, with a random part, created with O_EXCL: a
+ * name someone else made (a file they own, a symlink) is never opened, only skipped */
+static int open_tmp(struct out *o, const char *path) {
     const char *slash = strrchr(path, '/');
     size_t dl = slash ? (size_t)(slash - path) + 1 : 0;
-    if (strlen(path) + 40 >= sizeof tmp) return ENAMETOOLONG;
-    /* the temporary sits beside the target, dot-named, then replaces it */
-    memcpy(tmp, path, dl);
-    ml_fmt(tmp + dl, sizeof tmp - dl, ".%s.%d.tmp", path + dl, (int)getpid());
-    if (try_only ? !try_lock() : (lock(), false)) return EBUSY;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-        unlock();
-        return e;
+    if (strlen(path) + 48 >= sizeof o->tmp) return ENAMETOOLONG;
+    memcpy(o->tmp, path, dl);
+    for (int tries = 0; tries < 8; tries++) {
+        size_t n =
+            dl + ml_fmt(o->tmp + dl, sizeof o->tmp - dl, ".%s.%d.", path + dl, (int)getpid());
+        uint64_t r = random_bits();
+        for (int k = 0; k < 16; k++, r >>= 4)
+            o->tmp[n++] = "0123456789abcdef"[r & 15];
+        memcpy(o->tmp + n, ".tmp", 5);
+        o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (o->fd >= 0) {
+            struct stat st;
+            if (fstat(o->fd, &st) != 0) {
+                int e = errno;
+                close(o->fd);
+                unlink(o->tmp);
+                return e;
+            }
+            o->dev = st.st_dev, o->ino = st.st_ino;
+            return 0;
+        }
+        if (errno != EEXIST) return errno;
     }
-    static struct out o; /* under the lock */
-    o.fd = fd, o.err = 0, o.n = 0;
+    return EEXIST;
+}
+
+static int write_locked_part(struct out *o, bool try_only) {
+    if (try_only ? !try_lock() : (lock(), false)) return EBUSY;
     uint64_t tn = 0, tb = 0, an = 0, ab = 0;
     for (uint32_t i = 0; i < NSTACKS; i++) {
         struct stack *e = &P.stacks[i];
@@ -375,35 +498,53 @@ int ml_prof_write(const char *path, bool try_only) {
     }
     /* gperftools' heap profile, v2 sampling: pprof scales each line by
      * 1/(1-exp(-avg/rate)), as we sampled */
-    putf(&o, "heap profile: %llu: %llu [%llu: %llu] @ heap_v2/%llu\n", (unsigned long long)tn,
+    putf(o, "heap profile: %llu: %llu [%llu: %llu] @ heap_v2/%llu\n", (unsigned long long)tn,
          (unsigned long long)tb, (unsigned long long)an, (unsigned long long)ab,
          (unsigned long long)P.rate);
     for (uint32_t i = 0; i < NSTACKS; i++) {
         struct stack *e = &P.stacks[i];
         if (!e->hash || !e->alloc_n) continue;
-        putf(&o, "%llu: %llu [%llu: %llu] @", (unsigned long long)e->live_n,
+        putf(o, "%llu: %llu [%llu: %llu] @", (unsigned long long)e->live_n,
              (unsigned long long)e->live_b, (unsigned long long)e->alloc_n,
              (unsigned long long)e->alloc_b);
         for (uint32_t k = 0; k < e->depth; k++)
-            putf(&o, " 0x%llx", (unsigned long long)e->pc[k]);
-        put(&o, "\n", 1);
+            putf(o, " 0x%llx", (unsigned long long)e->pc[k]);
+        put(o, "\n", 1);
     }
     unlock();
-    /* the mapped objects, so pprof symbolises offline */
-    put(&o, "\nMAPPED_LIBRARIES:\n", 19);
-    int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (maps >= 0) {
-        char buf[4096];
-        ssize_t r;
-        while ((r = read(maps, buf, sizeof buf)) > 0)
-            put(&o, buf, (size_t)r);
-        close(maps);
+    return 0;
+}
+
+int ml_prof_write(const char *path, bool try_only) {
+    if (!ml_prof_on) return ENOTSUP;
+    int saved = errno;
+    struct out *o = raw_map(sizeof *o);
+    if (!o) return ENOMEM;
+    o->err = 0, o->n = 0;
+    int err = open_tmp(o, path);
+    if (err) {
+        raw_unmap(o, sizeof *o);
+        return err;
     }
-    flush(&o);
-    int err = o.err;
-    if (close(fd) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) unlink(tmp);
+    err = write_locked_part(o, try_only);
+    if (!err) {
+        /* the mapped objects, so pprof symbolises offline */
+        put(o, "\nMAPPED_LIBRARIES:\n", 19);
+        put_maps(o);
+        flush(o);
+        err = o->err;
+    }
+    /* a descriptor that is no longer ours (the program closed it and reused the
+     * number) is left alone */
+    if (same_file(o->fd, o->dev, o->ino)) {
+        if (close(o->fd) != 0 && !err) err = errno;
+    } else if (!err) {
+        err = EBADF;
+    }
+    if (!err && rename(o->tmp, path) != 0) err = errno;
+    if (err) unlink(o->tmp);
+    raw_unmap(o, sizeof *o);
+    if (!err) errno = saved;
     return err;
 }
 
@@ -435,34 +576,43 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
     } top[TOP + 1];
     int ntop = 0;
     double total = 0;
-    /* sites are gathered under the lock into a small table; dladdr runs outside it */
-    static struct {
+    /* stacks are copied under the lock into scratch space of this call (calls run at
+     * once: memlimit_profile_dump, the memlimit thread); dladdr runs outside it */
+    struct site {
         uintptr_t site;
         double bytes, objs;
-    } sites[1024];
+    };
+    struct scratch {
+        struct site sites[1024];
+        struct {
+            uint64_t n, b;
+        } counts[NSTACKS];
+        const struct stack *snap[NSTACKS];
+    } *m = raw_map(sizeof *m);
+    if (!m) return;
+    struct site *sites = m->sites;
     int nsites = 0;
-    static struct { uint64_t n, b; } counts[NSTACKS];
-    static const struct stack *snap[NSTACKS];
     lock();
     int ns = 0;
     for (uint32_t i = 0; i < NSTACKS; i++)
         if (P.stacks[i].hash && P.stacks[i].live_n) {
-            snap[ns] = &P.stacks[i];
-            counts[ns].n = P.stacks[i].live_n;
-            counts[ns].b = P.stacks[i].live_b;
+            m->snap[ns] = &P.stacks[i];
+            m->counts[ns].n = P.stacks[i].live_n;
+            m->counts[ns].b = P.stacks[i].live_b;
             ns++;
         }
     unlock();
     for (int i = 0; i < ns; i++) {
-        uintptr_t site = site_of(snap[i]); /* stacks are never removed: the pointer stays valid */
+        uintptr_t site =
+            site_of(m->snap[i]); /* stacks are never removed: the pointer stays valid */
         double o, b;
-        scale(counts[i].n, counts[i].b, &o, &b);
+        scale(m->counts[i].n, m->counts[i].b, &o, &b);
         total += b;
         int k = 0;
         while (k < nsites && sites[k].site != site)
             k++;
         if (k == nsites) {
-            if (nsites == (int)(sizeof sites / sizeof sites[0])) continue;
+            if (nsites == (int)(sizeof m->sites / sizeof m->sites[0])) continue;
             sites[nsites].site = site;
             sites[nsites].bytes = sites[nsites].objs = 0;
             nsites++;
@@ -516,6 +666,7 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
                (unsigned long long)(top[k].objs + 0.5), name);
         line(text);
     }
+    raw_unmap(m, sizeof *m);
 }
 
 void ml_prof_atfork_prepare(void) {

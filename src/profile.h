@@ -30,10 +30,13 @@ void ml_prof_issued(size_t budget);
 
 /* A block is freed or moved by realloc: if it was sampled, it is no longer live. */
 void ml_prof_forget(void *p);
+/* free's lock-free test: false means p is certainly not a live sampled block. */
+bool ml_prof_maybe_sampled(const void *p);
 
-/* Writes the profile to path (O_CREAT|O_TRUNC|O_NOFOLLOW, 0600, via a temporary
- * name and rename). Async-signal-safe when try_only: gives up with EBUSY instead of
- * waiting for the table. Returns 0 or an errno value. */
+/* Writes the profile to path: into a temporary beside it with a random name, created
+ * O_EXCL|O_NOFOLLOW, 0600, then renamed over path. Writes may run at once, each with
+ * its own buffer (mapped, not malloc'd). Async-signal-safe when try_only: gives up
+ * with EBUSY instead of waiting for the table. Returns 0 or an errno value. */
 int ml_prof_write(const char *path, bool try_only);
 
 /* Calls line() with up to n lines naming the allocation sites that hold the most

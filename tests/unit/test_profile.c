@@ -1,8 +1,14 @@
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -10,7 +16,7 @@
 
 /* The thread's budget as the preload layer keeps it: the fast path subtracts, the
  * slow path (ml_prof_account) runs when a block does not fit. */
-static size_t budget;
+static __thread size_t budget;
 static void alloc(uintptr_t p, size_t n) {
     if (n <= budget) {
         budget -= n;
@@ -76,4 +82,239 @@ Test(profile, unbiased_estimates_frees_and_the_file) {
     ml_prof_atfork_prepare();
     cr_expect_eq(ml_prof_write(path, true), EBUSY);
     ml_prof_atfork_release();
+}
+
+/* Item: the table stopped recording after ~200000 lifetime samples, because deleted
+ * slots were never reclaimed. At rate 1 every block is sampled: far more than
+ * NLIVE (131072) blocks come and go at distinct addresses, then 10000 live ones must
+ * all be recorded and estimated exactly. */
+Test(profile, freed_slots_are_reused, .timeout = 30) {
+    cr_assert_eq(ml_prof_init(1), 0, "libunwind.so.8 must load");
+    const size_t sz = 256, window = 1000, churn = 400000;
+    uintptr_t base = 0x20000000;
+    for (size_t i = 0; i < churn; i++) {
+        alloc(base + i * sz, sz);
+        if (i >= window) ml_prof_forget((void *)(base + (i - window) * sz));
+    }
+    for (size_t i = churn - window; i < churn; i++)
+        ml_prof_forget((void *)(base + i * sz));
+    struct ml_prof_totals t;
+    ml_prof_totals(&t);
+    cr_expect_eq(t.samples, churn);
+    cr_expect_eq(t.dropped, 0, "dropped %llu of %llu samples", (unsigned long long)t.dropped,
+                 (unsigned long long)t.samples);
+    cr_expect_eq(t.live_objects, 0);
+
+    const size_t keep = 10000;
+    uintptr_t kept = 0x80000000;
+    for (size_t i = 0; i < keep; i++)
+        alloc(kept + i * sz, sz);
+    ml_prof_totals(&t);
+    cr_expect_eq(t.samples, churn + keep);
+    cr_expect_eq(t.dropped, 0, "dropped %llu", (unsigned long long)t.dropped);
+    cr_expect_eq(t.live_objects, keep, "live objects %llu", (unsigned long long)t.live_objects);
+    cr_expect_eq(t.live_bytes, keep * sz, "live bytes %llu", (unsigned long long)t.live_bytes);
+    /* and each of them is matched when freed */
+    for (size_t i = 0; i < keep; i += 2)
+        ml_prof_forget((void *)(kept + i * sz));
+    ml_prof_totals(&t);
+    cr_expect_eq(t.live_objects, keep / 2, "after frees %llu", (unsigned long long)t.live_objects);
+    for (size_t i = 1; i < keep; i += 2)
+        ml_prof_forget((void *)(kept + i * sz));
+
+    /* frees in random order with the table nearly full (long probe runs that wrap):
+     * every block stays findable, so freeing them all leaves nothing live */
+    enum { SLOTS = 90000 };
+    static uintptr_t held[SLOTS];
+    uint64_t rng = 12345, next = 0x100000000;
+    size_t nheld = 0;
+    for (size_t i = 0; i < 300000; i++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        size_t k = rng % SLOTS;
+        if (held[k]) {
+            ml_prof_forget((void *)held[k]);
+            nheld--;
+        }
+        held[k] = next, next += 64 + (rng >> 40) % 4096;
+        alloc(held[k], sz);
+        nheld++;
+    }
+    ml_prof_totals(&t);
+    cr_expect_eq(t.dropped, 0, "dropped %llu", (unsigned long long)t.dropped);
+    cr_expect_eq(t.live_objects, nheld, "live %llu, held %zu", (unsigned long long)t.live_objects,
+                 nheld);
+    for (size_t k = 0; k < SLOTS; k++)
+        if (held[k]) ml_prof_forget((void *)held[k]);
+    ml_prof_totals(&t);
+    cr_expect_eq(t.live_objects, 0, "%llu blocks lost in the table",
+                 (unsigned long long)t.live_objects);
+}
+/* Item: free's filter forgets. A once-sampled address used to stay "maybe sampled"
+ * for ever, so every later free there took the lock (two sigprocmask calls and a
+ * probe): free got ~100x slower over a long run. */
+Test(profile, filter_forgets_freed_blocks, .timeout = 30) {
+    cr_assert_eq(ml_prof_init(1), 0, "libunwind.so.8 must load");
+    const size_t sz = 48, n = 50000;
+    uintptr_t base = 0x30000000;
+    for (size_t i = 0; i < n; i++)
+        alloc(base + i * sz, sz);
+    size_t missing = 0;
+    for (size_t i = 0; i < n; i++)
+        missing += !ml_prof_maybe_sampled((void *)(base + i * sz));
+    cr_expect_eq(missing, 0, "%zu live sampled blocks not in the filter", missing);
+    for (size_t i = 0; i < n; i++)
+        ml_prof_forget((void *)(base + i * sz));
+    size_t stale = 0;
+    for (size_t i = 0; i < n; i++)
+        stale += ml_prof_maybe_sampled((void *)(base + i * sz));
+    cr_expect_eq(stale, 0, "%zu of %zu freed addresses still \"maybe sampled\"", stale, n);
+    /* the same addresses sampled again, then half freed: the live half is still
+     * found (no false "not sampled"), whatever the buckets they share */
+    for (size_t i = 0; i < n; i++)
+        alloc(base + i * sz, sz);
+    for (size_t i = 0; i < n; i += 2)
+        ml_prof_forget((void *)(base + i * sz));
+    missing = 0;
+    for (size_t i = 1; i < n; i += 2)
+        missing += !ml_prof_maybe_sampled((void *)(base + i * sz));
+    cr_expect_eq(missing, 0, "%zu live blocks lost after their neighbours were freed", missing);
+    struct ml_prof_totals t;
+    ml_prof_totals(&t);
+    cr_expect_eq(t.live_objects, n / 2);
+}
+/* Item: the temporary was a predictable name opened without O_EXCL: whoever
+ * pre-created it (another user, when we run as root) got our profile in a file they
+ * own. Here the names a local user could predict (".NAME.PID.tmp", and with a
+ * per-process count ".NAME.PID.N.tmp") are all taken by files of "nobody": nothing
+ * of ours may land in them, and the profile must be ours, 0600. */
+Test(profile, temporary_is_never_a_file_someone_made) {
+    cr_assert_eq(ml_prof_init(4096), 0, "libunwind.so.8 must load");
+    for (size_t i = 0; i < 1000; i++)
+        alloc(0x40000000 + i * 4096, 4096);
+    char dir[] = "/tmp/memlimit-excl-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    chmod(dir, 0777); /* another user can create files here, as in /tmp */
+    struct passwd *nobody = getpwnam("nobody");
+    uid_t them = nobody && geteuid() == 0 ? nobody->pw_uid : geteuid();
+    enum { N = 17 };
+    char path[128], theirs[N][160];
+    int fd[N];
+    snprintf(path, sizeof path, "%s/app.heap", dir);
+    for (int i = 0; i < N; i++) {
+        if (i == 0)
+            snprintf(theirs[i], sizeof theirs[i], "%s/.app.heap.%d.tmp", dir, (int)getpid());
+        else
+            snprintf(theirs[i], sizeof theirs[i], "%s/.app.heap.%d.%d.tmp", dir, (int)getpid(),
+                     i - 1);
+        fd[i] = open(theirs[i], O_RDWR | O_CREAT | O_EXCL, 0666);
+        cr_assert_geq(fd[i], 0);
+        cr_assert_eq(write(fd[i], "theirs\n", 7), 7);
+        if (them != geteuid()) cr_assert_eq(fchown(fd[i], them, (gid_t)-1), 0);
+        fchmod(fd[i], 0666);
+    }
+
+    /* the profile: ours, 0600 */
+    struct stat ours;
+    cr_expect_eq(ml_prof_write(path, false), 0);
+    cr_assert_eq(stat(path, &ours), 0);
+    cr_expect_eq(ours.st_uid, geteuid(), "the profile belongs to uid %u", (unsigned)ours.st_uid);
+    cr_expect_eq(ours.st_mode & 07777, 0600, "mode %o", ours.st_mode & 07777);
+    cr_expect_eq(ml_prof_write(path, false), 0); /* and once more, replacing it */
+    cr_assert_eq(stat(path, &ours), 0);
+    /* their files: untouched, still under their names */
+    for (int i = 0; i < N; i++) {
+        char buf[64];
+        ssize_t r = pread(fd[i], buf, sizeof buf, 0);
+        cr_expect(r == 7 && memcmp(buf, "theirs\n", 7) == 0, "%s now holds %zd bytes", theirs[i],
+                  r);
+        struct stat st, named;
+        cr_assert_eq(fstat(fd[i], &st), 0);
+        cr_expect(stat(theirs[i], &named) == 0 && named.st_ino == st.st_ino,
+                  "%s was renamed or replaced", theirs[i]);
+        cr_expect_neq(ours.st_ino, st.st_ino, "the profile is %s, which they made", theirs[i]);
+        close(fd[i]);
+    }
+    /* the profile: ours, 0600, complete */
+    cr_expect_eq(ours.st_uid, geteuid(), "the profile belongs to uid %u", (unsigned)ours.st_uid);
+    cr_expect_eq(ours.st_mode & 07777, 0600, "mode %o", ours.st_mode & 07777);
+    static char text[1 << 20];
+    cr_assert_gt(ml_read_file(path, text, sizeof text), 0);
+    cr_expect_eq(strncmp(text, "heap profile: ", 14), 0);
+    cr_expect(strstr(text, "\nMAPPED_LIBRARIES:\n"));
+    /* and no temporary of ours is left behind */
+    DIR *d = opendir(dir);
+    cr_assert(d);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) entries++;
+    closedir(d);
+    cr_expect_eq(entries, N + 1, "%d files: the profile and their %d, no temporaries", entries, N);
+    for (int i = 0; i < N; i++)
+        unlink(theirs[i]);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Writers and samplers at once, as in a program (the memlimit thread's dump,
+ * memlimit_profile_dump, threads allocating and freeing): every write succeeds and is
+ * whole. Under make sanitize's TSan build this is the race check for the writer's
+ * own buffers and the filter's counters. */
+static char race_dir[] = "/tmp/memlimit-race-XXXXXX";
+static atomic_int race_done;
+static void *race_sampler(void *arg) {
+    uintptr_t base = 0x50000000 + (uintptr_t)arg * 0x10000000;
+    for (size_t i = 0; i < 20000; i++) {
+        alloc(base + (i % 512) * 256, 256);
+        if (i >= 256) ml_prof_forget((void *)(base + ((i - 256) % 512) * 256));
+    }
+    atomic_fetch_add(&race_done, 1);
+    /* never exits: under TSan, libunwind's thread-exit destructor crashes */
+    for (;;)
+        pause();
+    return NULL;
+}
+static void no_line(const char *text) {
+    (void)text;
+}
+static void *race_writer(void *arg) {
+    char path[96];
+    size_t bad = 0;
+    for (int k = 0; k < 20; k++) {
+        snprintf(path, sizeof path, "%s/w%d.%d", race_dir, (int)(intptr_t)arg, k);
+        if (ml_prof_write(path, false) != 0) bad++;
+        ml_prof_top(10, no_line);
+    }
+    return (void *)bad;
+}
+Test(profile, concurrent_writes_and_samples, .timeout = 30) {
+    cr_assert_eq(ml_prof_init(4096), 0, "libunwind.so.8 must load");
+    cr_assert(mkdtemp(race_dir));
+    pthread_t t[5];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, race_sampler, (void *)(intptr_t)i);
+    for (int i = 3; i < 5; i++)
+        pthread_create(&t[i], NULL, race_writer, (void *)(intptr_t)i);
+    size_t failed = 0;
+    for (int i = 3; i < 5; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        failed += (size_t)r;
+    }
+    while (atomic_load(&race_done) < 3)
+        usleep(1000);
+    cr_expect_eq(failed, 0, "%zu writes failed", failed);
+    static char text[1 << 20];
+    int whole = 0;
+    for (int w = 3; w < 5; w++)
+        for (int k = 0; k < 20; k++) {
+            char path[96];
+            snprintf(path, sizeof path, "%s/w%d.%d", race_dir, w, k);
+            ssize_t n = ml_read_file(path, text, sizeof text);
+            whole += n > 0 && strncmp(text, "heap profile: ", 14) == 0 &&
+                     strstr(text, "\nMAPPED_LIBRARIES:\n") && text[n - 1] == '\n' &&
+                     !strstr(text + 1, "heap profile: "); /* one header, at the start */
+            unlink(path);
+        }
+    rmdir(race_dir);
+    cr_expect_eq(whole, 40, "%d of 40 profiles whole", whole);
 }
