@@ -229,7 +229,8 @@ EXPORT int posix_memalign(void **out, size_t al, size_t n) {
 }
 
 EXPORT void *valloc(size_t n) {
-    if (ml_take(n) && ml_next.valloc) return ml_next.valloc(n);
+    /* without the allocator's own valloc, the slow path builds it and counts it once */
+    if (ml_next.valloc && ml_take(n)) return ml_next.valloc(n);
     return aligned_slow(K_VALLOC, page_size(), n, CALLER);
 }
 
@@ -238,7 +239,7 @@ EXPORT void *pvalloc(size_t n) {
     /* the rounding is checked here (tcmalloc's wraps around) */
     if (unlikely(__builtin_add_overflow(n, page - 1, &r))) return enomem();
     r &= ~(page - 1);
-    if (ml_take(r) && ml_next.pvalloc) return ml_next.pvalloc(r);
+    if (ml_next.pvalloc && ml_take(r)) return ml_next.pvalloc(r);
     return aligned_slow(K_PVALLOC, page, r, CALLER);
 }
 

@@ -7,6 +7,7 @@
 #include "level.h"
 #include "log.h"
 #include "metrics.h"
+#include "pathfmt.h"
 #include "profile.h"
 #include "siglock.h"
 #include "memlimit.h"
@@ -97,28 +98,20 @@ static atomic_flag prof_naming = ATOMIC_FLAG_INIT;
 static char prof_path_buf[PATH_MAX + 64];
 
 static void report_line(const char *line);
+static void report_info_line(const char *line);
 
 /* PATH with %p as the pid, then ".reason". Without %p a fork child adds ".PID", so
  * it never overwrites its parent's files. Allocation-free (the signal handler uses
  * it); the caller holds prof_naming. */
 static int prof_path(const char *reason) {
-    char *out = prof_path_buf;
-    size_t cap = sizeof prof_path_buf, n = 0;
     int pid = (int)getpid();
-    char pidtxt[16];
-    size_t pl = ml_fmt(pidtxt, sizeof pidtxt, "%d", pid);
-    bool has_pid = strstr(S.cfg.profile, "%p") != NULL;
-    for (const char *s = S.cfg.profile; *s; s++) {
-        bool is_pid = s[0] == '%' && s[1] == 'p';
-        size_t k = is_pid ? pl : 1;
-        if (n + k >= cap) return ENAMETOOLONG;
-        memcpy(out + n, is_pid ? pidtxt : s, k);
-        n += k;
-        s += is_pid;
-    }
-    out[n] = '\0';
-    if (!has_pid && pid != prof_pid0) n += ml_fmt(out + n, cap - n, ".%d", pid);
-    return n + 1 < cap && ml_fmt(out + n, cap - n, ".%s", reason) + 1 < cap - n ? 0 : ENAMETOOLONG;
+    if (strstr(S.cfg.profile, "%p") || pid == prof_pid0)
+        return ml_path_expand(prof_path_buf, sizeof prof_path_buf, S.cfg.profile, pid, reason);
+    int err = ml_path_expand(prof_path_buf, sizeof prof_path_buf, S.cfg.profile, pid, NULL);
+    size_t n = strlen(prof_path_buf), cap = sizeof prof_path_buf;
+    if (!err && ml_fmt(prof_path_buf + n, cap - n, ".%d.%s", pid, reason) + 1 >= cap - n)
+        err = ENAMETOOLONG;
+    return err;
 }
 
 /* wait: at exit, where the file must be written; elsewhere a busy writer means the
@@ -135,16 +128,18 @@ static bool prof_write(const char *reason, bool top, bool wait) {
     int err = prof_path(reason);
     if (!err) err = ml_prof_write(prof_path_buf, false);
     if (err) {
-        ml_log("cannot write the heap profile %s: %s", prof_path_buf, strerrordesc_np(err));
-    } else if (S.cfg.trace || S.cfg.log) {
+        ml_log("cannot write the heap profile %s: %s",
+               prof_path_buf[0] ? prof_path_buf : S.cfg.profile, strerrordesc_np(err));
+    } else {
         /* informational: only where the user asked for lines (a trace, a log file) */
         struct ml_prof_totals t;
         ml_prof_totals(&t);
         char a[24], b[24];
-        ml_log("heap profile (%s) written to %s: %s live, %s allocated since start, %llu samples",
-               reason, prof_path_buf, ml_fmt_bytes(a, t.live_bytes), ml_fmt_bytes(b, t.alloc_bytes),
-               (unsigned long long)t.samples);
-        if (top && (t.samples || S.cfg.trace)) ml_prof_top(10, report_line);
+        ml_log_info("heap profile (%s) written to %s: %s live, %s allocated since start, "
+                    "%llu samples",
+                    reason, prof_path_buf, ml_fmt_bytes(a, t.live_bytes),
+                    ml_fmt_bytes(b, t.alloc_bytes), (unsigned long long)t.samples);
+        if (top && (t.samples || S.cfg.trace)) ml_prof_top(10, report_info_line);
     }
     atomic_flag_clear_explicit(&prof_naming, memory_order_release);
     return true;
@@ -197,6 +192,9 @@ static uint64_t now_ns(void) {
 
 static void report_line(const char *line) {
     ml_log("%s", line);
+}
+static void report_info_line(const char *line) {
+    ml_log_info("%s", line);
 }
 
 static const char *env_get(const char *name) {
@@ -427,7 +425,7 @@ static void periodic(uint64_t now, uint64_t u, enum memlimit_level lv) {
         int err = n ? ml_metrics_write(S.cfg.metrics, text, n, pid) : ENOBUFS;
         if (err && !S.metrics_failed) { /* once: a full disk must not flood the log */
             S.metrics_failed = true;
-            ml_log("cannot write metrics to %s: %s", S.cfg.metrics, strerrordesc_np(err));
+            ml_log("cannot write metrics (%s) to %s", strerrordesc_np(err), S.cfg.metrics);
         }
     }
 }
@@ -987,12 +985,14 @@ void ml_core_init(ml_lookup_fn lookup) {
     int saved = errno;
     atomic_store(&S.pid, (int)getpid());
     prof_pid0 = (int)getpid();
+    ml_log_init(); /* which file is stderr: lines never go to another on descriptor 2 */
 
     /* the log destination first, so configuration errors go where the user asked */
     const char *logv = env_get("MEMLIMIT_LOG");
     if (logv && logv[0]) ml_log_set_dest(logv);
     ml_config_load(&S.cfg, env_get, report_line);
     ml_log_set_dest(S.cfg.log);
+    ml_log_set_verbose(S.cfg.trace || S.cfg.log);
     if (S.cfg.trace >= 2) ml_log_set_clock(now_ns());
     if (S.cfg.profile) prof_init();
 
@@ -1071,7 +1071,7 @@ EXPORT int memlimit_profile_dump(const char *path) {
         errno = err;
         return -1;
     }
-    ml_prof_top(10, report_line);
+    ml_prof_top(10, report_info_line);
     return 0;
 }
 

@@ -287,22 +287,45 @@ static void write_dest(char *line, size_t n) {
     write_stderr(&iov, 1); /* never lose a line silently */
 }
 
-/* inlined: one 1 KiB frame per line, not two (small stacks) */
-static inline __attribute__((always_inline)) void vlog(const char *fmt, va_list ap) {
-    char line[1024];
-    size_t n = ml_fmt(line, sizeof line, "memlimit: ");
+static __attribute__((noinline)) void vlog_into(char *line, size_t cap, const char *fmt,
+                                                va_list ap) {
+    size_t n = ml_fmt(line, cap, "memlimit: ");
     if (clock_start_ns) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
         uint64_t ms = now > clock_start_ns ? (now - clock_start_ns) / 1000000 : 0;
-        n += ml_fmt(line + n, sizeof line - n, "t=%llu.%c%c%c ", (unsigned long long)(ms / 1000),
+        n += ml_fmt(line + n, cap - n, "t=%llu.%c%c%c ", (unsigned long long)(ms / 1000),
                     (char)('0' + ms % 1000 / 100), (char)('0' + ms % 100 / 10),
                     (char)('0' + ms % 10));
     }
-    n += ml_vfmt(line + n, sizeof line - n - 1, fmt, ap);
+    n += ml_vfmt(line + n, cap - n - 1, fmt, ap);
     line[n++] = '\n';
     write_dest(line, n);
+}
+
+/* A line is formatted in static space, not on the stack of whichever thread logs
+ * (threads with 16 KiB stacks, signal handlers on small alternate stacks). Its owner
+ * is a pid, so a fork child never finds it held by a thread it does not have. A
+ * second logger at the same moment (another thread, or a signal handler on this one)
+ * formats into a short buffer of its own instead of waiting. */
+static _Atomic int line_owner;
+static char line_buf[1024];
+
+static bool take_line(void) {
+    int me = (int)getpid(), owner = 0;
+    if (atomic_compare_exchange_strong(&line_owner, &owner, me)) return true;
+    return owner != me && atomic_compare_exchange_strong(&line_owner, &owner, me);
+}
+
+static void vlog(const char *fmt, va_list ap) {
+    if (take_line()) {
+        vlog_into(line_buf, sizeof line_buf, fmt, ap);
+        atomic_store(&line_owner, 0);
+        return;
+    }
+    char line[256];
+    vlog_into(line, sizeof line, fmt, ap);
 }
 
 void ml_log(const char *fmt, ...) {

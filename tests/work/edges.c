@@ -2,7 +2,7 @@
  * ending in "ok" or "FAIL ..." (exit 1). Run by t_deadlock, t_smallstack,
  * t_hardlimit_kinds, t_backoff and t_forks.
  * usage: edges tcdeadlock SECONDS | forksig SECONDS | smallstack SECONDS |
- *        mremap KIND | tls PLUGIN | stuckcb | freeback | vfork */
+ *        mremap KIND | tls PLUGIN | stuckcb | freeback | vfork | forkexit */
 #define MEMLIMIT_OPTIONAL
 #include "memlimit.h"
 
@@ -47,7 +47,7 @@ static uint64_t rss_anon(void) {
  * maps memory under its own locks while another thread trims ---- */
 static double until;
 static void *grower(void *arg) {
-    size_t total = (size_t)(uintptr_t)arg, sz = 256 << 10, n = total / sz;
+    size_t total = (size_t)(uintptr_t)arg, sz = total / 4, n = total / sz;
     void **b = calloc(n, sizeof *b);
     if (!b) return NULL;
     while (now_s() < until) {
@@ -63,7 +63,7 @@ static int tcdeadlock(int secs) {
     until = now_s() + secs;
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
-        pthread_create(&t[i], NULL, grower, (void *)(uintptr_t)((150u << 20) / 2));
+        pthread_create(&t[i], NULL, grower, (void *)(uintptr_t)(150u << 20));
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
     printf("tcdeadlock: 4 threads, %ds, ok\n", secs);
@@ -361,6 +361,17 @@ static int do_vfork(void) {
     return calls ? 0 : 1;
 }
 
+/* ---- forkexit: a parent and its fork child both exit normally (destructors run) ---- */
+static int forkexit(void) {
+    pid_t pid = fork();
+    free(hold(1 << 20));
+    if (pid == 0) exit(0);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    printf("forkexit: child %d exited %d, ok\n", (int)pid, WEXITSTATUS(st));
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -376,6 +387,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "tls") == 0) return tls(arg);
     if (strcmp(cmd, "stuckcb") == 0) return stuckcb();
     if (strcmp(cmd, "freeback") == 0) return freeback();
+    if (strcmp(cmd, "forkexit") == 0) return forkexit();
     fprintf(stderr, "usage: edges tcdeadlock|forksig|smallstack SECONDS | mremap KIND | tls PLUGIN "
                     "| stuckcb | freeback | vfork\n");
     return 2;

@@ -1,0 +1,20 @@
+# The hard limit refuses only what it should. mremap growth of a mapping mmap does not
+# count (shared anonymous, file, PROT_NONE, MAP_NORESERVE) is never refused; growth
+# of private anonymous memory is. And after a program ate its own reserve past the
+# limit (handling NULL as it should), the dynamic loader still gets a thread's lazy
+# TLS block (glibc aborted: "cannot allocate memory for thread-local data"), and the
+# C runtime its own reserve. glibc, and stacked on jemalloc.
+. "$ROOT/tests/integration/lib.sh"
+gcc -shared -fPIC -o "$ROOT/build/tlsplugin.so" "$ROOT/tests/work/plugin/tlsplugin.c" || fail "build tlsplugin"
+for a in glibc "jemalloc:$L/libjemalloc.so.2"; do
+    name=$(alloc_name "$a"); path=$(alloc_path "$a")
+    for kind in shared file none noreserve private; do
+        out=$(timeout 60 env LD_PRELOAD="$LIB $path" MEMLIMIT_HARD=256MiB "$W/edges" mremap $kind 2>&1); rc=$?
+        echo "$name: $(echo "$out" | grep '^mremap\|^FAIL')"
+        [ $rc -eq 0 ] || fail "$name mremap $kind: exit $rc: $out"
+    done
+    out=$(timeout 120 env LD_PRELOAD="$LIB $path" MEMLIMIT_HARD=64MiB "$W/edges" tls "$ROOT/build/tlsplugin.so" 2>&1); rc=$?
+    echo "$name: $(echo "$out" | grep -v '^memlimit: hard limit')"
+    [ $rc -eq 0 ] || fail "$name tls: exit $rc: $out"
+    echo "$out" | grep -q 'memlimit: hard limit 64.0MiB: refused' || fail "$name tls: the program was never refused: $out"
+done
