@@ -12,6 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef RWF_NOWAIT /* headers older than the kernels that have it */
+#define RWF_NOWAIT 0x00000008
+#endif
+
 static const char *log_dest;    /* NULL means stderr */
 static uint64_t clock_start_ns; /* 0: lines carry no time */
 static atomic_bool verbose;
@@ -196,15 +200,35 @@ static int sig_mask(int how, const uint64_t *set, uint64_t *old) {
  * a full FIFO gives EAGAIN) and never retries except on EINTR. pipe_like: a pipe or
  * socket, whose reader can go away; the SIGPIPE that would then kill a host that
  * never chose to write there is blocked for the write and, if ours, taken back. */
+/* A descriptor of the same pipe that never blocks, without touching the program's
+ * own (its O_NONBLOCK flag is shared by every copy): a FIFO or pipe opened again
+ * through /proc. -1 where that is not possible (a socket, no /proc). */
+static __attribute__((noinline)) int reopen_nonblocking(int fd) {
+    char path[32];
+    ml_fmt(path, sizeof path, "/proc/self/fd/%d", fd);
+    return open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+}
+
 static void write_iov(int fd, struct iovec *iov, int cnt, bool pipe_like) {
     static const uint64_t pipe_bit = 1ULL << (SIGPIPE - 1);
     uint64_t old = 0, pending = 0;
     bool masked = pipe_like && sig_mask(SIG_BLOCK, &pipe_bit, &old) == 0;
     bool was_pending =
         masked && syscall(SYS_rt_sigpending, &pending, sizeof pending) == 0 && (pending & pipe_bit);
-    bool broke = false;
+    bool broke = false, nowait = pipe_like;
+    int wfd = fd, own = -1;
     while (cnt) {
-        ssize_t w = writev(fd, iov, cnt);
+        /* A pipe whose reader stopped reading (the program's own stderr, say) must not
+         * block us: RWF_NOWAIT (pipes made by pipe(), Linux 5.8+) drops what does not
+         * fit. Where the kernel refuses it (a FIFO, an older kernel), the same pipe
+         * opened again non-blocking; a plain write only where neither works. */
+        ssize_t w = nowait ? (ssize_t)syscall(SYS_pwritev2, wfd, iov, cnt, -1L, -1L, RWF_NOWAIT)
+                           : writev(wfd, iov, cnt);
+        if (w < 0 && nowait && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {
+            nowait = false;
+            if ((own = reopen_nonblocking(fd)) >= 0) wfd = own;
+            continue;
+        }
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             broke = w < 0 && errno == EPIPE;
@@ -218,6 +242,7 @@ static void write_iov(int fd, struct iovec *iov, int cnt, bool pipe_like) {
             iov->iov_len -= done;
         }
     }
+    if (own >= 0) close(own);
     if (masked) {
         if (broke && !was_pending) {
             static const struct timespec zero;

@@ -1,8 +1,8 @@
 /* Reproducers of defects a review found, one per subcommand; each prints one line
  * ending in "ok" or "FAIL ..." (exit 1). Run by t_deadlock, t_smallstack,
  * t_hardlimit_kinds, t_backoff and t_forks.
- * usage: edges tcdeadlock SECONDS | forksig SECONDS | smallstack SECONDS |
- *        mremap KIND | tls PLUGIN | stuckcb | freeback | vfork | forkexit */
+ * usage: edges tcdeadlock SECONDS [TOTAL_MIB BLOCK_KIB] | forksig SECONDS | smallstack SECONDS |
+ *        stall ROUNDS | mremap KIND | tls PLUGIN | stuckcb | freeback | vfork | forkexit */
 #define MEMLIMIT_OPTIONAL
 #include "memlimit.h"
 
@@ -46,28 +46,70 @@ static uint64_t rss_anon(void) {
 /* ---- tcdeadlock: threads grow and shrink the heap at the hard limit; the allocator
  * maps memory under its own locks while another thread trims ---- */
 static double until;
+static size_t grow_total, grow_block;
 static void *grower(void *arg) {
-    size_t total = (size_t)(uintptr_t)arg, sz = total / 4, n = total / sz;
+    (void)arg;
+    size_t n = grow_total / grow_block;
     void **b = calloc(n, sizeof *b);
     if (!b) return NULL;
     while (now_s() < until) {
         for (size_t i = 0; i < n; i++)
-            if ((b[i] = malloc(sz))) memset(b[i], 1, sz);
+            if ((b[i] = malloc(grow_block))) memset(b[i], 1, grow_block);
         for (size_t i = 0; i < n; i++)
             free(b[i]);
     }
     free(b);
     return NULL;
 }
-static int tcdeadlock(int secs) {
+/* each of 4 threads allocates TOTAL_MIB in blocks of BLOCK_KIB, frees them, again */
+static int tcdeadlock(int secs, int total_mib, int block_kib) {
     until = now_s() + secs;
+    grow_total = (size_t)total_mib << 20;
+    grow_block = (size_t)block_kib << 10;
+    if (!grow_block || grow_block > grow_total) fail("tcdeadlock: bad sizes");
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
-        pthread_create(&t[i], NULL, grower, (void *)(uintptr_t)(150u << 20));
+        pthread_create(&t[i], NULL, grower, NULL);
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
-    printf("tcdeadlock: 4 threads, %ds, ok\n", secs);
+    printf("tcdeadlock: 4 threads, %d MiB each in %d KiB blocks, %ds, ok\n", total_mib, block_kib,
+           secs);
     return 0;
+}
+
+/* ---- stall: the same at the hard limit, while our lines go to a stderr nobody reads;
+ * every thread must finish its rounds (joined with a deadline) ---- */
+static int rounds_each;
+static atomic_int finished;
+static void *rounds(void *arg) {
+    (void)arg;
+    size_t n = grow_total / grow_block;
+    void **b = calloc(n, sizeof *b);
+    double t0 = now_s(); /* 3 s at least: the pipe fills with trace lines first */
+    for (int r = 0; b && (r < rounds_each || now_s() - t0 < 3); r++) {
+        for (size_t i = 0; i < n; i++)
+            if ((b[i] = malloc(grow_block))) memset(b[i], 1, grow_block);
+        for (size_t i = 0; i < n; i++)
+            free(b[i]);
+    }
+    free(b);
+    finished++;
+    return NULL;
+}
+static int stall(int nrounds) {
+    rounds_each = nrounds;
+    grow_total = 40u << 20;
+    grow_block = 1u << 20;
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, rounds, NULL);
+    double end = now_s() + 60;
+    while (finished < 4 && now_s() < end)
+        usleep(10000);
+    printf("stall: %d of 4 threads finished %d rounds at the hard limit within 60 s, %s\n",
+           (int)finished, nrounds, finished == 4 ? "ok" : "FAIL");
+    fflush(stdout);
+    _exit(finished == 4 ? 0 : 1); /* a stuck thread must not hold the exit */
 }
 
 /* ---- forksig: fork() from a signal handler that interrupted register/unregister ---- */
@@ -380,8 +422,11 @@ int main(int argc, char **argv) {
     if (!memlimit_available() && strcmp(cmd, "smallstack") != 0)
         fail("libmemlimit.so is not loaded");
     if (strcmp(cmd, "vfork") == 0) return do_vfork(); /* first: before any allocation */
-    if (strcmp(cmd, "tcdeadlock") == 0) return tcdeadlock(atoi(arg));
+    if (strcmp(cmd, "tcdeadlock") == 0)
+        return tcdeadlock(atoi(arg), argc > 3 ? atoi(argv[3]) : 150,
+                          argc > 4 ? atoi(argv[4]) : 256);
     if (strcmp(cmd, "forksig") == 0) return forksig(atoi(arg));
+    if (strcmp(cmd, "stall") == 0) return stall(atoi(arg));
     if (strcmp(cmd, "smallstack") == 0) return smallstack(atoi(arg));
     if (strcmp(cmd, "mremap") == 0) return do_mremap(arg);
     if (strcmp(cmd, "tls") == 0) return tls(arg);

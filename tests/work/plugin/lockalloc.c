@@ -16,6 +16,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 #define CHUNK  ((size_t)8 << 20)
+#define GROW   ((size_t)64 << 20)
 
 static pthread_mutex_t heap = PTHREAD_MUTEX_INITIALIZER;
 static char *cur, *end;
@@ -37,10 +38,14 @@ static void *carve(size_t n, size_t align) {
     pthread_mutex_lock(&heap);
     char *base;
     size_t map = 0;
-    if (need > CHUNK / 2) { /* its own mapping, made under the lock like tcmalloc's */
-        usleep(1000);       /* a page heap's bookkeeping: the window a trim falls into */
-        base = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        map = need;
+    if (need > CHUNK / 2) {
+        /* its own mapping, made under the lock like tcmalloc's heap growth, and in a
+         * larger step than the request (as a page heap grows): the request passes
+         * memlimit's hard-limit check in malloc, the mapping may not in mmap */
+        size_t len = need < GROW ? GROW : need;
+        usleep(1000); /* a page heap's bookkeeping: the window a trim falls into */
+        base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        map = len;
     } else {
         if (!cur || (size_t)(end - cur) < need) {
             cur = mmap(NULL, CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
