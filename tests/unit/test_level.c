@@ -102,3 +102,24 @@ Test(trim_policy, backoff_when_unproductive) {
     ml_trim_policy_update(&p, t, 1 * MS, true, 0);
     cr_expect(ml_trim_due(&p, t + 10 * MS, ML_TRIM_DUTY_SOFT));
 }
+
+Test(trim_policy, frees_end_the_backoff) {
+    struct ml_trim_policy p = {0};
+    uint64_t t = 1000 * MS;
+    for (int i = 0; i < 6; i++) /* stuck: the back-off is at 2 s */
+        ml_trim_policy_update(&p, t += 2000 * MS, 1 * MS, false, 50 * MiB);
+    cr_expect_not(ml_trim_due(&p, t + 500 * MS, ML_TRIM_DUTY_SOFT));
+    /* the allocator is probed every 100 ms, not more often */
+    cr_expect_not(ml_trim_probe_due(&p, t + 50 * MS));
+    cr_expect(ml_trim_probe_due(&p, t + 100 * MS));
+    cr_expect_not(ml_trim_probe_due(&p, t + 150 * MS));
+    /* 8 MiB newly free is not enough for a 16 MiB threshold; 300 MiB is */
+    cr_expect_not(ml_trim_freed_due(&p, t + 100 * MS, 58 * MiB, 16 * MiB));
+    cr_expect_eq(p.free_grew, 8 * MiB);
+    cr_expect(ml_trim_freed_due(&p, t + 100 * MS, 350 * MiB, 16 * MiB));
+    /* free memory that was there after the last trim (madvised, still free to the
+     * allocator) never counts: only what grew since */
+    cr_expect_not(ml_trim_freed_due(&p, t + 100 * MS, 50 * MiB, 1));
+    /* still at least the minimum interval after the last trim */
+    cr_expect_not(ml_trim_freed_due(&p, t + 5 * MS, 350 * MiB, 16 * MiB));
+}

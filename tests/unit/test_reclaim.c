@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -7,6 +8,8 @@
 
 #include "memlimit.h"
 #include "reclaim.h"
+
+#define MiB_ (1ULL << 20)
 
 /* A fake world: usage is a number the callbacks lower by what they free. */
 static _Atomic uint64_t fake_usage;
@@ -201,4 +204,47 @@ Test(reclaim, the_thread_runs_rounds_when_the_level_rises, .timeout = 20) {
     cr_expect_geq(ncalls, 1, "the thread did not call back");
     cr_expect_eq(calls[0], 9);
     cr_expect_geq(ml_reclaim_calls(), 1);
+}
+
+#define MS 1000000ULL
+
+Test(round_policy, fruitless_rounds_back_off_and_growth_ends_it) {
+    struct ml_round_policy p = {0};
+    uint64_t t = 1000 * MS, every = 5 * MS, rise = MiB_;
+    cr_expect(ml_round_due(&p, t, every, MEMLIMIT_LEVEL_SOFT, 100 * MiB_, rise)); /* first */
+    uint64_t waits[6];
+    for (int i = 0; i < 6; i++) {
+        ml_round_update(&p, t, MEMLIMIT_LEVEL_SOFT, 0, 100 * MiB_, 100 * MiB_, rise);
+        uint64_t w = 0;
+        while (!ml_round_due(&p, t + w, every, MEMLIMIT_LEVEL_SOFT, 100 * MiB_, rise))
+            w += MS;
+        waits[i] = w;
+        t += w;
+    }
+    cr_expect_eq(waits[0], 100 * MS);
+    cr_expect_eq(waits[1], 200 * MS);
+    cr_expect_eq(waits[5], 2000 * MS); /* capped: a stuck live set, a call every 2 s */
+    /* usage growing by `rise` since the last fruitless round: at once */
+    ml_round_update(&p, t, MEMLIMIT_LEVEL_SOFT, 0, 100 * MiB_, 100 * MiB_, rise);
+    cr_expect_not(
+        ml_round_due(&p, t + MS, every, MEMLIMIT_LEVEL_SOFT, 100 * MiB_ + rise - 1, rise));
+    cr_expect(ml_round_due(&p, t + MS, every, MEMLIMIT_LEVEL_SOFT, 100 * MiB_ + rise, rise));
+    /* so does a rise in level */
+    cr_expect(ml_round_due(&p, t + MS, every, MEMLIMIT_LEVEL_CRITICAL, 100 * MiB_, rise));
+    /* a round that freed something (reported, or usage fell by `rise`) resets it */
+    ml_round_update(&p, t, MEMLIMIT_LEVEL_SOFT, 4096, 100 * MiB_, 100 * MiB_, rise);
+    cr_expect(ml_round_due(&p, t + every, every, MEMLIMIT_LEVEL_SOFT, 100 * MiB_, rise));
+    ml_round_update(&p, t, MEMLIMIT_LEVEL_SOFT, 0, 100 * MiB_, 100 * MiB_, rise);
+    ml_round_update(&p, t, MEMLIMIT_LEVEL_SOFT, 0, 100 * MiB_, 99 * MiB_, rise);
+    cr_expect(ml_round_due(&p, t + every, every, MEMLIMIT_LEVEL_SOFT, 99 * MiB_, rise));
+}
+
+Test(reclaim, handles_stay_positive_and_unique_past_int_max) {
+    int used[3] = {1, 2, INT_MAX};
+    cr_expect_eq(ml_reclaim_next_handle(5, used, 3), 6);
+    cr_expect_eq(ml_reclaim_next_handle(INT_MAX - 1, NULL, 0), INT_MAX);
+    /* wraps without signed overflow, past handles still registered */
+    cr_expect_eq(ml_reclaim_next_handle(INT_MAX, used, 3), 3);
+    cr_expect_eq(ml_reclaim_next_handle(INT_MAX - 1, used, 3), 3);
+    cr_expect_eq(ml_reclaim_next_handle(-7, NULL, 0), 1);
 }
