@@ -421,7 +421,7 @@ static void periodic(uint64_t now, uint64_t u, enum memlimit_level lv) {
         memlimit_stats(&st);
         static char text[4096]; /* the text is about 2.2 KiB; a longer one is refused, not cut */
         int pid = (int)getpid();
-        size_t n = ml_metrics_format(text, sizeof text, &st, pid);
+        size_t n = ml_metrics_format(text, sizeof text, &st, atomic_load(&S.reached), pid);
         int err = n ? ml_metrics_write(S.cfg.metrics, text, n, pid) : ENOBUFS;
         if (err && !S.metrics_failed) { /* once: a full disk must not flood the log */
             S.metrics_failed = true;

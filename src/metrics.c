@@ -15,7 +15,8 @@
 
 enum { GAUGE, COUNTER };
 
-size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st, int pid) {
+size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st, bool reached,
+                         int pid) {
     const struct {
         const char *name, *help;
         int type;
@@ -34,8 +35,9 @@ size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
          (unsigned long long)st->detected_limit},
         {"memlimit_level", "0 none, 1 moderate, 2 soft, 3 critical.", GAUGE,
          (unsigned long long)st->level},
-        {"memlimit_limit_reached", "1 from the soft limit until usage is below 95% of it.", GAUGE,
-         st->level >= MEMLIMIT_LEVEL_SOFT ? 1ULL : 0ULL},
+        {"memlimit_limit_reached",
+         "1 while memlimit_reached() is true: from the soft limit until usage is below 95% of it.",
+         GAUGE, reached ? 1ULL : 0ULL},
         {"memlimit_samples_total", "Usage samples taken.", COUNTER,
          (unsigned long long)st->samples},
         {"memlimit_trims_total", "Allocator trims.", COUNTER, (unsigned long long)st->trims},

@@ -4,6 +4,7 @@
 #define ML_METRICS_H
 
 #include "memlimit.h"
+#include <stdbool.h>
 #include <stddef.h>
 
 /* internal: never exported, and called without the PLT/GOT */
@@ -11,7 +12,8 @@
 
 /* Formats *st into buf (NUL-terminated); returns the length, or 0 if cap is too
  * small. Every sample carries the label pid="<pid>". */
-size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st, int pid);
+size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st, bool reached,
+                         int pid);
 
 /* Writes the text to path atomically: a temporary file beside it, then rename(2),
  * so a reader never sees half a file. "%p" in path becomes the pid (one file per

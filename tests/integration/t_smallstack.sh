@@ -11,7 +11,7 @@
 depth() { # "thread alt" from the workload's line
     echo "$1" | sed -nE 's/.*deepest use ([0-9]+) bytes of a PTHREAD_STACK_MIN thread stack, ([0-9]+) of a.*/\1 \2/p'
 }
-base=$(timeout 60 "$W/edges" smallstack 2) || fail "without memlimit: $base"
+base=$(timeout 60 "$W/edges" smallstack 1) || fail "without memlimit: $base"
 read -r bt ba <<< "$(depth "$base")"
 echo "without memlimit: $bt bytes on the thread, $ba on the signal stack"
 for a in glibc "jemalloc:$L/libjemalloc.so.2"; do
@@ -20,7 +20,7 @@ for a in glibc "jemalloc:$L/libjemalloc.so.2"; do
         "MEMLIMIT_METRICS=$ROOT/build/smallstack.prom MEMLIMIT_METRICS_INTERVAL=1" \
         "MEMLIMIT_PROFILE=$ROOT/build/smallstack.prof MEMLIMIT_PROFILE_RATE=64KiB"; do
         out=$(timeout 60 env LD_PRELOAD="$LIB $path" MEMLIMIT=8MiB MEMLIMIT_REFRESH=1 $cfg MEMLIMIT_LOG="$ROOT/build/smallstack.log" \
-            "$W/edges" smallstack 2 2>&1); rc=$?
+            "$W/edges" smallstack 1 2>&1); rc=$?
         [ $rc -eq 0 ] || fail "$name $cfg: exit $rc (139: stack overflow): $out"
         read -r t s <<< "$(depth "$out")"
         echo "$name ${cfg%% *}: ours $((t - bt)) bytes on the thread, $((s - ba)) on the signal stack"

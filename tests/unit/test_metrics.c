@@ -15,7 +15,7 @@ static const struct memlimit_stats st = {
 
 Test(metrics, format_has_every_metric_with_type_and_pid) {
     char buf[8192];
-    size_t n = ml_metrics_format(buf, sizeof buf, &st, 1234);
+    size_t n = ml_metrics_format(buf, sizeof buf, &st, true, 1234);
     cr_assert_gt(n, 0);
     cr_expect_eq(strlen(buf), n);
     cr_expect(
@@ -31,9 +31,21 @@ Test(metrics, format_has_every_metric_with_type_and_pid) {
     cr_expect_eq(samples, 14);
 }
 
+Test(metrics, limit_reached_is_what_memlimit_reached_says) {
+    /* CRITICAL from a kernel stall at moderate usage: the level is high, but
+     * memlimit_reached() is false, and so is the gauge */
+    struct memlimit_stats crit = st;
+    crit.level = MEMLIMIT_LEVEL_CRITICAL;
+    char buf[8192];
+    cr_assert_gt(ml_metrics_format(buf, sizeof buf, &crit, false, 1), 0);
+    cr_expect(strstr(buf, "memlimit_limit_reached{pid=\"1\"} 0\n"), "%s", buf);
+    cr_assert_gt(ml_metrics_format(buf, sizeof buf, &crit, true, 1), 0);
+    cr_expect(strstr(buf, "memlimit_limit_reached{pid=\"1\"} 1\n"));
+}
+
 Test(metrics, format_refuses_to_truncate) {
     char buf[256];
-    cr_expect_eq(ml_metrics_format(buf, sizeof buf, &st, 1), 0);
+    cr_expect_eq(ml_metrics_format(buf, sizeof buf, &st, true, 1), 0);
 }
 
 Test(metrics, write_is_whole_and_names_by_pid) {
