@@ -219,11 +219,23 @@ static void find_base_version(void) {
  * scope: the first object with either a definition at the base version (dlsym skips
  * non-default versions, and libc_malloc_debug has nothing else) or a definition
  * without a version (jemalloc's, which dlvsym skips in turn). */
+/* A non-PIE executable that takes malloc's address gets a "canonical" PLT entry: its
+ * dynamic symbol table then gives malloc an address inside the executable, an
+ * undefined symbol that only jumps to the real one (ours; node does this). Such an
+ * address is not a definition. Asked only when the address is in the executable. */
+static bool real_definition(void *p, const struct obj *o) {
+    if (!p || o->index != 0) return p != NULL;
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    return dladdr1(p, &info, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_shndx != SHN_UNDEF;
+}
+
 static void *find_malloc(void *scope, struct obj *o) {
     void *v = base_version ? dlvsym(scope, "malloc", base_version) : NULL;
     void *u = dlsym(scope, "malloc");
     struct obj ov, ou;
-    bool hv = obj_of(v, &ov), hu = obj_of(u, &ou);
+    bool hv = obj_of(v, &ov) && real_definition(v, &ov);
+    bool hu = obj_of(u, &ou) && real_definition(u, &ou);
     if (hv && (!hu || ov.index <= ou.index)) {
         *o = ov;
         return v;
