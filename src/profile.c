@@ -1,5 +1,6 @@
 #include "profile.h"
 #include "fileio.h"
+#include "fmath.h"
 #include "log.h"
 #include "siglock.h"
 
@@ -7,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
-#include <math.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -150,7 +150,7 @@ static uint64_t next_gap(void) {
     tl_rng ^= tl_rng << 25;
     tl_rng ^= tl_rng >> 27;
     double u = (double)((tl_rng * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53; /* [0, 1) */
-    double g = -log(1.0 - u) * (double)P.rate;
+    double g = -ml_ln(1.0 - u) * (double)P.rate;
     return g < 1.0 ? 1 : g > 1e15 ? (uint64_t)1e15 : (uint64_t)g;
 }
 
@@ -328,7 +328,7 @@ static void scale(uint64_t n, uint64_t b, double *on, double *ob) {
         *on = *ob = 0;
         return;
     }
-    double avg = (double)b / (double)n, p = 1.0 - exp(-avg / (double)P.rate);
+    double avg = (double)b / (double)n, p = 1.0 - ml_exp(-avg / (double)P.rate);
     *on = (double)n / p;
     *ob = (double)b / p;
 }
