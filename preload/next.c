@@ -435,11 +435,10 @@ void *ml_cxx_runtime_new(int variant) {
     /* The search is one at a time, with every signal blocked: a handler calling new on
      * this thread would otherwise spin forever on the lock its own thread holds. */
     static atomic_flag busy = ATOMIC_FLAG_INIT;
-    sigset_t saved;
-    ml_siglock(&busy, &saved);
+    uint64_t saved = ml_siglock(&busy);
     p = __atomic_load_n(&cache[variant], __ATOMIC_ACQUIRE); /* found while we waited? */
     if (!p && (p = find_runtime_new(variant)))
         __atomic_store_n(&cache[variant], p, __ATOMIC_RELEASE);
-    ml_sigunlock(&busy, &saved);
+    ml_sigunlock(&busy, saved);
     return p;
 }

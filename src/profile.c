@@ -57,16 +57,15 @@ static struct {
     uintptr_t self_lo, self_hi; /* our own code: frames there are not the caller's */
 } P = {.lock = ATOMIC_FLAG_INIT};
 
-/* the mask saved by this thread's lock, restored by its unlock (also across fork) */
-static __thread sigset_t tl_mask;
-static void lock(void) {
-    ml_siglock(&P.lock, &tl_mask);
+/* lock returns the thread's signal mask, which unlock restores */
+static uint64_t lock(void) {
+    return ml_siglock(&P.lock);
 }
-static bool try_lock(void) {
-    return ml_siglock_try(&P.lock, &tl_mask);
+static bool try_lock(uint64_t *mask) {
+    return ml_siglock_try(&P.lock, mask);
 }
-static void unlock(void) {
-    ml_sigunlock(&P.lock, &tl_mask);
+static void unlock(uint64_t mask) {
+    ml_sigunlock(&P.lock, mask);
 }
 
 static void *map(size_t bytes) {
@@ -134,16 +133,16 @@ int ml_prof_init(uint64_t rate) {
 
 /* ---- sampling ---- */
 
+/* tl_rng 0: not seeded yet (xorshift never reaches 0 from a seed that is not) */
 static __thread uint64_t tl_gap, tl_ref, tl_rng;
-static __thread bool tl_seeded;
 
 static uint64_t next_gap(void) {
-    if (!tl_seeded) {
+    if (!tl_rng) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        tl_rng = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ULL ^ (uintptr_t)&tl_rng ^
-                 0xD1B54A32D192ED03ULL;
-        tl_seeded = true;
+        tl_rng = ((uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ULL ^ (uintptr_t)&tl_rng ^
+                  0xD1B54A32D192ED03ULL) |
+                 1;
     }
     /* xorshift64*, then an exponential with mean rate: each byte equally likely */
     tl_rng ^= tl_rng >> 12;
@@ -241,7 +240,7 @@ static void record(void *p, size_t n) {
         i++; /* our own frames: the stack starts at malloc's caller */
     for (; i < got && depth < MAX_DEPTH; i++)
         pc[depth++] = (uintptr_t)raw[i];
-    lock();
+    uint64_t mask = lock();
     P.samples++;
     uint32_t s = stack_slot(pc, depth);
     uint32_t slot = live_find((uintptr_t)p);
@@ -259,7 +258,7 @@ static void record(void *p, size_t n) {
             live_remove(slot);
         }
         P.dropped++;
-        unlock();
+        unlock(mask);
         return;
     }
     if (!l->p) { /* (a replaced entry keeps its count: same address, same bucket) */
@@ -272,7 +271,7 @@ static void record(void *p, size_t n) {
     e->alloc_b += n;
     e->live_n++;
     e->live_b += n;
-    unlock();
+    unlock(mask);
 }
 
 size_t ml_prof_account(void *p, size_t n, size_t left) {
@@ -304,7 +303,7 @@ bool ml_prof_maybe_sampled(const void *p) {
 
 /* apart, so that free's test runs without saving registers first */
 static __attribute__((noinline)) void forget_sampled(void *p) {
-    lock();
+    uint64_t mask = lock();
     uint32_t slot = live_find((uintptr_t)p);
     struct live *l = &P.live[slot];
     if (l->p) {
@@ -314,7 +313,7 @@ static __attribute__((noinline)) void forget_sampled(void *p) {
         filter_sub(p);
         live_remove(slot);
     }
-    unlock();
+    unlock(mask);
 }
 
 void ml_prof_forget(void *p) {
@@ -336,7 +335,7 @@ static void scale(uint64_t n, uint64_t b, double *on, double *ob) {
 void ml_prof_totals(struct ml_prof_totals *out) {
     memset(out, 0, sizeof *out);
     if (!ml_prof_on) return;
-    lock();
+    uint64_t mask = lock();
     double ln = 0, lb = 0, an = 0, ab = 0;
     for (uint32_t i = 0; i < NSTACKS; i++) {
         struct stack *e = &P.stacks[i];
@@ -349,7 +348,7 @@ void ml_prof_totals(struct ml_prof_totals *out) {
     }
     out->samples = P.samples;
     out->dropped = P.dropped;
-    unlock();
+    unlock(mask);
     out->live_objects = (uint64_t)ln, out->live_bytes = (uint64_t)lb;
     out->alloc_objects = (uint64_t)an, out->alloc_bytes = (uint64_t)ab;
 }
@@ -490,7 +489,11 @@ static int open_tmp(struct out *o, const char *path) {
 }
 
 static int write_locked_part(struct out *o, bool try_only) {
-    if (try_only ? !try_lock() : (lock(), false)) return EBUSY;
+    uint64_t mask;
+    if (!try_only)
+        mask = lock();
+    else if (!try_lock(&mask))
+        return EBUSY;
     uint64_t tn = 0, tb = 0, an = 0, ab = 0;
     for (uint32_t i = 0; i < NSTACKS; i++) {
         struct stack *e = &P.stacks[i];
@@ -511,7 +514,7 @@ static int write_locked_part(struct out *o, bool try_only) {
             putf(o, " 0x%llx", (unsigned long long)e->pc[k]);
         put(o, "\n", 1);
     }
-    unlock();
+    unlock(mask);
     return 0;
 }
 
@@ -592,7 +595,7 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
     if (!m) return;
     struct site *sites = m->sites;
     int nsites = 0;
-    lock();
+    uint64_t mask = lock();
     int ns = 0;
     for (uint32_t i = 0; i < NSTACKS; i++)
         if (P.stacks[i].hash && P.stacks[i].live_n) {
@@ -601,7 +604,7 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
             m->counts[ns].b = P.stacks[i].live_b;
             ns++;
         }
-    unlock();
+    unlock(mask);
     for (int i = 0; i < ns; i++) {
         uintptr_t site =
             site_of(m->snap[i]); /* stacks are never removed: the pointer stays valid */
@@ -669,9 +672,12 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
     raw_unmap(m, sizeof *m);
 }
 
+/* prepare and the parent's or child's release run on the forking thread, with the
+ * lock held in between: the mask can wait in a static */
+static uint64_t fork_mask;
 void ml_prof_atfork_prepare(void) {
-    if (ml_prof_on) lock();
+    if (ml_prof_on) fork_mask = lock();
 }
 void ml_prof_atfork_release(void) {
-    if (ml_prof_on) unlock();
+    if (ml_prof_on) unlock(fork_mask);
 }
