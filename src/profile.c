@@ -68,10 +68,28 @@ static void unlock(uint64_t mask) {
     ml_sigunlock(&P.lock, mask);
 }
 
-static void *map(size_t bytes) {
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+/* Memory straight from the kernel: never through the preload layer's mmap (src/
+ * does not call into it), and async-signal-safe for the writers. */
+static void *raw_map(size_t bytes, int flags) {
+    flags |= MAP_PRIVATE | MAP_ANONYMOUS;
+#ifdef __SANITIZE_THREAD__ /* TSan must see the mapping go, or takes its reuse for a race */
+    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
+#else
+    void *m = (void *)syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
+#endif
+    return m == MAP_FAILED ? NULL : m;
+}
+static void raw_unmap(void *p, size_t bytes) {
+#ifdef __SANITIZE_THREAD__
+    munmap(p, bytes);
+#else
+    syscall(SYS_munmap, p, bytes);
+#endif
+}
+
+static struct ml_prof_deps deps;
+void ml_prof_set_deps(const struct ml_prof_deps *d) {
+    deps = *d;
 }
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg) {
@@ -120,9 +138,9 @@ int ml_prof_init(uint64_t rate) {
     if (!h) return ENOENT;
     P.backtrace = (int (*)(void **, int))dlsym(h, "unw_backtrace");
     if (!P.backtrace) return ENOENT;
-    P.stacks = map(sizeof(struct stack) * NSTACKS);
-    P.live = map(sizeof(struct live) * NLIVE);
-    P.filter = map(1u << FILTER_LG);
+    P.stacks = raw_map(sizeof(struct stack) * NSTACKS, MAP_NORESERVE);
+    P.live = raw_map(sizeof(struct live) * NLIVE, MAP_NORESERVE);
+    P.filter = raw_map(1u << FILTER_LG, MAP_NORESERVE);
     if (!P.stacks || !P.live || !P.filter) return ENOMEM;
     dl_iterate_phdr(find_self, NULL);
     first_unwind_high();
@@ -357,8 +375,8 @@ void ml_prof_totals(struct ml_prof_totals *out) {
 
 /* Each write owns its buffer, descriptor and temporary name: writers run at once (a
  * signal handler, the memlimit thread, memlimit_profile_dump, the exit profile), and
- * the signal handler's stack may be small. So the state is mapped with raw syscalls
- * (async-signal-safe, not our interposed mmap), never malloc'd or static. */
+ * the signal handler's stack may be small. So the state is mapped (raw_map), never
+ * malloc'd or static. */
 struct out {
     int fd, err;
     dev_t dev; /* the file we opened: a descriptor the program closed and reused */
@@ -367,23 +385,6 @@ struct out {
     char tmp[4096 + 64];
     char buf[64 << 10];
 };
-
-static void *raw_map(size_t bytes) {
-#ifdef __SANITIZE_THREAD__ /* TSan must see the mapping go, or takes its reuse for a race */
-    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-#else
-    void *m = (void *)syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-#endif
-    return m == MAP_FAILED ? NULL : m;
-}
-static void raw_unmap(void *p, size_t bytes) {
-#ifdef __SANITIZE_THREAD__
-    munmap(p, bytes);
-#else
-    syscall(SYS_munmap, p, bytes);
-#endif
-}
 
 static __attribute__((noinline)) bool same_file(int fd, dev_t dev, ino_t ino) {
     struct stat st;
@@ -521,7 +522,7 @@ static int write_locked_part(struct out *o, bool try_only) {
 int ml_prof_write(const char *path, bool try_only) {
     if (!ml_prof_on) return ENOTSUP;
     int saved = errno;
-    struct out *o = raw_map(sizeof *o);
+    struct out *o = raw_map(sizeof *o, 0);
     if (!o) return ENOMEM;
     o->err = 0, o->n = 0;
     int err = open_tmp(o, path);
@@ -591,7 +592,7 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
             uint64_t n, b;
         } counts[NSTACKS];
         const struct stack *snap[NSTACKS];
-    } *m = raw_map(sizeof *m);
+    } *m = raw_map(sizeof *m, 0);
     if (!m) return;
     struct site *sites = m->sites;
     int nsites = 0;
@@ -639,8 +640,11 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
     ml_fmt(text, sizeof text, "profile: %s live in sampled blocks (estimated), top %d sites:",
            ml_fmt_bytes(a, (uint64_t)total), ntop);
     line(text);
+    /* its result is the program's malloc's: only with the matching free from deps */
     char *(*demangle)(const char *, char *, size_t *, int *) =
-        (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT, "__cxa_demangle");
+        deps.free ? (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT,
+                                                                            "__cxa_demangle")
+                  : NULL;
     for (int k = 0; k < ntop; k++) {
         Dl_info di;
         uintptr_t pc = top[k].site;
@@ -655,7 +659,7 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
                    base           ? base + 1
                    : di.dli_fname ? di.dli_fname
                                   : "?");
-            free(d);
+            if (d) deps.free(d);
         } else if (dladdr((void *)(pc - 1), &di) && di.dli_fname) {
             const char *base = strrchr(di.dli_fname, '/');
             ml_fmt(name, sizeof name, "%s+0x%llx", base ? base + 1 : di.dli_fname,
