@@ -32,7 +32,7 @@ WORK_C    := $(wildcard tests/work/*.c)
 WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
 
-.PHONY: all test unit integration demo deps install uninstall bench clean format check-real sanitize fuzz
+.PHONY: all test unit integration check-symbols demo deps install uninstall bench clean format check-real sanitize fuzz
 all: $(LIB) $(SHOW)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h)
@@ -79,7 +79,12 @@ unit: deps $(B)/unit-tests
 integration: deps $(LIB) $(SHOW) $(WORK_BIN)
 	tests/integration/run
 
+# the exports against preload/exports.map and cxx_names.h; no src/ -> preload/ call
+check-symbols: $(LIB)
+	scripts/check-symbols
+
 test: deps
+	$(MAKE) --no-print-directory check-symbols
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
 
