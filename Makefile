@@ -32,7 +32,7 @@ WORK_C    := $(wildcard tests/work/*.c)
 WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
 
-.PHONY: all test unit integration demo deps install uninstall bench clean format check-real sanitize fuzz
+.PHONY: all test unit integration check-symbols demo deps install uninstall bench clean format check-real sanitize fuzz
 all: $(LIB) $(SHOW)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h)
@@ -43,17 +43,19 @@ $(B)/preload/%.o: preload/%.c $(wildcard src/*.h preload/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(CFLAGS) $(PRELOAD_FLAGS) -c $< -o $@
 
-# -z nodelete: dlclose must never unmap code the memlimit thread is running
+# -z nodelete: dlclose must never unmap code the memlimit thread is running.
+# No -lm: every preloaded process would load libm.so.6 (src/fmath.c instead); -z defs
+# makes a symbol left for the program to provide (a libm call, say) a link error.
 $(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map
 	$(CC) -shared -Wl,-soname,libmemlimit.so.$(SOMAJOR) -Wl,--version-script=preload/exports.map \
-	  -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -o $@ $(CORE_OBJ) $(PRELOAD_OBJ) -ldl -lpthread -lm
+	  -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -Wl,-z,defs -o $@ $(CORE_OBJ) $(PRELOAD_OBJ) -ldl -lpthread
 	ln -sf libmemlimit.so $(B)/libmemlimit.so.$(SOMAJOR)
 
 # memlimit-run --show: the core's own discovery and derivation, in a program
 $(SHOW): scripts/memlimit-show.c $(CORE_SRC) $(wildcard src/*.h)
-	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(CFLAGS) -Isrc -o $@ $< $(CORE_SRC) -ldl -lpthread -lm
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(CFLAGS) -Isrc -o $@ $< $(CORE_SRC) -ldl -lpthread
 
-# unit tests: the core alone, no interposition
+# unit tests: the core alone, no interposition (-lm: test_fmath compares with libm)
 $(B)/unit-tests: $(UNIT_SRC) $(CORE_SRC) $(wildcard src/*.h)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(CFLAGS) -Isrc -o $@ $(UNIT_SRC) $(CORE_SRC) \
@@ -77,7 +79,12 @@ unit: deps $(B)/unit-tests
 integration: deps $(LIB) $(SHOW) $(WORK_BIN)
 	tests/integration/run
 
+# the exports against preload/exports.map and cxx_names.h; no src/ -> preload/ call
+check-symbols: $(LIB)
+	scripts/check-symbols
+
 test: deps
+	$(MAKE) --no-print-directory check-symbols
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
 

@@ -94,14 +94,8 @@ typedef void *(*new_al_nt)(size_t, size_t, const void *);
         return ((new_al_nt)f)(n, al, nt);                                                          \
     }
 
-NEW_PLAIN(ml_new, "_Znwm", NEW_N)
-NEW_PLAIN(ml_new_arr, "_Znam", NEW_A)
-NEW_NT(ml_new_nt, "_ZnwmRKSt9nothrow_t", NEW_N_NOTHROW)
-NEW_NT(ml_new_arr_nt, "_ZnamRKSt9nothrow_t", NEW_A_NOTHROW)
-NEW_AL(ml_new_al, "_ZnwmSt11align_val_t", NEW_N_AL)
-NEW_AL(ml_new_arr_al, "_ZnamSt11align_val_t", NEW_A_AL)
-NEW_AL_NT(ml_new_al_nt, "_ZnwmSt11align_val_tRKSt9nothrow_t", NEW_N_AL_NOTHROW)
-NEW_AL_NT(ml_new_arr_al_nt, "_ZnamSt11align_val_tRKSt9nothrow_t", NEW_A_AL_NOTHROW)
+#define DEFINE_NEW(V, sym, name, kind) NEW_##kind(name, sym, V)
+ML_CXX_NEW(DEFINE_NEW)
 
 /* delete: the allocator's own when it has that variant, else free (what the C++
  * runtime's delete does, and free reaches the same allocator). */
@@ -116,18 +110,5 @@ NEW_AL_NT(ml_new_arr_al_nt, "_ZnamSt11align_val_tRKSt9nothrow_t", NEW_A_AL_NOTHR
         free(p);                                                                                   \
     }
 
-DEL(ml_del, "_ZdlPv", DEL_L, (void *p), (p))
-DEL(ml_del_arr, "_ZdaPv", DEL_A, (void *p), (p))
-DEL(ml_del_sz, "_ZdlPvm", DEL_L_SZ, (void *p, size_t s), (p, s))
-DEL(ml_del_arr_sz, "_ZdaPvm", DEL_A_SZ, (void *p, size_t s), (p, s))
-DEL(ml_del_nt, "_ZdlPvRKSt9nothrow_t", DEL_L_NOTHROW, (void *p, const void *nt), (p, nt))
-DEL(ml_del_arr_nt, "_ZdaPvRKSt9nothrow_t", DEL_A_NOTHROW, (void *p, const void *nt), (p, nt))
-DEL(ml_del_al, "_ZdlPvSt11align_val_t", DEL_L_AL, (void *p, size_t al), (p, al))
-DEL(ml_del_arr_al, "_ZdaPvSt11align_val_t", DEL_A_AL, (void *p, size_t al), (p, al))
-DEL(ml_del_sz_al, "_ZdlPvmSt11align_val_t", DEL_L_SZ_AL, (void *p, size_t s, size_t al), (p, s, al))
-DEL(ml_del_arr_sz_al, "_ZdaPvmSt11align_val_t", DEL_A_SZ_AL, (void *p, size_t s, size_t al),
-    (p, s, al))
-DEL(ml_del_al_nt, "_ZdlPvSt11align_val_tRKSt9nothrow_t", DEL_L_AL_NOTHROW,
-    (void *p, size_t al, const void *nt), (p, al, nt))
-DEL(ml_del_arr_al_nt, "_ZdaPvSt11align_val_tRKSt9nothrow_t", DEL_A_AL_NOTHROW,
-    (void *p, size_t al, const void *nt), (p, al, nt))
+#define DEFINE_DELETE(V, sym, name, params, args) DEL(name, sym, V, params, args)
+ML_CXX_DELETE(DEFINE_DELETE)

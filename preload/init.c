@@ -7,6 +7,7 @@
 #include "budget.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 
 /* One line when the program's malloc is not ours (we come after its allocator). */
 static void served_before(void) {
@@ -29,6 +30,9 @@ static void served_before(void) {
 
 static __attribute__((constructor)) void memlimit_init(void) {
     ml_resolve();
+    /* the free that matches the program's malloc (ours, or the one that comes before
+     * us): bound through the GOT, whichever object that is */
+    ml_prof_set_deps(&(struct ml_prof_deps){.free = free});
     ml_core_init(ml_next_lookup);
     /* after the core read MEMLIMIT_LOG; a constructor runs once per process */
     served_before();

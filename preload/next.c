@@ -118,26 +118,10 @@ struct ml_next ml_next = {
 
 /* ---- resolution ---- */
 
-static const char *const new_names[NEW_COUNT] = {"_Znwm",
-                                                 "_Znam",
-                                                 "_ZnwmRKSt9nothrow_t",
-                                                 "_ZnamRKSt9nothrow_t",
-                                                 "_ZnwmSt11align_val_t",
-                                                 "_ZnamSt11align_val_t",
-                                                 "_ZnwmSt11align_val_tRKSt9nothrow_t",
-                                                 "_ZnamSt11align_val_tRKSt9nothrow_t"};
-static const char *const delete_names[DEL_COUNT] = {"_ZdlPv",
-                                                    "_ZdaPv",
-                                                    "_ZdlPvm",
-                                                    "_ZdaPvm",
-                                                    "_ZdlPvRKSt9nothrow_t",
-                                                    "_ZdaPvRKSt9nothrow_t",
-                                                    "_ZdlPvSt11align_val_t",
-                                                    "_ZdaPvSt11align_val_t",
-                                                    "_ZdlPvmSt11align_val_t",
-                                                    "_ZdaPvmSt11align_val_t",
-                                                    "_ZdlPvSt11align_val_tRKSt9nothrow_t",
-                                                    "_ZdaPvSt11align_val_tRKSt9nothrow_t"};
+#define ML_CXX_NAME(V, sym, ...) [V] = sym,
+static const char *const new_names[NEW_COUNT] = {ML_CXX_NEW(ML_CXX_NAME)};
+static const char *const delete_names[DEL_COUNT] = {ML_CXX_DELETE(ML_CXX_NAME)};
+#undef ML_CXX_NAME
 
 /* ---- loaded objects, by address: dl_iterate_phdr's PT_LOAD segments. dladdr would
  * answer too, but it scans the object's whole symbol table (most of a preloaded
@@ -447,11 +431,10 @@ void *ml_cxx_runtime_new(int variant) {
     /* The search is one at a time, with every signal blocked: a handler calling new on
      * this thread would otherwise spin forever on the lock its own thread holds. */
     static atomic_flag busy = ATOMIC_FLAG_INIT;
-    sigset_t saved;
-    ml_siglock(&busy, &saved);
+    uint64_t saved = ml_siglock(&busy);
     p = __atomic_load_n(&cache[variant], __ATOMIC_ACQUIRE); /* found while we waited? */
     if (!p && (p = find_runtime_new(variant)))
         __atomic_store_n(&cache[variant], p, __ATOMIC_RELEASE);
-    ml_sigunlock(&busy, &saved);
+    ml_sigunlock(&busy, saved);
     return p;
 }

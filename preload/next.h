@@ -6,6 +6,8 @@
 #ifndef ML_NEXT_H
 #define ML_NEXT_H
 
+#include "cxx_names.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,34 +20,11 @@
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-/* C++ operator new variants, in this order */
-enum {
-    NEW_N,
-    NEW_A,
-    NEW_N_NOTHROW,
-    NEW_A_NOTHROW,
-    NEW_N_AL,
-    NEW_A_AL,
-    NEW_N_AL_NOTHROW,
-    NEW_A_AL_NOTHROW,
-    NEW_COUNT
-};
-/* operator delete variants */
-enum {
-    DEL_L,
-    DEL_A,
-    DEL_L_SZ,
-    DEL_A_SZ,
-    DEL_L_NOTHROW,
-    DEL_A_NOTHROW,
-    DEL_L_AL,
-    DEL_A_AL,
-    DEL_L_SZ_AL,
-    DEL_A_SZ_AL,
-    DEL_L_AL_NOTHROW,
-    DEL_A_AL_NOTHROW,
-    DEL_COUNT
-};
+/* C++ operator new and delete variants, in the order of cxx_names.h */
+#define ML_CXX_VARIANT(V, ...) V,
+enum { ML_CXX_NEW(ML_CXX_VARIANT) NEW_COUNT };
+enum { ML_CXX_DELETE(ML_CXX_VARIANT) DEL_COUNT };
+#undef ML_CXX_VARIANT
 
 struct ml_next {
     void *(*malloc)(size_t);

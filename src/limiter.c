@@ -220,12 +220,12 @@ static const char *env_get(const char *name) {
 
 /* S.cg is copied whole, under a spin flag: readers (stats, the thread) are rare.
  * memlimit_stats takes it on any thread, so signals are blocked while it is held. */
-static __thread sigset_t tl_cg_mask;
+static uint64_t cg_mask; /* the holder's own mask: written and read only under the lock */
 static void cg_lock(void) {
-    ml_siglock(&S.cg_lock, &tl_cg_mask);
+    cg_mask = ml_siglock(&S.cg_lock);
 }
 static void cg_unlock(void) {
-    ml_sigunlock(&S.cg_lock, &tl_cg_mask);
+    ml_sigunlock(&S.cg_lock, cg_mask);
 }
 
 static void publish_cgroup(const struct ml_cgroup *cg) {

@@ -1,5 +1,6 @@
 #include "profile.h"
 #include "fileio.h"
+#include "fmath.h"
 #include "log.h"
 #include "siglock.h"
 
@@ -7,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
-#include <math.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -57,22 +57,39 @@ static struct {
     uintptr_t self_lo, self_hi; /* our own code: frames there are not the caller's */
 } P = {.lock = ATOMIC_FLAG_INIT};
 
-/* the mask saved by this thread's lock, restored by its unlock (also across fork) */
-static __thread sigset_t tl_mask;
-static void lock(void) {
-    ml_siglock(&P.lock, &tl_mask);
+/* lock returns the thread's signal mask, which unlock restores */
+static uint64_t lock(void) {
+    return ml_siglock(&P.lock);
 }
-static bool try_lock(void) {
-    return ml_siglock_try(&P.lock, &tl_mask);
+static bool try_lock(uint64_t *mask) {
+    return ml_siglock_try(&P.lock, mask);
 }
-static void unlock(void) {
-    ml_sigunlock(&P.lock, &tl_mask);
+static void unlock(uint64_t mask) {
+    ml_sigunlock(&P.lock, mask);
 }
 
-static void *map(size_t bytes) {
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+/* Memory straight from the kernel: never through the preload layer's mmap (src/
+ * does not call into it), and async-signal-safe for the writers. */
+static void *raw_map(size_t bytes, int flags) {
+    flags |= MAP_PRIVATE | MAP_ANONYMOUS;
+#ifdef __SANITIZE_THREAD__ /* TSan must see the mapping go, or takes its reuse for a race */
+    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
+#else
+    void *m = (void *)syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
+#endif
+    return m == MAP_FAILED ? NULL : m;
+}
+static void raw_unmap(void *p, size_t bytes) {
+#ifdef __SANITIZE_THREAD__
+    munmap(p, bytes);
+#else
+    syscall(SYS_munmap, p, bytes);
+#endif
+}
+
+static struct ml_prof_deps deps;
+void ml_prof_set_deps(const struct ml_prof_deps *d) {
+    deps = *d;
 }
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg) {
@@ -121,9 +138,9 @@ int ml_prof_init(uint64_t rate) {
     if (!h) return ENOENT;
     P.backtrace = (int (*)(void **, int))dlsym(h, "unw_backtrace");
     if (!P.backtrace) return ENOENT;
-    P.stacks = map(sizeof(struct stack) * NSTACKS);
-    P.live = map(sizeof(struct live) * NLIVE);
-    P.filter = map(1u << FILTER_LG);
+    P.stacks = raw_map(sizeof(struct stack) * NSTACKS, MAP_NORESERVE);
+    P.live = raw_map(sizeof(struct live) * NLIVE, MAP_NORESERVE);
+    P.filter = raw_map(1u << FILTER_LG, MAP_NORESERVE);
     if (!P.stacks || !P.live || !P.filter) return ENOMEM;
     dl_iterate_phdr(find_self, NULL);
     first_unwind_high();
@@ -134,23 +151,23 @@ int ml_prof_init(uint64_t rate) {
 
 /* ---- sampling ---- */
 
+/* tl_rng 0: not seeded yet (xorshift never reaches 0 from a seed that is not) */
 static __thread uint64_t tl_gap, tl_ref, tl_rng;
-static __thread bool tl_seeded;
 
 static uint64_t next_gap(void) {
-    if (!tl_seeded) {
+    if (!tl_rng) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        tl_rng = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ULL ^ (uintptr_t)&tl_rng ^
-                 0xD1B54A32D192ED03ULL;
-        tl_seeded = true;
+        tl_rng = ((uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ULL ^ (uintptr_t)&tl_rng ^
+                  0xD1B54A32D192ED03ULL) |
+                 1;
     }
     /* xorshift64*, then an exponential with mean rate: each byte equally likely */
     tl_rng ^= tl_rng >> 12;
     tl_rng ^= tl_rng << 25;
     tl_rng ^= tl_rng >> 27;
     double u = (double)((tl_rng * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53; /* [0, 1) */
-    double g = -log(1.0 - u) * (double)P.rate;
+    double g = -ml_ln(1.0 - u) * (double)P.rate;
     return g < 1.0 ? 1 : g > 1e15 ? (uint64_t)1e15 : (uint64_t)g;
 }
 
@@ -241,7 +258,7 @@ static void record(void *p, size_t n) {
         i++; /* our own frames: the stack starts at malloc's caller */
     for (; i < got && depth < MAX_DEPTH; i++)
         pc[depth++] = (uintptr_t)raw[i];
-    lock();
+    uint64_t mask = lock();
     P.samples++;
     uint32_t s = stack_slot(pc, depth);
     uint32_t slot = live_find((uintptr_t)p);
@@ -259,7 +276,7 @@ static void record(void *p, size_t n) {
             live_remove(slot);
         }
         P.dropped++;
-        unlock();
+        unlock(mask);
         return;
     }
     if (!l->p) { /* (a replaced entry keeps its count: same address, same bucket) */
@@ -272,7 +289,7 @@ static void record(void *p, size_t n) {
     e->alloc_b += n;
     e->live_n++;
     e->live_b += n;
-    unlock();
+    unlock(mask);
 }
 
 size_t ml_prof_account(void *p, size_t n, size_t left) {
@@ -304,7 +321,7 @@ bool ml_prof_maybe_sampled(const void *p) {
 
 /* apart, so that free's test runs without saving registers first */
 static __attribute__((noinline)) void forget_sampled(void *p) {
-    lock();
+    uint64_t mask = lock();
     uint32_t slot = live_find((uintptr_t)p);
     struct live *l = &P.live[slot];
     if (l->p) {
@@ -314,7 +331,7 @@ static __attribute__((noinline)) void forget_sampled(void *p) {
         filter_sub(p);
         live_remove(slot);
     }
-    unlock();
+    unlock(mask);
 }
 
 void ml_prof_forget(void *p) {
@@ -328,7 +345,7 @@ static void scale(uint64_t n, uint64_t b, double *on, double *ob) {
         *on = *ob = 0;
         return;
     }
-    double avg = (double)b / (double)n, p = 1.0 - exp(-avg / (double)P.rate);
+    double avg = (double)b / (double)n, p = 1.0 - ml_exp(-avg / (double)P.rate);
     *on = (double)n / p;
     *ob = (double)b / p;
 }
@@ -336,7 +353,7 @@ static void scale(uint64_t n, uint64_t b, double *on, double *ob) {
 void ml_prof_totals(struct ml_prof_totals *out) {
     memset(out, 0, sizeof *out);
     if (!ml_prof_on) return;
-    lock();
+    uint64_t mask = lock();
     double ln = 0, lb = 0, an = 0, ab = 0;
     for (uint32_t i = 0; i < NSTACKS; i++) {
         struct stack *e = &P.stacks[i];
@@ -349,7 +366,7 @@ void ml_prof_totals(struct ml_prof_totals *out) {
     }
     out->samples = P.samples;
     out->dropped = P.dropped;
-    unlock();
+    unlock(mask);
     out->live_objects = (uint64_t)ln, out->live_bytes = (uint64_t)lb;
     out->alloc_objects = (uint64_t)an, out->alloc_bytes = (uint64_t)ab;
 }
@@ -358,8 +375,8 @@ void ml_prof_totals(struct ml_prof_totals *out) {
 
 /* Each write owns its buffer, descriptor and temporary name: writers run at once (a
  * signal handler, the memlimit thread, memlimit_profile_dump, the exit profile), and
- * the signal handler's stack may be small. So the state is mapped with raw syscalls
- * (async-signal-safe, not our interposed mmap), never malloc'd or static. */
+ * the signal handler's stack may be small. So the state is mapped (raw_map), never
+ * malloc'd or static. */
 struct out {
     int fd, err;
     dev_t dev; /* the file we opened: a descriptor the program closed and reused */
@@ -368,23 +385,6 @@ struct out {
     char tmp[4096 + 64];
     char buf[64 << 10];
 };
-
-static void *raw_map(size_t bytes) {
-#ifdef __SANITIZE_THREAD__ /* TSan must see the mapping go, or takes its reuse for a race */
-    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-#else
-    void *m = (void *)syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE,
-                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-#endif
-    return m == MAP_FAILED ? NULL : m;
-}
-static void raw_unmap(void *p, size_t bytes) {
-#ifdef __SANITIZE_THREAD__
-    munmap(p, bytes);
-#else
-    syscall(SYS_munmap, p, bytes);
-#endif
-}
 
 static __attribute__((noinline)) bool same_file(int fd, dev_t dev, ino_t ino) {
     struct stat st;
@@ -490,7 +490,11 @@ static int open_tmp(struct out *o, const char *path) {
 }
 
 static int write_locked_part(struct out *o, bool try_only) {
-    if (try_only ? !try_lock() : (lock(), false)) return EBUSY;
+    uint64_t mask;
+    if (!try_only)
+        mask = lock();
+    else if (!try_lock(&mask))
+        return EBUSY;
     uint64_t tn = 0, tb = 0, an = 0, ab = 0;
     for (uint32_t i = 0; i < NSTACKS; i++) {
         struct stack *e = &P.stacks[i];
@@ -511,14 +515,14 @@ static int write_locked_part(struct out *o, bool try_only) {
             putf(o, " 0x%llx", (unsigned long long)e->pc[k]);
         put(o, "\n", 1);
     }
-    unlock();
+    unlock(mask);
     return 0;
 }
 
 int ml_prof_write(const char *path, bool try_only) {
     if (!ml_prof_on) return ENOTSUP;
     int saved = errno;
-    struct out *o = raw_map(sizeof *o);
+    struct out *o = raw_map(sizeof *o, 0);
     if (!o) return ENOMEM;
     o->err = 0, o->n = 0;
     int err = open_tmp(o, path);
@@ -588,11 +592,11 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
             uint64_t n, b;
         } counts[NSTACKS];
         const struct stack *snap[NSTACKS];
-    } *m = raw_map(sizeof *m);
+    } *m = raw_map(sizeof *m, 0);
     if (!m) return;
     struct site *sites = m->sites;
     int nsites = 0;
-    lock();
+    uint64_t mask = lock();
     int ns = 0;
     for (uint32_t i = 0; i < NSTACKS; i++)
         if (P.stacks[i].hash && P.stacks[i].live_n) {
@@ -601,7 +605,7 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
             m->counts[ns].b = P.stacks[i].live_b;
             ns++;
         }
-    unlock();
+    unlock(mask);
     for (int i = 0; i < ns; i++) {
         uintptr_t site =
             site_of(m->snap[i]); /* stacks are never removed: the pointer stays valid */
@@ -636,8 +640,11 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
     ml_fmt(text, sizeof text, "profile: %s live in sampled blocks (estimated), top %d sites:",
            ml_fmt_bytes(a, (uint64_t)total), ntop);
     line(text);
+    /* its result is the program's malloc's: only with the matching free from deps */
     char *(*demangle)(const char *, char *, size_t *, int *) =
-        (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT, "__cxa_demangle");
+        deps.free ? (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT,
+                                                                            "__cxa_demangle")
+                  : NULL;
     for (int k = 0; k < ntop; k++) {
         Dl_info di;
         uintptr_t pc = top[k].site;
@@ -652,7 +659,7 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
                    base           ? base + 1
                    : di.dli_fname ? di.dli_fname
                                   : "?");
-            free(d);
+            if (d) deps.free(d);
         } else if (dladdr((void *)(pc - 1), &di) && di.dli_fname) {
             const char *base = strrchr(di.dli_fname, '/');
             ml_fmt(name, sizeof name, "%s+0x%llx", base ? base + 1 : di.dli_fname,
@@ -669,9 +676,12 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
     raw_unmap(m, sizeof *m);
 }
 
+/* prepare and the parent's or child's release run on the forking thread, with the
+ * lock held in between: the mask can wait in a static */
+static uint64_t fork_mask;
 void ml_prof_atfork_prepare(void) {
-    if (ml_prof_on) lock();
+    if (ml_prof_on) fork_mask = lock();
 }
 void ml_prof_atfork_release(void) {
-    if (ml_prof_on) unlock();
+    if (ml_prof_on) unlock(fork_mask);
 }

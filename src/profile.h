@@ -15,6 +15,16 @@
 /* internal: never exported, and called without the PLT/GOT */
 #pragma GCC visibility push(hidden)
 
+/* What the profile takes from the layer that interposes the allocator, so that src/
+ * never calls one of its entry points: free, for the names that __cxa_demangle
+ * allocates with the program's malloc (without it, top sites stay mangled). */
+struct ml_prof_deps {
+    void (*free)(void *);
+};
+/* Copies *d; called before ml_prof_init (by the preload layer's constructor, before
+ * ml_core_init). */
+void ml_prof_set_deps(const struct ml_prof_deps *d);
+
 /* Maps the tables and loads libunwind. Returns 0, or an errno value (nothing is
  * sampled then). */
 int ml_prof_init(uint64_t rate);
