@@ -88,7 +88,8 @@ bool ml_trim_now(void) {
     }
 }
 
-bool ml_trim_free_bytes(uint64_t *out) {
+bool ml_trim_free_bytes(uint64_t *out, bool small_stack) {
+    if (small_stack && alloc_kind != ML_ALLOC_GLIBC) return false;
     switch (alloc_kind) {
     case ML_ALLOC_GLIBC:
         if (!glibc_mallinfo2) return false;
@@ -145,6 +146,11 @@ bool ml_trim_probe_due(struct ml_trim_policy *p, uint64_t now) {
 }
 
 bool ml_trim_freed_due(struct ml_trim_policy *p, uint64_t now, uint64_t free_now, uint64_t enough) {
+    if (p->free_after == ML_TRIM_FREE_UNKNOWN) { /* the first reading is the baseline */
+        p->free_after = free_now;
+        p->free_grew = 0;
+        return false;
+    }
     p->free_grew = free_now > p->free_after ? free_now - p->free_after : 0;
     uint64_t wait = p->last_cpu_ns * ML_TRIM_DUTY_SOFT;
     if (wait < ML_TRIM_MIN_INTERVAL_NS) wait = ML_TRIM_MIN_INTERVAL_NS;

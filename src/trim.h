@@ -27,8 +27,10 @@ const char *ml_trim_allocator_name(void);
 bool ml_trim_now(void);
 /* Free memory the allocator holds (glibc mallinfo2's fordblks, jemalloc's dirty and
  * muzzy pages, tcmalloc's page heap free bytes); false where it cannot say
- * (mimalloc). Walks glibc's free lists under the arena locks: call it rarely. */
-bool ml_trim_free_bytes(uint64_t *out);
+ * (mimalloc), and with small_stack for jemalloc and tcmalloc, whose statistics take
+ * kilobytes of stack (application threads may have 16 KiB: only the memlimit thread
+ * asks them). Walks glibc's free lists under the arena locks: call it rarely. */
+bool ml_trim_free_bytes(uint64_t *out, bool small_stack);
 
 /* Prevention: glibc and jemalloc keep freed memory per arena and spread threads over
  * up to 8 (glibc) or 4 (jemalloc) arenas per core, so a thread pool strands several
@@ -64,7 +66,9 @@ struct ml_trim_policy {
 
 bool ml_trim_due(const struct ml_trim_policy *p, uint64_t now, unsigned duty);
 /* productive: the trim freed enough to matter (the caller decides the threshold).
- * free_after: the allocator's free bytes after it (ml_trim_free_bytes), 0 if unknown. */
+ * free_after: the allocator's free bytes after it (ml_trim_free_bytes), or
+ * ML_TRIM_FREE_UNKNOWN: the next reading is then the baseline. */
+#define ML_TRIM_FREE_UNKNOWN UINT64_MAX
 void ml_trim_policy_update(struct ml_trim_policy *p, uint64_t end, uint64_t cpu_ns, bool productive,
                            uint64_t free_after);
 

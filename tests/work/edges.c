@@ -365,10 +365,10 @@ static int freeback(void) {
     if (!b) fail("malloc");
     for (size_t i = 0; i < n; i++)
         b[i] = hold(SZ);
-    churn_small(3); /* trims free nothing: the back-off grows */
+    churn_small(3);             /* trims free nothing: the back-off grows */
+    uint64_t high = rss_anon(); /* before the frees: a trim may follow the first of them */
     for (size_t i = 0; i < n; i++)
         if (i % 16) free(b[i]);
-    uint64_t high = rss_anon();
     double t0 = now_s();
     while (rss_anon() > high / 2 && now_s() - t0 < 5)
         churn_small(0.01);
