@@ -8,7 +8,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "decide.h"
-#include "events.h"
+#include "watch.h"
 #include "log.h"
 #include "trim.h"
 
@@ -26,7 +26,12 @@ static void add_warning(const char *line) {
     if (nwarn < MAX_WARN) snprintf(warnings[nwarn++], sizeof warnings[0], "%s", line);
 }
 
-static const char *get(const char *name) {
+static const char *get(const char *name, bool secure) {
+    (void)secure; /* a tool, not a preloaded library: it runs as its user */
+    return getenv(name);
+}
+
+static const char *get_plain(const char *name) {
     return getenv(name);
 }
 
@@ -60,25 +65,24 @@ static const char *human(char buf[24], uint64_t v) {
     return ml_fmt_bytes(buf, v);
 }
 
-/* The event sources the library would use, in the order it opens them. */
-static void describe_sources(char *out, size_t cap, const struct ml_cgroup *cg, const char *root) {
-    char path[ML_PATH_MAX + 32], psi[ML_PATH_MAX + 64];
-    const char *watch = getenv("MEMORY_PRESSURE_WATCH");
-    if (watch && strcmp(watch, "/dev/null") == 0)
+/* The event sources the library would use, as the watch plans them. */
+static void describe_sources(char *out, size_t cap, const struct ml_cgroup *cg, const char *root,
+                             const struct ml_config *cfg) {
+    struct ml_watch_plan plan;
+    char psi[ML_PATH_MAX + 64];
+    ml_watch_plan(cg->version, cg->v2dir, root, cfg->pressure_watch, &plan);
+    if (plan.psi == ML_WATCH_PSI_NONE)
         ml_fmt(psi, sizeof psi, "no PSI ($MEMORY_PRESSURE_WATCH=/dev/null)");
-    else if (watch && watch[0])
-        ml_fmt(psi, sizeof psi, "systemd's $MEMORY_PRESSURE_WATCH %s", watch);
-    else {
-        ml_events_psi_path(path, sizeof path, cg->v2dir, root);
-        if (access(path, R_OK) == 0)
-            ml_fmt(psi, sizeof psi, "PSI triggers on %s", path);
-        else
-            ml_fmt(psi, sizeof psi, "no PSI (no %s)", path);
-    }
+    else if (plan.psi == ML_WATCH_PSI_SYSTEMD)
+        ml_fmt(psi, sizeof psi, "systemd's $MEMORY_PRESSURE_WATCH %s", plan.psi_path);
+    else if (plan.psi_exists)
+        ml_fmt(psi, sizeof psi, "PSI triggers on %s", plan.psi_path);
+    else
+        ml_fmt(psi, sizeof psi, "no PSI (no %s)", plan.psi_path);
     ml_fmt(out, cap, "%s%s",
-           cg->version == 1   ? "cgroup v1 usage thresholds, "
-           : cg->version == 2 ? "memory.events, "
-                              : "",
+           plan.v1_thresholds   ? "cgroup v1 usage thresholds, "
+           : plan.memory_events ? "memory.events, "
+                                : "",
            psi);
 }
 
@@ -119,10 +123,11 @@ int main(int argc, char **argv) {
     ml_trim_init(lookup);
     const char *alloc = ml_trim_allocator_name();
     unsigned arenas = 0;
-    if ((soft || hard) && ml_trim_cap_arenas(ml_decide_arenas(), get)) arenas = ml_decide_arenas();
+    if ((soft || hard) && ml_trim_cap_arenas(ml_decide_arenas(), get_plain))
+        arenas = ml_decide_arenas();
     const char *scope = cfg.scope == ML_SCOPE_CGROUP ? "cgroup" : "process";
     char sources[3 * ML_PATH_MAX + 160];
-    describe_sources(sources, sizeof sources, &cg, root);
+    describe_sources(sources, sizeof sources, &cg, root, &cfg);
     /* memory.high is one of the limit files on v2; say which, if any */
     uint64_t high = ML_NO_LIMIT;
     for (int i = 0; i < cg.nfiles; i++)

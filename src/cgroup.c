@@ -240,12 +240,15 @@ static void walk_up(struct ml_cgroup *cg, struct ml_cg_work *w, int version) {
     }
 }
 
+/* the effective limit: the cgroup's, capped by physical memory */
 static void take_memtotal(struct ml_cgroup *cg) {
     cg->limit = cg->cgroup_limit;
+    cg->from = cg->limit != ML_NO_LIMIT ? ML_FROM_CGROUP : ML_FROM_NONE;
     if (cg->mem_total && cg->mem_total < cg->limit) {
         cg->limit = cg->mem_total;
         copy_str(cg->source, cg->meminfo, sizeof cg->source);
         cg->source_kind = "MemTotal";
+        cg->from = ML_FROM_MEMTOTAL;
     }
 }
 

@@ -35,8 +35,9 @@ struct ml_cgroup {
     char meminfo[ML_PATH_MAX]; /* where it was read */
     uint64_t limit;            /* effective: min(cgroup_limit, mem_total); ML_NO_LIMIT if neither */
     char source[ML_PATH_MAX];  /* the file that gave `limit` */
-    const char *source_kind;   /* its kind ("MemTotal" for physical memory), or NULL */
-    int nfiles;                /* every limit file read, leaf first */
+    const char *source_kind;   /* its kind, as text ("memory.max", "MemTotal"), or NULL */
+    enum ml_limit_from { ML_FROM_NONE, ML_FROM_CGROUP, ML_FROM_MEMTOTAL } from; /* `limit`'s */
+    int nfiles; /* every limit file read, leaf first */
     struct ml_cg_file files[ML_CG_MAX_FILES];
     char warning[ML_PATH_MAX + 96]; /* the first file with contents we could not parse */
 };

@@ -84,7 +84,7 @@ const int ml_profile_signals[5] = {0, SIGUSR1, SIGUSR2, SIGPWR, SIGURG};
 
 /* ---- the option table ---- */
 
-enum opt_type { OPT_SIZE, OPT_CHOICE, OPT_PATH, OPT_COUNT };
+enum opt_type { OPT_SIZE, OPT_CHOICE, OPT_PATH, OPT_TEXT, OPT_COUNT };
 
 struct option {
     const char *name;
@@ -94,26 +94,33 @@ struct option {
                             OPT_COUNT: the unit suffix that may follow the number;
                             OPT_PATH: a word that stands for the default (NULL) */
     uint32_t min, max;   /* OPT_COUNT */
+    const char *def;     /* the default, as a user would write it; NULL: none */
+    int store;           /* OPT_PATH, OPT_TEXT: which of cfg->store keeps the copy */
 };
 
 #define OFF(field) offsetof(struct ml_config, field)
+/* MEMLIMIT_LOG first: the limiter sends the lines about later options there */
 static const struct option options[] = {
-    {"MEMLIMIT", OPT_SIZE, OFF(soft), NULL, 0, 0},
-    {"MEMLIMIT_HARD", OPT_SIZE, OFF(hard), NULL, 0, 0},
-    {"MEMLIMIT_HARD_WAIT", OPT_COUNT, OFF(hard_wait_ms), "ms", 0, 1000},
-    {"MEMLIMIT_SCOPE", OPT_CHOICE, OFF(scope), "process|cgroup", 0, 0},
-    {"MEMLIMIT_EVENTS", OPT_CHOICE, OFF(events), "auto|on|off", 0, 0},
-    {"MEMLIMIT_TRACE", OPT_CHOICE, OFF(trace), "0|1|2", 0, 0},
-    {"MEMLIMIT_TRACE_INTERVAL", OPT_COUNT, OFF(trace_interval_ms), "ms", 10, 3600000},
-    {"MEMLIMIT_LOG", OPT_PATH, OFF(log), "stderr", 0, 0},
-    {"MEMLIMIT_REFRESH", OPT_COUNT, OFF(refresh_sec), "s", 1, 3600},
-    {"MEMLIMIT_METRICS", OPT_PATH, OFF(metrics), NULL, 0, 0},
-    {"MEMLIMIT_METRICS_INTERVAL", OPT_COUNT, OFF(metrics_interval_sec), "s", 1, 3600},
-    {"MEMLIMIT_PROFILE", OPT_PATH, OFF(profile), NULL, 0, 0},
-    {"MEMLIMIT_PROFILE_RATE", OPT_SIZE, OFF(profile_rate), NULL, 0, 0},
+    {"MEMLIMIT_LOG", OPT_PATH, OFF(log), "stderr", 0, 0, NULL, 0},
+    {"MEMLIMIT", OPT_SIZE, OFF(soft), NULL, 0, 0, NULL, 0},
+    {"MEMLIMIT_HARD", OPT_SIZE, OFF(hard), NULL, 0, 0, NULL, 0},
+    {"MEMLIMIT_HARD_WAIT", OPT_COUNT, OFF(hard_wait_ms), "ms", 0, 1000, "5", 0},
+    {"MEMLIMIT_SCOPE", OPT_CHOICE, OFF(scope), "process|cgroup", 0, 0, "process", 0},
+    {"MEMLIMIT_EVENTS", OPT_CHOICE, OFF(events), "auto|on|off", 0, 0, "auto", 0},
+    {"MEMLIMIT_TRACE", OPT_CHOICE, OFF(trace), "0|1|2", 0, 0, "0", 0},
+    {"MEMLIMIT_TRACE_INTERVAL", OPT_COUNT, OFF(trace_interval_ms), "ms", 10, 3600000, "1000", 0},
+    {"MEMLIMIT_REFRESH", OPT_COUNT, OFF(refresh_sec), "s", 1, 3600, "10", 0},
+    {"MEMLIMIT_METRICS", OPT_PATH, OFF(metrics), NULL, 0, 0, NULL, 1},
+    {"MEMLIMIT_METRICS_INTERVAL", OPT_COUNT, OFF(metrics_interval_sec), "s", 1, 3600, "5", 0},
+    {"MEMLIMIT_PROFILE", OPT_PATH, OFF(profile), NULL, 0, 0, NULL, 2},
+    {"MEMLIMIT_PROFILE_RATE", OPT_SIZE, OFF(profile_rate), NULL, 0, 0, NULL, 0},
     {"MEMLIMIT_PROFILE_SIGNAL", OPT_CHOICE, OFF(profile_signal),
-     "off|SIGUSR1|SIGUSR2|SIGPWR|SIGURG", 0, 0},
+     "off|SIGUSR1|SIGUSR2|SIGPWR|SIGURG", 0, 0, "off", 0},
+    /* systemd's memory-pressure protocol (sd_event_add_memory_pressure) */
+    {"MEMORY_PRESSURE_WATCH", OPT_PATH, OFF(pressure_watch), NULL, 0, 0, NULL, 3},
+    {"MEMORY_PRESSURE_WRITE", OPT_TEXT, OFF(pressure_write), NULL, 0, 0, NULL, 4},
 };
+#define NOPTIONS (sizeof options / sizeof options[0])
 
 static int choice_index(const char *choices, const char *v) {
     size_t vl = strlen(v);
@@ -129,74 +136,91 @@ static int choice_index(const char *choices, const char *v) {
 }
 
 static void reject(ml_report_fn report, const char *name, const char *value, const char *what) {
-    char line[512];
-    ml_fmt(line, sizeof line, "%s='%s' is not valid (expected %s); ignoring it", name, value, what);
+    char line[512], shown[128];
+    /* a long value is shown cut, so the line still says what is accepted */
+    size_t l = strlen(value);
+    ml_fmt(shown, sizeof shown, "%s", value);
+    if (l >= sizeof shown) memcpy(shown + sizeof shown - 4, "...", 4);
+    ml_fmt(line, sizeof line, "%s='%s' is not valid (expected %s); ignoring it", name, shown, what);
     if (report) report(line);
 }
 
+/* One value into its field; false (and the field untouched) if it is not valid, with
+ * what is accepted in *what. */
+static bool set(struct ml_config *cfg, const struct option *o, const char *v, char *what,
+                size_t cap) {
+    void *field = (char *)cfg + o->offset;
+    switch (o->type) {
+    case OPT_SIZE: {
+        const char *err = ml_parse_size(v, (struct ml_size *)field);
+        if (err) ml_fmt(what, cap, "%s", err);
+        return !err;
+    }
+    case OPT_CHOICE: {
+        int idx = choice_index(o->choices, v);
+        if (idx < 0) {
+            ml_fmt(what, cap, "one of %s", o->choices);
+            return false;
+        }
+        *(int *)field = idx;
+        return true;
+    }
+    case OPT_PATH:
+    case OPT_TEXT: {
+        size_t l = strlen(v);
+        if (l == 0 || l >= sizeof cfg->store[0]) {
+            ml_fmt(what, cap, "%s%s", o->type == OPT_TEXT ? "a value" : "a file path",
+                   o->choices ? " or stderr" : "");
+            if (l)
+                ml_fmt(what + strlen(what), cap - strlen(what), " shorter than %u bytes",
+                       (unsigned)sizeof cfg->store[0]);
+            return false;
+        }
+        /* choices: a word that means "the default" (stderr) */
+        if (o->choices && strcmp(v, o->choices) == 0) {
+            *(const char **)field = NULL;
+        } else {
+            memcpy(cfg->store[o->store], v, l + 1);
+            *(const char **)field = cfg->store[o->store];
+        }
+        return true;
+    }
+    case OPT_COUNT: {
+        /* "10" or "10" + unit, like "10s" or "5ms" */
+        uint64_t x = 0;
+        size_t l = strlen(v), ul = strlen(o->choices);
+        char tmp[32];
+        bool ok = l > 0 && l < sizeof tmp && v[0] >= '0' && v[0] <= '9';
+        if (ok) {
+            memcpy(tmp, v, l + 1);
+            if (l > ul && strcmp(tmp + l - ul, o->choices) == 0) tmp[l - ul] = '\0';
+            ok = ml_parse_u64(tmp, &x) && x >= o->min && x <= o->max && !strchr(tmp, ' ');
+        }
+        if (!ok) {
+            ml_fmt(what, cap, "a whole number from %u to %u, like %u or %u%s", o->min, o->max,
+                   o->max / 100, o->max / 100, o->choices);
+            return false;
+        }
+        *(uint32_t *)field = (uint32_t)x;
+        return true;
+    }
+    }
+    return false;
+}
+
 int ml_config_load(struct ml_config *cfg, ml_getenv_fn get, ml_report_fn report) {
-    *cfg = (struct ml_config){.scope = ML_SCOPE_PROCESS,
-                              .refresh_sec = 10,
-                              .hard_wait_ms = 5,
-                              .trace_interval_ms = 1000,
-                              .metrics_interval_sec = 5};
+    memset(cfg, 0, sizeof *cfg);
+    char what[160];
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (options[i].def) set(cfg, &options[i], options[i].def, what, sizeof what);
     int bad = 0;
-    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+    for (size_t i = 0; i < NOPTIONS; i++) {
         const struct option *o = &options[i];
-        const char *v = get(o->name);
+        const char *v = get(o->name, o->type == OPT_PATH || o->type == OPT_TEXT);
         if (!v) continue;
-        void *field = (char *)cfg + o->offset;
-        switch (o->type) {
-        case OPT_SIZE: {
-            const char *err = ml_parse_size(v, (struct ml_size *)field);
-            if (err) {
-                reject(report, o->name, v, err);
-                bad++;
-            }
-            break;
-        }
-        case OPT_CHOICE: {
-            int idx = choice_index(o->choices, v);
-            if (idx < 0) {
-                char what[128];
-                ml_fmt(what, sizeof what, "one of %s", o->choices);
-                reject(report, o->name, v, what);
-                bad++;
-            } else {
-                *(int *)field = idx;
-            }
-            break;
-        }
-        case OPT_PATH:
-            if (v[0] == '\0') {
-                reject(report, o->name, v, o->choices ? "a file path or stderr" : "a file path");
-                bad++;
-            } else { /* choices: a word that means "the default" (stderr) */
-                *(const char **)field = o->choices && strcmp(v, o->choices) == 0 ? NULL : v;
-            }
-            break;
-        case OPT_COUNT: {
-            /* "10" or "10" + unit, like "10s" or "5ms" */
-            uint64_t x = 0;
-            size_t l = strlen(v), ul = strlen(o->choices);
-            char tmp[32];
-            bool ok = l > 0 && l < sizeof tmp && v[0] >= '0' && v[0] <= '9';
-            if (ok) {
-                memcpy(tmp, v, l + 1);
-                if (l > ul && strcmp(tmp + l - ul, o->choices) == 0) tmp[l - ul] = '\0';
-                ok = ml_parse_u64(tmp, &x) && x >= o->min && x <= o->max && !strchr(tmp, ' ');
-            }
-            if (!ok) {
-                char what[128];
-                ml_fmt(what, sizeof what, "a whole number from %u to %u, like %u or %u%s", o->min,
-                       o->max, o->max / 100, o->max / 100, o->choices);
-                reject(report, o->name, v, what);
-                bad++;
-            } else {
-                *(uint32_t *)field = (uint32_t)x;
-            }
-            break;
-        }
+        if (!set(cfg, o, v, what, sizeof what)) {
+            reject(report, o->name, v, what);
+            bad++;
         }
     }
     return bad;

@@ -22,6 +22,8 @@ struct ml_size {
 enum ml_scope { ML_SCOPE_PROCESS, ML_SCOPE_CGROUP };
 enum ml_events { ML_EVENTS_AUTO, ML_EVENTS_ON, ML_EVENTS_OFF };
 
+#define ML_CONFIG_PATH_MAX 4096 /* PATH_MAX */
+
 struct ml_config {
     struct ml_size soft;           /* MEMLIMIT */
     struct ml_size hard;           /* MEMLIMIT_HARD */
@@ -31,13 +33,18 @@ struct ml_config {
     enum ml_events events;         /* MEMLIMIT_EVENTS: kernel events wake the memlimit thread */
     int trace;                     /* MEMLIMIT_TRACE: 0 off, 1 events, 2 events and samples */
     uint32_t trace_interval_ms;    /* MEMLIMIT_TRACE_INTERVAL: between sample lines */
-    const char *log;               /* MEMLIMIT_LOG: NULL for stderr (the getter keeps it) */
+    const char *log;               /* MEMLIMIT_LOG: NULL for stderr */
     uint32_t refresh_sec;          /* MEMLIMIT_REFRESH: how often limits are re-read */
     const char *metrics;           /* MEMLIMIT_METRICS: Prometheus text file, NULL for none */
     uint32_t metrics_interval_sec; /* MEMLIMIT_METRICS_INTERVAL */
     const char *profile;           /* MEMLIMIT_PROFILE: heap profile path prefix, NULL for none */
     struct ml_size profile_rate;   /* MEMLIMIT_PROFILE_RATE: mean bytes between samples */
     int profile_signal;            /* MEMLIMIT_PROFILE_SIGNAL: index into ml_profile_signals */
+    const char *pressure_watch;    /* systemd's $MEMORY_PRESSURE_WATCH, NULL if unset */
+    const char *pressure_write;    /* systemd's $MEMORY_PRESSURE_WRITE (base64), NULL if unset */
+    /* Where the strings above live: copied at load, because programs that set their
+     * process title (redis, postgres, nginx) write over the environment strings. */
+    char store[5][ML_CONFIG_PATH_MAX];
 };
 
 /* MEMLIMIT_PROFILE_SIGNAL's choices as signal numbers (0 for off) */
@@ -51,11 +58,15 @@ const char *ml_parse_size(const char *s, struct ml_size *out);
 /* Bytes a size means given the detected limit (percentages); 0 if unset or off. */
 uint64_t ml_size_resolve(const struct ml_size *sz, uint64_t base);
 
-typedef const char *(*ml_getenv_fn)(const char *name);
+/* secure: the value names a file or is passed to one; in secure-execution mode
+ * (setuid) the getter returns NULL for it. */
+typedef const char *(*ml_getenv_fn)(const char *name, bool secure);
 typedef void (*ml_report_fn)(const char *line);
 
-/* Defaults, then every variable of the table that is set. Each rejected value is
- * reported as one line (without prefix or newline). Returns the number rejected. */
+/* Defaults (each in its row of the table), then every variable of the table that is
+ * set, each read once, MEMLIMIT_LOG first (so report can send later lines there: cfg
+ * is filled in place). Each rejected value is reported as one line (without prefix or
+ * newline). Returns the number rejected. */
 int ml_config_load(struct ml_config *cfg, ml_getenv_fn get, ml_report_fn report);
 
 #pragma GCC visibility pop

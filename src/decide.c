@@ -37,10 +37,10 @@ void ml_describe_soft(char *out, size_t cap, const struct ml_config *cfg,
     } else {
         uint32_t mp = s->kind == ML_SIZE_PERCENT ? s->milli_percent : 90000;
         ml_fmt(out, cap, "soft %s (%u%% of %s%s%s %s at %s)", ml_fmt_bytes(a, soft), mp / 1000,
-               cg->source_kind && strcmp(cg->source_kind, "MemTotal") == 0 ? "" : "cgroup v",
-               cg->source_kind && strcmp(cg->source_kind, "MemTotal") == 0 ? ""
-               : cg->version == 1                                          ? "1 "
-                                                                           : "2 ",
+               cg->from == ML_FROM_MEMTOTAL ? "" : "cgroup v",
+               cg->from == ML_FROM_MEMTOTAL ? ""
+               : cg->version == 1           ? "1 "
+                                            : "2 ",
                cg->source_kind ? cg->source_kind : "?", ml_fmt_bytes(b, cg->limit), cg->source);
     }
 }

@@ -32,3 +32,11 @@ const char *ml_level_name(enum memlimit_level lv) {
     static const char *const names[] = {"none", "moderate", "soft", "critical"};
     return (unsigned)lv < 4 ? names[lv] : "?";
 }
+
+size_t ml_budget(uint64_t est, uint64_t soft, uint64_t hard) {
+    if (!soft && !hard) return ML_CHUNK_MAX;
+    uint64_t mark = soft ? ml_permille(soft, ML_MODERATE_PERMILLE) : hard;
+    if (hard && hard < mark) mark = hard;
+    uint64_t c = est < mark ? (mark - est) / 16 : 0;
+    return c > ML_CHUNK_MAX ? ML_CHUNK_MAX : c < ML_CHUNK_MIN ? ML_CHUNK_MIN : (size_t)c;
+}

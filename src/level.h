@@ -4,6 +4,7 @@
 
 #include "memlimit.h"
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* internal: never exported, and called without the PLT/GOT */
@@ -31,6 +32,14 @@ const char *ml_level_name(enum memlimit_level lv);
 
 /* *reached carries the hysteresis: set at soft, cleared below 95% of soft. */
 enum memlimit_level ml_level_compute(uint64_t usage, const struct ml_limits *l, bool *reached);
+
+/* A thread's allocation budget (bytes it may hand out before it reports): 1 MiB far
+ * from the limits, down to 64 KiB near them, a sixteenth of the headroom to the
+ * moderate watermark (or the hard limit), so the bytes nobody has looked at stay small
+ * against it. est: the last sample plus what was handed out since. */
+#define ML_CHUNK_MAX ((size_t)1 << 20)
+#define ML_CHUNK_MIN ((size_t)64 << 10)
+size_t ml_budget(uint64_t est, uint64_t soft, uint64_t hard);
 
 #pragma GCC visibility pop
 

@@ -3,7 +3,11 @@
 #ifndef ML_LIMITER_H
 #define ML_LIMITER_H
 
+#include "hardlimit.h"
+#include "level.h"
+#include "memlimit.h"
 #include "trim.h"
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,26 +30,45 @@ void ml_core_init(ml_lookup_fn lookup);
  * bytes. Keeps errno. */
 size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act);
 
-/* The hard limit (MEMLIMIT_HARD): may an allocation of n bytes proceed? Near the
- * limit it takes a fresh sample; at it, with may_wait, it first lets a CRITICAL
- * round run (waiting up to MEMLIMIT_HARD_WAIT for the thread, or trimming inline).
- * Small allocations (64 KiB or less) may use a reserve past the limit so a program
- * can unwind. Call before forwarding; may_wait only where no allocator lock can be
- * held. Keeps errno. */
-bool ml_core_admit(size_t n, bool may_wait);
+/* The hard limit (hardlimit.h), for preload/: may an allocation of n bytes made from
+ * caller (a return address) proceed? */
+static inline bool ml_core_admit(size_t n, bool may_wait) {
+    return ml_hard_admit(n, may_wait, NULL);
+}
+static inline bool ml_core_admit_from(size_t n, bool may_wait, const void *caller) {
+    return ml_hard_admit(n, may_wait, caller);
+}
+static inline bool ml_core_hard_near(size_t n) {
+    return ml_hard_near(n);
+}
 
-/* The same for a malloc-family call made from code address `caller` (its return
- * address): past the hard limit the language runtime gets a larger reserve than the
- * application, and the dynamic loader is never refused. */
-bool ml_core_admit_from(size_t n, bool may_wait, const void *caller);
+/* What the hard limit asks of the core. */
+bool ml_core_ready(void);
+uint64_t ml_core_estimate(void);  /* the last sample plus every byte handed out since */
+uint64_t ml_core_usage_now(void); /* a sample no older than 1 ms, never waiting */
+/* A CRITICAL round (the thread's, waiting up to wait_ns, or an inline trim) where this
+ * thread may act; with wait_ns 0 (mmap) only a wake. True if one ran. */
+bool ml_core_critical_round(uint64_t wait_ns);
 
-/* Cheap: could n more bytes reach the hard limit? (Before asking something costly
- * about an allocation, such as what kind of mapping an mremap grows.) */
-bool ml_core_hard_near(size_t n);
+/* What the public API (api.c) asks of the core. The level and whether the soft
+ * limit is reached are one load each (memlimit_level and memlimit_reached's common
+ * case); only the core writes them. */
+extern _Atomic int ml_core_level_now;
+extern _Atomic bool ml_core_reached_now;
+static inline enum memlimit_level ml_core_level(void) {
+    return (enum memlimit_level)atomic_load_explicit(&ml_core_level_now, memory_order_relaxed);
+}
+/* memlimit_reached() while reached: a fresh look (it clears when memory was freed) */
+bool ml_core_reached_again(void);
+static inline bool ml_core_reached(void) {
+    if (__builtin_expect(!atomic_load_explicit(&ml_core_reached_now, memory_order_relaxed), 1))
+        return false;
+    return ml_core_reached_again();
+}
+int64_t ml_core_set_soft(int64_t bytes); /* < 0: only asks; returns the previous */
+void ml_core_stats(struct memlimit_stats *out);
 
-/* The budget a thread starts with before the core is ready. */
-#define ML_CHUNK_MAX ((size_t)1 << 20)
-#define ML_CHUNK_MIN ((size_t)64 << 10)
+/* The budget a thread starts with before the core is ready: ML_CHUNK_MIN (level.h). */
 
 #pragma GCC visibility pop
 

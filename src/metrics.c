@@ -63,25 +63,6 @@ size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
     return len;
 }
 
-/* 64 unpredictable bits for a temporary name. The raw system call: the glibc
- * wrapper is 2.25+. Without it (Linux < 3.17) or before the pool is ready, a
- * time-and-address mix: O_EXCL alone keeps our text out of other users' files, the
- * randomness only keeps them from making us fail by taking every name first. */
-static uint64_t random_u64(void) {
-    uint64_t r = 0;
-#ifdef SYS_getrandom
-    if (syscall(SYS_getrandom, &r, sizeof r, 1 /* GRND_NONBLOCK */) == (long)sizeof r) return r;
-#endif
-    static _Atomic uint64_t calls;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 40) ^
-        (uint64_t)(uintptr_t)&r ^ atomic_fetch_add(&calls, 1) * 0x9e3779b97f4a7c15ULL;
-    r ^= r >> 31; /* splitmix64's finaliser: every input bit reaches every output bit */
-    r *= 0xbf58476d1ce4e5b9ULL;
-    return r ^ (r >> 29);
-}
-
 /* The expanded path. Static, not 4 KiB of an application thread's stack (the limiter
  * writes from whichever thread holds its sampler flag, and threads can have 16 KiB):
  * the limiter calls ml_metrics_write only while holding that flag, which is
@@ -105,7 +86,7 @@ static int write_at(int dir, const char *name, const char *text, size_t len) {
     hex[16] = '\0';
     int fd = -1;
     for (int tries = 0; tries < 16 && fd < 0; tries++) {
-        uint64_t r = random_u64();
+        uint64_t r = ml_random64();
         for (int i = 0; i < 16; i++, r >>= 4)
             hex[i] = "0123456789abcdef"[r & 15];
         /* 0644 on purpose: node_exporter's textfile collector reads it as another

@@ -1,4 +1,8 @@
 #include "pathfmt.h"
+#include <unistd.h>
+#include <time.h>
+#include <sys/syscall.h>
+#include <stdatomic.h>
 #include "log.h"
 
 #include <errno.h>
@@ -31,4 +35,19 @@ int ml_path_expand(char *out, size_t cap, const char *pattern, int pid, const ch
 too_long:
     if (cap) out[0] = '\0';
     return ENAMETOOLONG;
+}
+
+uint64_t ml_random64(void) {
+    uint64_t r = 0;
+#ifdef SYS_getrandom
+    if (syscall(SYS_getrandom, &r, sizeof r, 1 /* GRND_NONBLOCK */) == (long)sizeof r) return r;
+#endif
+    static _Atomic uint64_t calls;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 40) ^
+        (uint64_t)(uintptr_t)&r ^ atomic_fetch_add(&calls, 1) * 0x9e3779b97f4a7c15ULL;
+    r ^= r >> 31; /* splitmix64's finaliser: every input bit reaches every output bit */
+    r *= 0xbf58476d1ce4e5b9ULL;
+    return r ^ (r >> 29);
 }

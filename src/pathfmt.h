@@ -4,6 +4,7 @@
 #define ML_PATHFMT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* internal: never exported, and called without the PLT/GOT */
 #pragma GCC visibility push(hidden)
@@ -13,6 +14,13 @@
  * in cap bytes (NUL included; out is then "", never a cut path), EINVAL for no
  * pattern. Allocation-free and async-signal-safe (a profile signal handler uses it). */
 int ml_path_expand(char *out, size_t cap, const char *pattern, int pid, const char *ext);
+
+/* 64 unpredictable bits for a temporary file's name (created O_EXCL beside its
+ * target, then renamed): getrandom(2) by syscall (old glibc has no wrapper), never
+ * blocking; failing that (kernel < 3.17, no entropy yet), the clock, the pid and
+ * addresses mixed: O_EXCL alone keeps our text out of other users' files, the
+ * randomness only keeps them from making us fail by taking every name first. */
+uint64_t ml_random64(void);
 
 #pragma GCC visibility pop
 

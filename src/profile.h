@@ -59,6 +59,21 @@ struct ml_prof_totals {
 };
 void ml_prof_totals(struct ml_prof_totals *out);
 
+/* For the writers (profile_out.c): a recorded stack, its raw sample counts and sizes. */
+#define ML_PROF_NSTACKS 8192
+struct ml_prof_stack {
+    uint64_t live_n, live_b, alloc_n, alloc_b;
+    uint32_t depth;
+    const uintptr_t *pc; /* stacks are never removed: stays valid */
+};
+/* Under the table's lock (try_only: EBUSY at once if held, for the signal handler):
+ * begin with the totals, then fn for every recorded stack. Neither may allocate. */
+int ml_prof_each(bool try_only, void (*begin)(const struct ml_prof_stack *total, void *arg),
+                 void (*fn)(const struct ml_prof_stack *s, void *arg), void *arg);
+uint64_t ml_prof_rate(void);
+/* pprof's estimate for n samples of b bytes in all: objects and bytes they stand for */
+void ml_prof_scale(uint64_t n, uint64_t b, double *on, double *ob);
+
 /* Fork: the table is locked across fork, so the child inherits it consistent. */
 void ml_prof_atfork_prepare(void);
 void ml_prof_atfork_release(void);

@@ -1,4 +1,6 @@
 #include "reclaim.h"
+#include "siglock.h"
+#include "clock.h"
 #include "level.h"
 #include "log.h"
 
@@ -66,12 +68,6 @@ static bool is_ours(int fd) {
     return fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == atomic_load(&wake_ino);
 }
 
-static uint64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 void ml_reclaim_set_ops(const struct ml_reclaim_ops *ops) {
     R.ops = *ops;
 }
@@ -79,15 +75,14 @@ void ml_reclaim_set_ops(const struct ml_reclaim_ops *ops) {
 /* The table's lock is taken with signals blocked: a signal handler that calls fork()
  * (async-signal-safe) on a thread interrupted while holding it would block forever
  * in our pthread_atfork handler, which takes it too. */
-static void lock_table(sigset_t *saved) {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, saved);
+static uint64_t lock_table(void) {
+    uint64_t old = ml_sigblock_all();
     pthread_mutex_lock(&R.lock);
+    return old;
 }
-static void unlock_table(const sigset_t *saved) {
+static void unlock_table(uint64_t old) {
     pthread_mutex_unlock(&R.lock);
-    pthread_sigmask(SIG_SETMASK, saved, NULL);
+    ml_sigrestore(old);
 }
 
 int ml_reclaim_next_handle(int prev, const int *in_use, int n) {
@@ -110,15 +105,14 @@ int ml_reclaim_register(memlimit_reclaim_fn fn, void *arg, int priority) {
         errno = EINVAL;
         return -1;
     }
-    sigset_t mask;
-    lock_table(&mask);
+    uint64_t mask = lock_table();
     int slot = -1, used[ML_MAX_CALLBACKS], n = 0;
     for (int i = 0; i < ML_MAX_CALLBACKS; i++) {
         if (!R.e[i].fn && slot < 0) slot = i;
         if (R.e[i].fn) used[n++] = R.e[i].handle;
     }
     if (slot < 0) {
-        unlock_table(&mask);
+        unlock_table(mask);
         errno = ENOSPC;
         return -1;
     }
@@ -131,19 +125,18 @@ int ml_reclaim_register(memlimit_reclaim_fn fn, void *arg, int priority) {
                                .order = R.next_order++,
                                .active = true};
     R.count++;
-    unlock_table(&mask);
+    unlock_table(mask);
     ml_reclaim_ensure_thread();
     return h;
 }
 
 int ml_reclaim_unregister(int handle) {
-    sigset_t mask;
-    lock_table(&mask);
+    uint64_t mask = lock_table();
     struct entry *e = NULL;
     for (int i = 0; i < ML_MAX_CALLBACKS && !e; i++)
         if (R.e[i].fn && R.e[i].active && R.e[i].handle == handle) e = &R.e[i];
     if (!e) {
-        unlock_table(&mask);
+        unlock_table(mask);
         errno = EINVAL;
         return -1;
     }
@@ -159,7 +152,7 @@ int ml_reclaim_unregister(int handle) {
         e->fn = NULL;
         R.count--;
     }
-    unlock_table(&mask);
+    unlock_table(mask);
     return 0;
 }
 
@@ -188,7 +181,7 @@ int ml_reclaim_round(enum memlimit_level level) {
         order[j + 1] = k;
     }
     int called = 0;
-    uint64_t first_usage = 0, round_freed = 0, t0 = R.ops.trace ? mono_ns() : 0;
+    uint64_t first_usage = 0, round_freed = 0, t0 = R.ops.trace ? ml_now_ns() : 0;
     for (int i = 0; i < n; i++) {
         enum memlimit_level now_level = level;
         uint64_t usage = R.ops.measure ? R.ops.measure(&now_level) : 0;
@@ -229,7 +222,7 @@ int ml_reclaim_round(enum memlimit_level level) {
     }
     uint64_t nr = atomic_fetch_add(&rounds, 1) + 1;
     if (R.ops.trace && called) {
-        uint64_t took = mono_ns() - t0;
+        uint64_t took = ml_now_ns() - t0;
         uint64_t after = R.ops.measure ? R.ops.measure(NULL) : 0;
         char a[24], b[24], c[24], d[24];
         ml_log("round #%llu (%s) at %s: callbacks freed %s (%d of %d called) in %s, now %s",
@@ -296,14 +289,14 @@ static void *thread_main(void *unused) {
             /* a rise in level runs a round at once; otherwise at most every round_every,
              * and less often while rounds free nothing */
             if (lv >= MEMLIMIT_LEVEL_MODERATE &&
-                ml_round_due(&pace, mono_ns(), round_every(lv), lv, usage, rise)) {
+                ml_round_due(&pace, ml_now_ns(), round_every(lv), lv, usage, rise)) {
                 uint64_t before = atomic_load(&bytes);
                 ml_reclaim_round(lv);
                 uint64_t reported = atomic_load(&bytes) - before;
                 /* what callbacks freed sits in the allocator until it is trimmed */
                 if (reported && R.ops.trim) R.ops.trim(lv);
                 uint64_t after = R.ops.measure ? R.ops.measure(NULL) : 0;
-                ml_round_update(&pace, mono_ns(), lv, reported, usage, after, rise);
+                ml_round_update(&pace, ml_now_ns(), lv, reported, usage, after, rise);
             }
         }
         if (lv < MEMLIMIT_LEVEL_MODERATE) pace.level_then = lv;
@@ -401,12 +394,12 @@ bool ml_reclaim_wait_round(uint64_t timeout_ns) {
     if (!ml_reclaim_running() || on_reclaim_thread()) return false;
     uint32_t start = atomic_load(&round_seq);
     ml_reclaim_wake();
-    uint64_t deadline = mono_ns() + timeout_ns;
+    uint64_t deadline = ml_now_ns() + timeout_ns;
     /* the pass in progress may have begun before our wake: wait for two */
     for (;;) {
         uint32_t now_seq = atomic_load(&round_seq);
         if (now_seq - start >= 2) return true;
-        uint64_t now = mono_ns();
+        uint64_t now = ml_now_ns();
         if (now >= deadline) return false;
         futex_wait(&round_seq, now_seq, deadline - now);
     }

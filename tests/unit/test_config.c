@@ -85,7 +85,8 @@ Test(config, rejects) {
 
 /* a fake environment for ml_config_load */
 static const char *const *fake_env;
-static const char *fake_get(const char *name) {
+static const char *fake_get(const char *name, bool secure) {
+    (void)secure;
     for (const char *const *e = fake_env; e && *e; e += 2)
         if (strcmp(e[0], name) == 0) return e[1];
     return NULL;
@@ -175,11 +176,34 @@ Test(config, table_errors_are_one_line_each_and_keep_defaults) {
     cr_expect_eq(c.trace, 0);
     cr_expect_null(c.log);
     cr_expect_eq(c.refresh_sec, 10);
-    cr_expect(strstr(reports[0], "MEMLIMIT='12XB'") != NULL, "%s", reports[0]);
-    cr_expect(strstr(reports[0], "MiB") != NULL, "names what is accepted: %s", reports[0]);
-    cr_expect(strstr(reports[1], "process|cgroup") != NULL, "%s", reports[1]);
+    /* in the table's order: MEMLIMIT_LOG first (the limiter sends the rest there) */
+    cr_expect(strstr(reports[0], "MEMLIMIT_LOG=''") != NULL, "%s", reports[0]);
+    cr_expect(strstr(reports[1], "MEMLIMIT='12XB'") != NULL, "%s", reports[1]);
+    cr_expect(strstr(reports[1], "MiB") != NULL, "names what is accepted: %s", reports[1]);
+    cr_expect(strstr(reports[2], "process|cgroup") != NULL, "%s", reports[2]);
     for (int i = 0; i < nreports; i++)
         cr_expect(strchr(reports[i], '\n') == NULL, "one line: %s", reports[i]);
+}
+
+Test(config, paths_are_copied_and_a_long_one_refused) {
+    static char val[64], longer[5000];
+    strcpy(val, "/tmp/m.prom");
+    memset(longer, 'a', sizeof longer - 1);
+    longer[0] = '/';
+    const char *env[] = {
+        "MEMLIMIT_METRICS", val, "MEMLIMIT_PROFILE", longer, "MEMORY_PRESSURE_WATCH",
+        "/dev/null",        NULL};
+    fake_env = env;
+    struct ml_config c;
+    nreports = 0;
+    cr_assert_eq(ml_config_load(&c, fake_get, collect), 1);
+    /* the program may write over its environment (a process title): ours stays */
+    memset(val, 'x', sizeof val - 1);
+    cr_expect_str_eq(c.metrics, "/tmp/m.prom");
+    cr_expect_null(c.profile);
+    cr_expect(strstr(reports[0], "MEMLIMIT_PROFILE=") && strstr(reports[0], "shorter than"), "%s",
+              reports[0]);
+    cr_expect_str_eq(c.pressure_watch, "/dev/null");
 }
 
 Test(config, operator_outputs) {
