@@ -60,66 +60,14 @@ Test(level, stall_is_critical_only_near_our_limit) {
     cr_expect_eq(ml_level_compute(100000 * MiB, &none, &r), MEMLIMIT_LEVEL_NONE);
 }
 
-#define MS 1000000ULL
-
-Test(trim_policy, duty_cycle_by_level) {
-    struct ml_trim_policy p = {0};
-    cr_expect(ml_trim_due(&p, 1, ML_TRIM_DUTY_MODERATE)); /* never trimmed */
-    ml_trim_policy_update(&p, 1000 * MS, 20 * MS, true, 0);
-    /* MODERATE: 19 x 20 ms = 380 ms */
-    cr_expect_not(ml_trim_due(&p, 1379 * MS, ML_TRIM_DUTY_MODERATE));
-    cr_expect(ml_trim_due(&p, 1380 * MS, ML_TRIM_DUTY_MODERATE));
-    /* SOFT: 1 x 20 ms */
-    cr_expect_not(ml_trim_due(&p, 1019 * MS, ML_TRIM_DUTY_SOFT));
-    cr_expect(ml_trim_due(&p, 1020 * MS, ML_TRIM_DUTY_SOFT));
-}
-
-Test(trim_policy, minimum_interval) {
-    struct ml_trim_policy p = {0};
-    ml_trim_policy_update(&p, 1000 * MS, 10000, true, 0); /* a 10 us trim */
-    cr_expect_not(ml_trim_due(&p, 1009 * MS, ML_TRIM_DUTY_SOFT));
-    cr_expect(ml_trim_due(&p, 1010 * MS, ML_TRIM_DUTY_SOFT));
-}
-
-Test(trim_policy, backoff_when_unproductive) {
-    struct ml_trim_policy p = {0};
-    uint64_t t = 1000 * MS, waits[8];
-    for (int i = 0; i < 8; i++) {
-        ml_trim_policy_update(&p, t, 1 * MS, false, 0);
-        uint64_t w = 0;
-        while (!ml_trim_due(&p, t + w, ML_TRIM_DUTY_SOFT))
-            w += MS;
-        waits[i] = w;
-        t += w;
-    }
-    cr_expect_eq(waits[0], 100 * MS);
-    cr_expect_eq(waits[1], 200 * MS);
-    cr_expect_eq(waits[2], 400 * MS);
-    cr_expect_eq(waits[4], 1600 * MS);
-    cr_expect_eq(waits[5], 2000 * MS); /* capped: a stuck live set gets ~1 trim per 2 s */
-    cr_expect_eq(waits[7], 2000 * MS);
-    /* a productive trim resets the backoff */
-    ml_trim_policy_update(&p, t, 1 * MS, true, 0);
-    cr_expect(ml_trim_due(&p, t + 10 * MS, ML_TRIM_DUTY_SOFT));
-}
-
-Test(trim_policy, frees_end_the_backoff) {
-    struct ml_trim_policy p = {0};
-    uint64_t t = 1000 * MS;
-    for (int i = 0; i < 6; i++) /* stuck: the back-off is at 2 s */
-        ml_trim_policy_update(&p, t += 2000 * MS, 1 * MS, false, 50 * MiB);
-    cr_expect_not(ml_trim_due(&p, t + 500 * MS, ML_TRIM_DUTY_SOFT));
-    /* the allocator is probed every 100 ms, not more often */
-    cr_expect_not(ml_trim_probe_due(&p, t + 50 * MS));
-    cr_expect(ml_trim_probe_due(&p, t + 100 * MS));
-    cr_expect_not(ml_trim_probe_due(&p, t + 150 * MS));
-    /* 8 MiB newly free is not enough for a 16 MiB threshold; 300 MiB is */
-    cr_expect_not(ml_trim_freed_due(&p, t + 100 * MS, 58 * MiB, 16 * MiB));
-    cr_expect_eq(p.free_grew, 8 * MiB);
-    cr_expect(ml_trim_freed_due(&p, t + 100 * MS, 350 * MiB, 16 * MiB));
-    /* free memory that was there after the last trim (madvised, still free to the
-     * allocator) never counts: only what grew since */
-    cr_expect_not(ml_trim_freed_due(&p, t + 100 * MS, 50 * MiB, 1));
-    /* still at least the minimum interval after the last trim */
-    cr_expect_not(ml_trim_freed_due(&p, t + 5 * MS, 350 * MiB, 16 * MiB));
+Test(level, budget_shrinks_with_the_headroom) {
+    cr_expect_eq(ml_budget(0, 0, 0), ML_CHUNK_MAX, "no limit: 1 MiB");
+    cr_expect_eq(ml_budget(0, 1000 * MiB, 0), ML_CHUNK_MAX, "far from it");
+    /* a sixteenth of what is left to the moderate watermark (900 MiB) */
+    cr_expect_eq(ml_budget(900 * MiB - 8 * MiB, 1000 * MiB, 0), (size_t)(512 << 10));
+    cr_expect_eq(ml_budget(899 * MiB, 1000 * MiB, 0), ML_CHUNK_MIN, "at least 64 KiB");
+    cr_expect_eq(ml_budget(2000 * MiB, 1000 * MiB, 0), ML_CHUNK_MIN, "past it");
+    /* a hard limit below the watermark is the mark */
+    cr_expect_eq(ml_budget(100 * MiB - 8 * MiB, 1000 * MiB, 100 * MiB), (size_t)(512 << 10));
+    cr_expect_eq(ml_budget(100 * MiB - 8 * MiB, 0, 100 * MiB), (size_t)(512 << 10));
 }

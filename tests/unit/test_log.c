@@ -2,6 +2,9 @@
  * is no longer the stderr it was given. Each test runs in its own process, so each
  * may point fd 2 where it likes. */
 #include <criterion/criterion.h>
+#include "usage.h"
+#include "pathfmt.h"
+#include "fileio.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -194,4 +197,31 @@ Test(log, info_lines_only_when_verbose) {
     char got[256];
     drain(err, got, sizeof got);
     cr_expect_str_eq(got, "memlimit: warning\nmemlimit: asked for 2\n");
+}
+
+/* ---- the formatter (ml_fmt and friends) ---- */
+
+Test(fmt, formatter) {
+    char b[128];
+    ml_fmt(b, sizeof b, "%s=%d %u %ld %llu %zu %x %c%%", "k", -42, 7u, -5L, 18446744073709551615ULL,
+           (size_t)12, 255u, 'z');
+    cr_expect_str_eq(b, "k=-42 7 -5 18446744073709551615 12 ff z%");
+    char small[8];
+    cr_expect_eq(ml_fmt(small, sizeof small, "%s", "truncated text"), 7);
+    cr_expect_str_eq(small, "truncat");
+    const char *volatile null_str = NULL; /* the formatter must not crash on it */
+    ml_fmt(b, sizeof b, "%s", null_str);
+    cr_expect_str_eq(b, "(null)");
+}
+
+Test(fmt, sizes_and_durations) {
+    char b[24];
+    cr_expect_str_eq(ml_fmt_bytes(b, 512), "512B");
+    cr_expect_str_eq(ml_fmt_bytes(b, 1536), "1.5KiB");
+    cr_expect_str_eq(ml_fmt_bytes(b, 483183820ULL), "460.8MiB");
+    cr_expect_str_eq(ml_fmt_bytes(b, 3ULL << 29), "1.5GiB");
+    cr_expect_str_eq(ml_fmt_ns(b, 850), "850ns");
+    cr_expect_str_eq(ml_fmt_ns(b, 850000), "850us");
+    cr_expect_str_eq(ml_fmt_ns(b, 1900000), "1.9ms");
+    cr_expect_str_eq(ml_fmt_ns(b, 2300000000ULL), "2.3s");
 }

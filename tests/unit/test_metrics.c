@@ -74,6 +74,12 @@ Test(metrics, write_is_whole_and_names_by_pid) {
 
 /* dir/ + components of 100 'a'..'z' until the path is about `len` long; returns the
  * directory made (static) */
+static void rm_tree(const char *dir) {
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
 static const char *deep_dir(const char *base, size_t len) {
     static char p[4096];
     size_t n = (size_t)snprintf(p, sizeof p, "%s", base);
@@ -109,9 +115,7 @@ Test(metrics, long_paths_are_whole) {
         cr_expect_eq(stat(want, &st), 0, "not at the %zu-character path", strlen(want));
         cr_expect_eq(count_files(base), i + 1, "a file went elsewhere");
     }
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-    cr_expect_eq(system(cmd), 0);
+    rm_tree(base);
 }
 
 /* Longer than PATH_MAX once "%p" is the pid: refused, nothing written anywhere */
@@ -125,9 +129,7 @@ Test(metrics, too_long_a_path_is_refused) {
         n += (size_t)snprintf(path + n, sizeof path - n, "x%%p");
     cr_expect_eq(ml_metrics_write(path, "a 1\n", 4, 1234567), ENAMETOOLONG);
     cr_expect_eq(count_files(base), 0, "something was written");
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-    cr_expect_eq(system(cmd), 0);
+    rm_tree(base);
 }
 
 /* A shared directory (mode 1777) where another user made the temporary names we
