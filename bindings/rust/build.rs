@@ -14,7 +14,8 @@ fn main() {
     let dir = match env::var_os("MEMLIMIT_LIB_DIR") {
         Some(d) => Some(PathBuf::from(d)),
         None => {
-            let repo = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap()).join("../../build");
+            let repo =
+                PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap()).join("../../build");
             if repo.join("libmemlimit.so").exists() {
                 Some(repo.canonicalize().unwrap_or(repo))
             } else {

@@ -3,7 +3,10 @@
 use std::time::Instant;
 
 fn main() {
-    let n: u64 = std::env::args().nth(1).map(|s| s.parse().unwrap()).unwrap_or(100_000_000);
+    let n: u64 = std::env::args()
+        .nth(1)
+        .map(|s| s.parse().unwrap())
+        .unwrap_or(100_000_000);
     assert!(memlimit::available(), "{}", memlimit::Error::NotLoaded);
     let mut best = f64::MAX;
     let mut hits = 0u64;

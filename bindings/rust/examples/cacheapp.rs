@@ -29,7 +29,11 @@ const OVERHEAD: usize = std::mem::size_of::<Record>();
 /// more. Runs on memlimit's thread: takes our lock, frees records, returns bytes.
 fn evict(index: &Mutex<Index>, level: memlimit::Level, want: usize) -> usize {
     let mut ix = index.lock().unwrap();
-    let goal = if level == memlimit::Level::Moderate { ix.bytes / 16 } else { want + want / 4 };
+    let goal = if level == memlimit::Level::Moderate {
+        ix.bytes / 16
+    } else {
+        want + want / 4
+    };
     let mut freed = 0;
     while freed < goal {
         match ix.lru.pop_back() {
@@ -68,7 +72,9 @@ fn main() {
     let (mut seed, mut sum) = (42u64, 0u64);
     for i in 0..records {
         // garbage: a parse buffer of 4 KiB to 256 KiB, used and dropped
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let g = 4096 + ((seed >> 33) % (252 << 10)) as usize;
         let mut buf = Vec::with_capacity(g);
         buf.resize(g, i as u8);
@@ -104,7 +110,9 @@ fn max_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
 }

@@ -79,15 +79,27 @@ fn main() {
     let nworkers: usize = args.get(a + 1).map(|s| s.parse().unwrap()).unwrap_or(4);
     let writer_ms: u64 = args.get(a + 2).map(|s| s.parse().unwrap()).unwrap_or(2);
     if check && !memlimit::available() {
-        eprintln!("pool: --check needs libmemlimit: {}", memlimit::Error::NotLoaded);
+        eprintln!(
+            "pool: --check needs libmemlimit: {}",
+            memlimit::Error::NotLoaded
+        );
         exit(2);
     }
     let sh = Arc::new(Shared {
-        st: Mutex::new(State { jobs: (0..njobs).collect(), workers_left: nworkers, ..Default::default() }),
+        st: Mutex::new(State {
+            jobs: (0..njobs).collect(),
+            workers_left: nworkers,
+            ..Default::default()
+        }),
         more: Condvar::new(),
         check,
     });
-    let threads: Vec<_> = (0..nworkers).map(|_| { let s = Arc::clone(&sh); thread::spawn(move || worker(s)) }).collect();
+    let threads: Vec<_> = (0..nworkers)
+        .map(|_| {
+            let s = Arc::clone(&sh);
+            thread::spawn(move || worker(s))
+        })
+        .collect();
     // the writer: ships one result every writer_ms, in order of completion
     let mut seen = vec![0u8; njobs];
     let (mut written, mut sum) = (0usize, 0u64);

@@ -233,7 +233,8 @@ mod sys {
         INIT.call_once(|| {
             let mut found = [0usize; N];
             for (i, name) in NAMES.iter().enumerate() {
-                found[i] = unsafe { dlsym(std::ptr::null_mut(), name.as_ptr() as *const c_char) } as usize;
+                found[i] =
+                    unsafe { dlsym(std::ptr::null_mut(), name.as_ptr() as *const c_char) } as usize;
             }
             let all = found.iter().all(|&p| p != 0);
             if !all {
@@ -283,7 +284,8 @@ mod sys {
         f(out)
     }
     pub(super) unsafe fn register(cb: ReclaimFn, arg: *mut c_void, priority: c_int) -> c_int {
-        let f: unsafe extern "C" fn(ReclaimFn, *mut c_void, c_int) -> c_int = mem::transmute(get(4));
+        let f: unsafe extern "C" fn(ReclaimFn, *mut c_void, c_int) -> c_int =
+            mem::transmute(get(4));
         f(cb, arg, priority)
     }
     pub(super) fn unregister(handle: c_int) -> c_int {
@@ -323,7 +325,11 @@ fn need() -> Result<(), Error> {
 /// Values above `i64::MAX` mean `i64::MAX`. Returns the previous soft limit (0 if none).
 pub fn set_limit(bytes: u64) -> Result<u64, Error> {
     need()?;
-    let b = if bytes > i64::MAX as u64 { i64::MAX } else { bytes as i64 };
+    let b = if bytes > i64::MAX as u64 {
+        i64::MAX
+    } else {
+        bytes as i64
+    };
     Ok(sys::set_limit(b).max(0) as u64)
 }
 
@@ -380,7 +386,7 @@ struct Slot {
 
 thread_local! {
     // the slot whose callback this thread is running (the memlimit thread only)
-    static RUNNING: Cell<*const Slot> = Cell::new(ptr::null());
+    static RUNNING: Cell<*const Slot> = const { Cell::new(ptr::null()) };
 }
 
 unsafe extern "C" fn trampoline(level: c_int, want: usize, arg: *mut c_void) -> usize {
@@ -473,7 +479,7 @@ impl Registration {
             return Err(Error::Os(io::Error::last_os_error()));
         }
         let slot = self.slot;
-        if RUNNING.with(|r| r.get() == slot as *const Slot) {
+        if RUNNING.with(|r| ptr::eq(r.get(), slot)) {
             // dropped by its own callback: the trampoline frees it when the call returns
             unsafe { (*slot).free_on_return.store(true, Ordering::Release) };
         } else {

@@ -60,8 +60,15 @@ fn thread_tid() -> u32 {
 fn stats_and_limits() {
     let _s = serial();
     let st = memlimit::stats().unwrap();
-    assert!(st.samples > 0 && st.usage > 0 && st.peak_usage >= st.usage, "{:?}", st);
-    assert!(matches!(st.source, Source::None | Source::CgroupV1 | Source::CgroupV2 | Source::MemTotal));
+    assert!(
+        st.samples > 0 && st.usage > 0 && st.peak_usage >= st.usage,
+        "{:?}",
+        st
+    );
+    assert!(matches!(
+        st.source,
+        Source::None | Source::CgroupV1 | Source::CgroupV2 | Source::MemTotal
+    ));
     assert_eq!(st.level, memlimit::level());
     let prev = memlimit::limit().unwrap();
     assert_eq!(prev, st.soft_limit);
@@ -86,11 +93,14 @@ fn reached_and_level_follow_the_limit() {
 #[test]
 fn callback_on_the_memlimit_thread() {
     let _s = serial();
-    let seen: Arc<Mutex<Vec<(thread::ThreadId, u32, Level, usize)>>> = Arc::default();
+    type Call = (thread::ThreadId, u32, Level, usize);
+    let seen: Arc<Mutex<Vec<Call>>> = Arc::default();
     let before = memlimit::stats().unwrap();
     let s2 = Arc::clone(&seen);
     let reg = memlimit::register(0, move |level, want| {
-        s2.lock().unwrap().push((thread::current().id(), thread_tid(), level, want));
+        s2.lock()
+            .unwrap()
+            .push((thread::current().id(), thread_tid(), level, want));
         4096
     })
     .unwrap();
@@ -117,8 +127,16 @@ fn priority_order() {
     let _s = serial();
     let order: Arc<Mutex<Vec<&'static str>>> = Arc::default();
     let (a, b) = (Arc::clone(&order), Arc::clone(&order));
-    let late = memlimit::register(5, move |_, _| { a.lock().unwrap().push("late"); 0 }).unwrap();
-    let early = memlimit::register(-5, move |_, _| { b.lock().unwrap().push("early"); 0 }).unwrap();
+    let late = memlimit::register(5, move |_, _| {
+        a.lock().unwrap().push("late");
+        0
+    })
+    .unwrap();
+    let early = memlimit::register(-5, move |_, _| {
+        b.lock().unwrap().push("early");
+        0
+    })
+    .unwrap();
     {
         let _l = LowLimit::new();
         assert!(churn_until(10.0, || order.lock().unwrap().len() >= 2));
@@ -143,7 +161,10 @@ fn drop_waits_for_the_running_call() {
     let _l = LowLimit::new();
     assert!(churn_until(10.0, || started.load(Ordering::SeqCst)));
     reg.unregister().unwrap();
-    assert!(done.load(Ordering::SeqCst), "unregister returned while the callback ran");
+    assert!(
+        done.load(Ordering::SeqCst),
+        "unregister returned while the callback ran"
+    );
 }
 
 #[test]
@@ -163,7 +184,11 @@ fn drop_inside_its_own_callback() {
     assert!(churn_until(10.0, || calls.load(Ordering::SeqCst) >= 1));
     churn_until(0.3, || false);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    assert_eq!(Arc::strong_count(&slot), 1, "the closure (and its Arc) was not freed");
+    assert_eq!(
+        Arc::strong_count(&slot),
+        1,
+        "the closure (and its Arc) was not freed"
+    );
 }
 
 #[test]
@@ -172,7 +197,11 @@ fn a_panic_poisons_the_callback_only() {
     let good = Arc::new(AtomicUsize::new(0));
     let g2 = Arc::clone(&good);
     let bad = memlimit::register(0, |_, _| panic!("boom from the callback")).unwrap();
-    let ok = memlimit::register(1, move |_, _| { g2.fetch_add(1, Ordering::SeqCst); 0 }).unwrap();
+    let ok = memlimit::register(1, move |_, _| {
+        g2.fetch_add(1, Ordering::SeqCst);
+        0
+    })
+    .unwrap();
     let _l = LowLimit::new();
     assert!(churn_until(10.0, || good.load(Ordering::SeqCst) >= 3));
     assert!(bad.is_poisoned());
@@ -184,13 +213,24 @@ fn a_panic_poisons_the_callback_only() {
 #[test]
 fn not_loaded_is_a_clear_error() {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_not_loaded", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_not_loaded",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env_remove("LD_PRELOAD")
         .env("MEMLIMIT_TEST_CHILD", "1")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}{}", text, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("child: LD_PRELOAD="), "{}", text);
 }
 
@@ -202,7 +242,10 @@ fn child_not_loaded() {
     assert!(!memlimit::reached());
     assert_eq!(memlimit::level(), Level::None);
     assert!(matches!(memlimit::stats(), Err(memlimit::Error::NotLoaded)));
-    assert!(matches!(memlimit::set_limit(1), Err(memlimit::Error::NotLoaded)));
+    assert!(matches!(
+        memlimit::set_limit(1),
+        Err(memlimit::Error::NotLoaded)
+    ));
     let e = memlimit::register(0, |_, _| 0).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("not loaded"));
