@@ -32,7 +32,7 @@ WORK_C    := $(wildcard tests/work/*.c)
 WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
 
-.PHONY: all test unit integration demo deps install uninstall bench clean format check-real sanitize fuzz
+.PHONY: all test unit integration demo deps install uninstall bench clean format check-real sanitize fuzz bindings
 all: $(LIB) $(SHOW)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h)
@@ -76,6 +76,10 @@ unit: deps $(B)/unit-tests
 
 integration: deps $(LIB) $(SHOW) $(WORK_BIN)
 	tests/integration/run
+
+# the Python, Rust and Go bindings alone (tests/integration/t_bind_*.sh; part of make test)
+bindings: deps $(LIB)
+	ONLY=t_bind tests/integration/run
 
 test: deps
 	$(MAKE) --no-print-directory unit
