@@ -162,6 +162,34 @@ class Api(unittest.TestCase):
             self.assertEqual(h.calls, calls, "called after unregister")
         h.unregister()  # idempotent
 
+    def test_a_callback_cannot_wait_for_the_thread_unregistering_it(self):
+        # What may not be done inside: wait for a lock held by the thread that is in
+        # unregister(). unregister() waits for the call, the call waits for the
+        # lock: a deadlock, which the timeout here turns into a failed acquire.
+        lock, entered, main_holds = threading.Lock(), threading.Event(), threading.Event()
+        got = []
+
+        def cb(level, want):
+            if got:
+                return 0
+            entered.set()
+            main_holds.wait(5)
+            got.append(lock.acquire(timeout=0.5))
+            if got[0]:
+                lock.release()
+            return 0
+
+        with LowLimit():
+            h = memlimit.on_pressure(cb)
+            self.assertTrue(churn_until(entered.is_set))
+            with lock:
+                main_holds.set()
+                t0 = time.monotonic()
+                h.unregister()
+                waited = time.monotonic() - t0
+        self.assertEqual(got, [False], "the callback got a lock held by the unregistering thread")
+        self.assertGreaterEqual(waited, 0.4, "unregister() did not wait for the call")
+
     def test_unregister_from_inside_the_callback(self):
         box = {}
 
