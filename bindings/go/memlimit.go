@@ -42,6 +42,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -183,9 +184,11 @@ func ReadStats() (Stats, error) {
 // A Registration is a registered callback.
 type Registration struct {
 	fn       func(Level, uint64) uint64
-	mu       sync.Mutex // serialises Unregister
-	handle   C.int      // > 0 while registered
+	mu       sync.Mutex    // guards handle
+	handle   C.int         // > 0 until Unregister starts
+	done     chan struct{} // closed once unregistered
 	cgo      cgo.Handle
+	runner   atomic.Int64 // the thread calling fn, while it runs
 	calls    atomic.Uint64
 	panics   atomic.Uint64
 	reported atomic.Bool
@@ -202,7 +205,7 @@ func Register(priority int, fn func(level Level, want uint64) (freed uint64)) (*
 	if fn == nil {
 		return nil, errors.New("memlimit: Register with a nil callback")
 	}
-	r := &Registration{fn: fn}
+	r := &Registration{fn: fn, done: make(chan struct{})}
 	r.cgo = cgo.NewHandle(r)
 	h, err := C.ml_go_register(C.uintptr_t(r.cgo), C.int(priority))
 	if h < 0 {
@@ -215,15 +218,20 @@ func Register(priority int, fn func(level Level, want uint64) (freed uint64)) (*
 
 // Unregister removes the callback: once it returns, the callback is not running and
 // never runs again (called from inside the callback itself, that call finishes
-// first). Calling it again does nothing.
+// first). Calling it again, or from several goroutines, is safe: the others wait for
+// the first.
 func (r *Registration) Unregister() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.handle <= 0 {
-		return nil
-	}
 	h := r.handle
 	r.handle = 0
+	r.mu.Unlock()
+	if h <= 0 {
+		if int64(syscall.Gettid()) != r.runner.Load() { // not from inside the callback
+			<-r.done
+		}
+		return nil
+	}
+	defer close(r.done)
 	if rc, err := C.ml_go_unregister(h); rc != 0 {
 		return fmt.Errorf("memlimit_unregister: %w", err)
 	}
@@ -241,7 +249,9 @@ func (r *Registration) Panics() uint64 { return r.panics.Load() }
 func goMemlimitReclaim(level C.int, want C.size_t, h C.uintptr_t) (freed C.size_t) {
 	r := cgo.Handle(h).Value().(*Registration)
 	r.calls.Add(1)
+	r.runner.Store(int64(syscall.Gettid())) // the goroutine stays on this thread
 	defer func() {
+		r.runner.Store(0)
 		if p := recover(); p != nil {
 			r.panics.Add(1)
 			freed = 0

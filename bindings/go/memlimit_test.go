@@ -225,6 +225,36 @@ func TestUnregisterWaitsForTheRunningCall(t *testing.T) {
 	}
 }
 
+func TestConcurrentUnregisterWaitsToo(t *testing.T) {
+	need(t)
+	var started, done atomic.Bool
+	r, _ := Register(0, func(Level, uint64) uint64 {
+		started.Store(true)
+		time.Sleep(300 * time.Millisecond)
+		done.Store(true)
+		return 0
+	})
+	lowLimit(t)
+	if !churnUntil(10*time.Second, started.Load) {
+		t.Fatal("not called")
+	}
+	var wg sync.WaitGroup
+	var early atomic.Int32
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Unregister(); err != nil || !done.Load() {
+				early.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if early.Load() != 0 {
+		t.Fatalf("%d of 3 concurrent Unregister calls returned while the callback ran", early.Load())
+	}
+}
+
 func TestUnregisterInsideItsOwnCallback(t *testing.T) {
 	need(t)
 	var r *Registration

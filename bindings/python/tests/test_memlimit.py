@@ -162,6 +162,32 @@ class Api(unittest.TestCase):
             self.assertEqual(h.calls, calls, "called after unregister")
         h.unregister()  # idempotent
 
+    def test_concurrent_unregister_waits_too(self):
+        started, state = threading.Event(), {"done": False}
+
+        def slow(level, want):
+            started.set()
+            time.sleep(0.3)
+            state["done"] = True
+            return 0
+
+        early = []
+
+        def unregister():
+            h.unregister()
+            if not state["done"]:
+                early.append(1)
+
+        with LowLimit():
+            h = memlimit.on_pressure(slow)
+            self.assertTrue(churn_until(started.is_set))
+            threads = [threading.Thread(target=unregister) for _ in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        self.assertEqual(early, [], "an unregister() returned while the callback ran")
+
     def test_a_callback_cannot_wait_for_the_thread_unregistering_it(self):
         # What may not be done inside: wait for a lock held by the thread that is in
         # unregister(). unregister() waits for the call, the call waits for the

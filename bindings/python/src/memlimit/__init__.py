@@ -28,6 +28,7 @@ import itertools
 import operator
 import os
 import sys
+import threading
 import time
 import traceback
 
@@ -203,6 +204,7 @@ def stats():
 # ---- callbacks ----
 
 _handles = {}              # key (the C callback's arg) -> Handle, while registered
+_swap = threading.Lock()   # Handle._id's swap in unregister()
 _keys = itertools.count(1)
 _exiting = False
 
@@ -217,7 +219,9 @@ class Handle:
         self.calls = 0       #: times the callback was called
         self.errors = 0      #: exceptions it raised (only the first is printed)
         self._key = next(_keys)
-        self._id = 0         # the C handle, > 0 while registered
+        self._id = 0         # the C handle, > 0 until unregister() starts
+        self._done = threading.Event()  # set once unregistered
+        self._runner = None  # the thread calling the callback, while it runs
 
     @property
     def registered(self):
@@ -225,14 +229,21 @@ class Handle:
 
     def unregister(self):
         """Once this returns the callback is not running and never runs again (from
-        inside the callback itself: it is not called again). Idempotent."""
-        h, self._id = self._id, 0
+        inside the callback itself: it is not called again). Calling it again, or
+        from several threads, is safe: the others wait for the first."""
+        with _swap:
+            h, self._id = self._id, 0
         if h <= 0:
+            if self._runner != threading.get_ident():  # not from inside the callback
+                self._done.wait()
             return
-        # the GIL is released here (CDLL): a call in progress can finish
-        if _lib.memlimit_unregister(h) != 0:
-            raise _os_error("memlimit_unregister")
-        _handles.pop(self._key, None)
+        try:
+            # the GIL is released here (CDLL): a call in progress can finish
+            if _lib.memlimit_unregister(h) != 0:
+                raise _os_error("memlimit_unregister")
+            _handles.pop(self._key, None)
+        finally:
+            self._done.set()
 
     def __enter__(self):
         return self
@@ -248,6 +259,7 @@ class Handle:
 
     def _call(self, lv, want):
         self.calls += 1
+        self._runner = threading.get_ident()
         try:
             freed = self.callback(Level(lv), want)
             if freed is None:
@@ -258,6 +270,8 @@ class Handle:
             if self.errors == 1:
                 _report(self, sys.exc_info())
             return 0
+        finally:
+            self._runner = None
         return 0 if freed < 0 else min(freed, _SIZE_MAX)
 
 
