@@ -32,7 +32,7 @@ WORK_C    := $(wildcard tests/work/*.c)
 WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
 
-.PHONY: all test unit integration check-symbols demo deps install uninstall bench clean format check-real sanitize fuzz
+.PHONY: all test unit integration check-symbols demo deps install uninstall bench clean format check-real sanitize fuzz bindings
 all: $(LIB) $(SHOW)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h)
@@ -82,6 +82,10 @@ integration: deps $(LIB) $(SHOW) $(WORK_BIN)
 # the exports against preload/exports.map and cxx_names.h; no src/ -> preload/ call
 check-symbols: $(LIB)
 	scripts/check-symbols
+
+# the Python, Rust and Go bindings alone (tests/integration/t_bind_*.sh; part of make test)
+bindings: deps $(LIB)
+	ONLY=t_bind tests/integration/run
 
 test: deps
 	$(MAKE) --no-print-directory check-symbols

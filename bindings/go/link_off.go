@@ -1,0 +1,5 @@
+//go:build !memlimit_link
+
+package memlimit
+
+const linked = false
