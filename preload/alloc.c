@@ -25,6 +25,12 @@ __thread size_t ml_tl_left TLS_IE = SIZE_MAX;
 static __thread bool tl_in_core TLS_IE;
 uintptr_t ml_special_base = (uintptr_t)ml_boot_arena, ml_special_size = ML_BOOT_SIZE;
 
+void ml_alloc_check_every_block(void) {
+    /* a sampled block can be anywhere: every free and realloc looks (a counter test) */
+    ml_special_base = 0;
+    ml_special_size = UINTPTR_MAX;
+}
+
 void ml_after_alloc(void *p, size_t n, bool may_act) {
     if (tl_in_core) return; /* the core's own calls (dlsym, atfork, libunwind): budget stays 0 */
     tl_in_core = true;

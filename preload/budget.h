@@ -52,6 +52,10 @@ static inline bool ml_take_nosave(size_t n) {
  * core must not call back into the allocator (trim, mallctl) from there. */
 void ml_after_alloc(void *p, size_t n, bool may_act);
 
+/* With the heap profile on: free and realloc send every block to their slow path,
+ * where a sampled one is forgotten. */
+void ml_alloc_check_every_block(void);
+
 #pragma GCC visibility pop
 
 #endif

@@ -331,10 +331,17 @@ bool ml_resolve(void) {
         n.valloc = from_next("valloc", true);
         n.pvalloc = from_next("pvalloc", true);
         n.malloc_usable_size = from_next("malloc_usable_size", true);
-        for (int i = 0; i < NEW_COUNT; i++)
-            n.new_fn[i] = from_next(new_names[i], false);
-        for (int i = 0; i < DEL_COUNT; i++)
-            n.delete_fn[i] = from_next(delete_names[i], false);
+        /* the other 18 C++ names only where the allocator has the two basic ones (each
+         * failed lookup formats an error message: most of resolution's cost); a
+         * missing one goes to the C++ runtime's new and to free, as before */
+        n.new_fn[0] = from_next(new_names[0], false);
+        n.delete_fn[0] = from_next(delete_names[0], false);
+        if (n.new_fn[0] || n.delete_fn[0]) {
+            for (int i = 1; i < NEW_COUNT; i++)
+                n.new_fn[i] = from_next(new_names[i], false);
+            for (int i = 1; i < DEL_COUNT; i++)
+                n.delete_fn[i] = from_next(delete_names[i], false);
+        }
     }
     if (!n.malloc || !n.free || !n.calloc || !n.realloc) {
         /* nothing after us (linked after libc?): glibc's own names */
@@ -437,4 +444,18 @@ void *ml_cxx_runtime_new(int variant) {
         __atomic_store_n(&cache[variant], p, __ATOMIC_RELEASE);
     ml_sigunlock(&busy, saved);
     return p;
+}
+
+void ml_next_cxx_through_runtime(void) {
+    /* C++: an allocator's own operator new and delete (jemalloc, tcmalloc) bypass our
+     * malloc and free, so their blocks could be neither sampled nor matched. While
+     * profiling, new goes to the C++ runtime's (which calls our malloc) and delete to
+     * our free: the same heap, without the sized fast paths. Only if the runtime's
+     * operator new is there for every variant. */
+    for (int v = 0; v < NEW_COUNT; v++)
+        if (!ml_cxx_runtime_new(v)) return;
+    for (int v = 0; v < NEW_COUNT; v++)
+        ml_next.new_fn[v] = NULL;
+    for (int v = 0; v < DEL_COUNT; v++)
+        ml_next.delete_fn[v] = NULL;
 }

@@ -70,6 +70,10 @@ bool ml_next_served_before(const char **malloc_by, const char **mmap_by);
  * loaded RTLD_LOCAL. NULL if no C++ runtime is loaded. */
 void *ml_cxx_runtime_new(int variant);
 
+/* While profiling: C++ new and delete through the C++ runtime and our malloc/free,
+ * so allocator-owned C++ blocks are sampled and matched too. */
+void ml_next_cxx_through_runtime(void);
+
 /* The static bootstrap arena that serves allocations made during resolution. */
 extern char ml_boot_arena[];
 #define ML_BOOT_SIZE (64u << 10)

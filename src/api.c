@@ -40,7 +40,7 @@ EXPORT int memlimit_unregister(int handle) {
 }
 
 EXPORT int memlimit_profile_dump(const char *path) {
-    if (!ml_prof_on) {
+    if (!ml_prof_enabled()) {
         errno = ENOTSUP;
         return -1;
     }

@@ -74,7 +74,7 @@ static bool write_one(const char *reason, bool wait) {
 }
 
 void ml_dump_run_due(void) {
-    if (!ml_prof_on) return;
+    if (!ml_prof_enabled()) return;
     unsigned d = atomic_exchange(&due, 0), left = 0;
     if (!d) return;
     if ((d & DUE_SIGNAL) && !write_one("signal", false)) left |= DUE_SIGNAL;
@@ -84,7 +84,7 @@ void ml_dump_run_due(void) {
 }
 
 void ml_dump_level(enum memlimit_level lv) {
-    if (!ml_prof_on) return;
+    if (!ml_prof_enabled()) return;
     unsigned want = lv >= MEMLIMIT_LEVEL_CRITICAL ? DUE_SOFT | DUE_CRITICAL
                     : lv >= MEMLIMIT_LEVEL_SOFT   ? DUE_SOFT
                                                   : 0;
@@ -125,7 +125,7 @@ void ml_dump_forked(void) {
 }
 
 static __attribute__((destructor)) void at_exit(void) {
-    if (!ml_prof_on || !cfg) return;
+    if (!ml_prof_enabled() || !cfg) return;
     ml_dump_run_due();
     write_one("exit", true);
 }

@@ -377,7 +377,7 @@ size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act) {
     }
     /* the profile's next sample point caps the budget, so the allocation that holds
      * it comes here */
-    size_t cap = ml_prof_on ? ml_prof_account(p, bytes, left) : SIZE_MAX;
+    size_t cap = ml_prof_enabled() ? ml_prof_account(p, bytes, left) : SIZE_MAX;
     size_t chunk = chunk_size();
     atomic_fetch_add_explicit(&S.unsampled, bytes + chunk, memory_order_relaxed);
     uint64_t now = ml_now_ns();
@@ -385,7 +385,7 @@ size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act) {
     uint64_t every = ml_limits_soft() ? 1000000 : 10000000;
     if (try_sample(now, every, may_act)) chunk = chunk_size();
     if (chunk > cap) chunk = cap;
-    if (ml_prof_on) ml_prof_issued(chunk);
+    if (ml_prof_enabled()) ml_prof_issued(chunk);
     errno = saved;
     return chunk;
 }

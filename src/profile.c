@@ -22,7 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
-bool ml_prof_on;
+static bool prof_on; /* set once by a successful ml_prof_init */
+
+bool ml_prof_enabled(void) {
+    return prof_on;
+}
 
 #define MAX_DEPTH 48
 #define NSTACKS   ML_PROF_NSTACKS /* distinct stacks; power of two */
@@ -122,7 +126,7 @@ int ml_prof_init(uint64_t rate) {
     dl_iterate_phdr(find_self, NULL);
     first_unwind_high();
     P.rate = rate ? rate : 1;
-    ml_prof_on = true;
+    prof_on = true;
     return 0;
 }
 
@@ -329,7 +333,7 @@ void ml_prof_scale(uint64_t n, uint64_t b, double *on, double *ob) {
 
 void ml_prof_totals(struct ml_prof_totals *out) {
     memset(out, 0, sizeof *out);
-    if (!ml_prof_on) return;
+    if (!prof_on) return;
     uint64_t mask = lock();
     double ln = 0, lb = 0, an = 0, ab = 0;
     for (uint32_t i = 0; i < NSTACKS; i++) {
@@ -391,8 +395,8 @@ int ml_prof_each(bool try_only, void (*begin)(const struct ml_prof_stack *total,
  * lock held in between: the mask can wait in a static */
 static uint64_t fork_mask;
 void ml_prof_atfork_prepare(void) {
-    if (ml_prof_on) fork_mask = lock();
+    if (prof_on) fork_mask = lock();
 }
 void ml_prof_atfork_release(void) {
-    if (ml_prof_on) unlock(fork_mask);
+    if (prof_on) unlock(fork_mask);
 }

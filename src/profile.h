@@ -28,7 +28,7 @@ void ml_prof_set_deps(const struct ml_prof_deps *d);
 /* Maps the tables and loads libunwind. Returns 0, or an errno value (nothing is
  * sampled then). */
 int ml_prof_init(uint64_t rate);
-extern bool ml_prof_on; /* set by a successful ml_prof_init */
+bool ml_prof_enabled(void); /* true after a successful ml_prof_init */
 
 /* The allocation slow path of a thread: its budget ran out while allocating n bytes
  * at p (NULL: not a heap block, e.g. mmap), with `left` bytes of the budget unused.

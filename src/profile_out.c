@@ -145,7 +145,7 @@ static void put_stack(const struct ml_prof_stack *e, void *arg) {
 }
 
 int ml_prof_write(const char *path, bool try_only) {
-    if (!ml_prof_on) return ENOTSUP;
+    if (!ml_prof_enabled()) return ENOTSUP;
     int saved = errno;
     struct out *o = ml_raw_map(sizeof *o, 0);
     if (!o) return ENOMEM;
@@ -210,7 +210,7 @@ static uintptr_t site_of(const struct ml_prof_stack *e) {
 }
 
 void ml_prof_top(int n, void (*line)(const char *text)) {
-    if (!ml_prof_on || n <= 0) return;
+    if (!ml_prof_enabled() || n <= 0) return;
     enum { TOP = 10 };
     if (n > TOP) n = TOP;
     struct {
