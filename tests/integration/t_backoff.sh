@@ -13,11 +13,12 @@ for a in glibc "jemalloc:$L/libjemalloc.so.2"; do
     [ $rc -eq 0 ] || fail "$name stuckcb: exit $rc: $out"
     log=$ROOT/build/backoff-$name.log; rm -f "$log"
     # glibc: trimmed inline on the slow path; jemalloc: by the memlimit thread (its
-    # statistics take too much stack to be read on application threads)
-    ev=off
-    [ $name = jemalloc ] && ev=on
-    out=$(timeout 60 env LD_PRELOAD="$LIB $path" MEMLIMIT=64MiB MEMLIMIT_EVENTS=$ev MEMLIMIT_TRACE=1 \
-        MEMLIMIT_LOG="$log" "$W/edges" freeback 2>&1); rc=$?
+    # statistics take too much stack to be read on application threads); jemalloc's
+    # own decay is off, or it may return the pages first and leave no trim to see
+    ev=off conf=
+    [ $name = jemalloc ] && ev=on conf=dirty_decay_ms:-1,muzzy_decay_ms:-1
+    out=$(timeout 60 env LD_PRELOAD="$LIB $path" MALLOC_CONF=$conf MEMLIMIT=64MiB MEMLIMIT_EVENTS=$ev \
+        MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$log" "$W/edges" freeback 2>&1); rc=$?
     echo "$name: $out"
     [ $rc -eq 0 ] || fail "$name freeback: exit $rc: $out $(tail -5 "$log")"
     grep -q 'trim #.*(the allocator held .* more free)' "$log" || fail "$name freeback: no trim for the freed memory: $(grep trim "$log" | tail -5)"

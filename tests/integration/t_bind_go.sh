@@ -38,39 +38,6 @@ CGO_LDFLAGS="-L$ROOT/build -Wl,-rpath,$ROOT/build" MEMLIMIT_PRELOAD= gotest link
 EX=$B/bin
 
 need_cgroup
-LIMIT=$((256 << 20))
-new_cgroup go-cache-plain $LIMIT; plain=$CG_DIR
-cg_run "$plain" env LD_PRELOAD="$LIB" MEMLIMIT=80% "$EX/cacheapp" > "$B/cache-plain.out" 2>/dev/null; rc_plain=$?
-new_cgroup go-cache-cb $LIMIT; cb=$CG_DIR
-cg_run "$cb" env LD_PRELOAD="$LIB" MEMLIMIT=80% "$EX/cacheapp" --callback > "$B/cache-cb.out"; rc_cb=$?
-done_plain=$(grep -o '^imported [0-9]*' "$B/cache-plain.out" | tail -1 | grep -o '[0-9]*')
-echo "cache app without the callback: exit $rc_plain after importing ${done_plain:-0} of 200000 records, peak $(mib "$(cg_peak "$plain")"), oom_kill $(cg_oom_kills "$plain")"
-echo "cache app with the callback:    exit $rc_cb, peak $(mib "$(cg_peak "$cb")") of $(mib $LIMIT), oom_kill $(cg_oom_kills "$cb")"
-echo "   $(tail -1 "$B/cache-cb.out")"
-[ $rc_plain -eq 137 ] || fail "expected an OOM kill without the callback, got $rc_plain"
-[ "$(cg_oom_kills "$plain")" -ge 1 ] || fail "no oom_kill counted without the callback"
-[ "${done_plain:-0}" -lt 200000 ] || fail "the plain run imported everything"
-[ $rc_cb -eq 0 ] || fail "exit $rc_cb with the callback"
-grep -q "imported 200000 of 200000 records" "$B/cache-cb.out" || fail "incomplete import"
-rounds=$(tail -1 "$B/cache-cb.out" | sed -E 's/.* in ([0-9]+) callback rounds.*/\1/')
-[ "${rounds:-0}" -ge 1 ] 2> /dev/null || fail "no callback round"
-[ "$(cg_peak "$cb")" -lt $LIMIT ] || fail "peak reached the limit"
-[ "$(cg_oom_kills "$cb")" -eq 0 ] || fail "OOM kill with the callback"
-
-PLIMIT=$((192 << 20)); JOBS=600
-new_cgroup go-pool-plain $PLIMIT; pp=$CG_DIR
-cg_run "$pp" env LD_PRELOAD="$LIB" MEMLIMIT=80% "$EX/pool" $JOBS > "$B/pool-plain.out" 2>/dev/null; rc_pp=$?
-new_cgroup go-pool-check $PLIMIT; pc=$CG_DIR
-cg_run "$pc" env LD_PRELOAD="$LIB" MEMLIMIT=80% "$EX/pool" --check $JOBS > "$B/pool-check.out"; rc_pc=$?
-done_pp=$(grep -o '^written [0-9]*' "$B/pool-plain.out" | tail -1 | grep -o '[0-9]*')
-echo "pool without the check: exit $rc_pp after writing ${done_pp:-0} of $JOBS results, peak $(mib "$(cg_peak "$pp")"), oom_kill $(cg_oom_kills "$pp")"
-echo "pool with the check:    exit $rc_pc, peak $(mib "$(cg_peak "$pc")") of $(mib $PLIMIT), oom_kill $(cg_oom_kills "$pc")"
-echo "   $(tail -1 "$B/pool-check.out")"
-[ $rc_pp -eq 137 ] || fail "expected an OOM kill of the unchecked pool, got $rc_pp"
-[ "${done_pp:-0}" -lt $JOBS ] || fail "the unchecked pool finished"
-[ $rc_pc -eq 0 ] || fail "exit $rc_pc with the check"
-grep -q "^pool.go: $JOBS of $JOBS jobs done (0 missing" "$B/pool-check.out" || fail "not every job done exactly once"
-deferred=$(tail -1 "$B/pool-check.out" | sed -E 's/.* ([0-9]+) jobs deferred.*/\1/')
-[ "${deferred:-0}" -ge 1 ] 2> /dev/null || fail "no job was deferred"
-[ "$(cg_peak "$pc")" -lt $PLIMIT ] || fail "pool peak reached the limit"
-[ "$(cg_oom_kills "$pc")" -eq 0 ] || fail "OOM kill with the check"
+. "$ROOT/tests/integration/bindings.sh"
+bind_cacheapp go env MEMLIMIT=80% "$EX/cacheapp"
+bind_pool go pool.go env MEMLIMIT=80% "$EX/pool"

@@ -40,39 +40,6 @@ grep -q "skipped" "$B/unit.log" && fail "unit tests skipped with the library pre
 
 need_cgroup
 EX=$ROOT/bindings/python/examples
-LIMIT=$((256 << 20))
-new_cgroup py-cache-plain $LIMIT; plain=$CG_DIR
-cg_run "$plain" env LD_PRELOAD="$LIB" "$VPY" "$EX/cacheapp.py" > "$B/cache-plain.out" 2>/dev/null; rc_plain=$?
-new_cgroup py-cache-cb $LIMIT; cb=$CG_DIR
-cg_run "$cb" env LD_PRELOAD="$LIB" "$VPY" "$EX/cacheapp.py" --callback > "$B/cache-cb.out"; rc_cb=$?
-done_plain=$(grep -o '^imported [0-9]*' "$B/cache-plain.out" | tail -1 | grep -o '[0-9]*')
-echo "cache app without the callback: exit $rc_plain after importing ${done_plain:-0} of 200000 records, peak $(mib "$(cg_peak "$plain")"), oom_kill $(cg_oom_kills "$plain")"
-echo "cache app with the callback:    exit $rc_cb, peak $(mib "$(cg_peak "$cb")") of $(mib $LIMIT), oom_kill $(cg_oom_kills "$cb")"
-echo "   $(tail -1 "$B/cache-cb.out")"
-[ $rc_plain -eq 137 ] || fail "expected an OOM kill without the callback, got $rc_plain"
-[ "$(cg_oom_kills "$plain")" -ge 1 ] || fail "no oom_kill counted without the callback"
-[ "${done_plain:-0}" -lt 200000 ] || fail "the plain run imported everything"
-[ $rc_cb -eq 0 ] || fail "exit $rc_cb with the callback"
-grep -q "imported 200000 of 200000 records" "$B/cache-cb.out" || fail "incomplete import"
-rounds=$(tail -1 "$B/cache-cb.out" | sed -E 's/.* in ([0-9]+) callback rounds.*/\1/')
-[ "${rounds:-0}" -ge 1 ] 2> /dev/null || fail "no callback round"
-[ "$(cg_peak "$cb")" -lt $LIMIT ] || fail "peak reached the limit"
-[ "$(cg_oom_kills "$cb")" -eq 0 ] || fail "OOM kill with the callback"
-
-PLIMIT=$((192 << 20)); JOBS=600
-new_cgroup py-pool-plain $PLIMIT; pp=$CG_DIR
-cg_run "$pp" env LD_PRELOAD="$LIB" "$VPY" "$EX/pool.py" $JOBS > "$B/pool-plain.out" 2>/dev/null; rc_pp=$?
-new_cgroup py-pool-check $PLIMIT; pc=$CG_DIR
-cg_run "$pc" env LD_PRELOAD="$LIB" "$VPY" "$EX/pool.py" --check $JOBS > "$B/pool-check.out"; rc_pc=$?
-done_pp=$(grep -o '^written [0-9]*' "$B/pool-plain.out" | tail -1 | grep -o '[0-9]*')
-echo "pool without the check: exit $rc_pp after writing ${done_pp:-0} of $JOBS results, peak $(mib "$(cg_peak "$pp")"), oom_kill $(cg_oom_kills "$pp")"
-echo "pool with the check:    exit $rc_pc, peak $(mib "$(cg_peak "$pc")") of $(mib $PLIMIT), oom_kill $(cg_oom_kills "$pc")"
-echo "   $(tail -1 "$B/pool-check.out")"
-[ $rc_pp -eq 137 ] || fail "expected an OOM kill of the unchecked pool, got $rc_pp"
-[ "${done_pp:-0}" -lt $JOBS ] || fail "the unchecked pool finished"
-[ $rc_pc -eq 0 ] || fail "exit $rc_pc with the check"
-grep -q "^pool.py: $JOBS of $JOBS jobs done (0 missing" "$B/pool-check.out" || fail "not every job done exactly once"
-deferred=$(tail -1 "$B/pool-check.out" | sed -E 's/.* ([0-9]+) jobs deferred.*/\1/')
-[ "${deferred:-0}" -ge 1 ] 2> /dev/null || fail "no job was deferred"
-[ "$(cg_peak "$pc")" -lt $PLIMIT ] || fail "pool peak reached the limit"
-[ "$(cg_oom_kills "$pc")" -eq 0 ] || fail "OOM kill with the check"
+. "$ROOT/tests/integration/bindings.sh"
+bind_cacheapp py "$VPY" "$EX/cacheapp.py"
+bind_pool py pool.py "$VPY" "$EX/pool.py"
