@@ -205,6 +205,10 @@ int ml_reclaim_round(enum memlimit_level level) {
         pthread_mutex_unlock(&R.lock);
 
         size_t freed = fn(level, want, arg);
+        /* counted before the slot is released: once memlimit_unregister returns, its
+         * callback's calls are in memlimit_stats */
+        atomic_fetch_add(&calls, 1);
+        atomic_fetch_add(&bytes, freed);
 
         pthread_mutex_lock(&R.lock);
         e->busy = false;
@@ -215,8 +219,6 @@ int ml_reclaim_round(enum memlimit_level level) {
         }
         pthread_cond_broadcast(&R.idle);
         pthread_mutex_unlock(&R.lock);
-        atomic_fetch_add(&calls, 1);
-        atomic_fetch_add(&bytes, freed);
         round_freed += freed;
         called++;
     }
