@@ -66,7 +66,7 @@ static void *enomem(void) {
 
 static SLOW void *malloc_slow(size_t n, const void *caller) {
     if (unlikely(!ml_resolve())) return ml_boot_alloc(n, 16);
-    if (too_big(n) || !ml_core_admit_from(n, true, caller)) return enomem();
+    if (too_big(n) || !ml_hard_admit(n, true, caller)) return enomem();
     void *p = ml_next.malloc(n);
     if (unlikely(!p)) return enomem();
     ml_after_alloc(p, n, true);
@@ -93,7 +93,7 @@ EXPORT void free(void *p) {
 
 static SLOW void *calloc_slow(size_t a, size_t b, size_t n, const void *caller) {
     if (unlikely(!ml_resolve())) return ml_boot_alloc(n, 16); /* static: already zero */
-    if (too_big(n) || !ml_core_admit_from(n, true, caller)) return enomem();
+    if (too_big(n) || !ml_hard_admit(n, true, caller)) return enomem();
     void *p = ml_next.calloc(a, b);
     if (unlikely(!p)) return enomem();
     ml_after_alloc(p, n, true);
@@ -115,7 +115,7 @@ static SLOW void *realloc_slow(void *p, size_t n, size_t grow, const void *calle
         if (q && p) memcpy(q, p, ml_boot_size(p) < n ? ml_boot_size(p) : n);
         return q;
     }
-    if (too_big(n) || !ml_core_admit_from(grow, true, caller)) return enomem();
+    if (too_big(n) || !ml_hard_admit(grow, true, caller)) return enomem();
     if (ml_is_boot(p)) { /* moving a bootstrap block into the real allocator */
         void *q = ml_next.malloc(n ? n : 1);
         if (!q) return enomem();
@@ -171,7 +171,7 @@ enum aligned_kind { K_MEMALIGN, K_ALIGNED_ALLOC, K_VALLOC, K_PVALLOC };
 
 static SLOW void *aligned_slow(enum aligned_kind k, size_t al, size_t n, const void *caller) {
     if (unlikely(!ml_resolve())) return ml_boot_alloc(n, al);
-    if (too_big(n) || !ml_core_admit_from(n, true, caller)) return enomem();
+    if (too_big(n) || !ml_hard_admit(n, true, caller)) return enomem();
     void *p;
     switch (k) {
     case K_ALIGNED_ALLOC:
@@ -219,7 +219,7 @@ EXPORT int posix_memalign(void **out, size_t al, size_t n) {
         *out = p;
         return 0;
     }
-    if (too_big(n) || !ml_core_admit_from(n, true, CALLER)) {
+    if (too_big(n) || !ml_hard_admit(n, true, CALLER)) {
         errno = ENOMEM;
         return ENOMEM;
     }

@@ -26,7 +26,7 @@ static __attribute__((noinline, cold)) void *new_target(int v, size_t n, bool *o
 
 /* The slow path before an allocator-owned new; false when the hard limit refuses. */
 static __attribute__((noinline, cold)) bool account(size_t n) {
-    if (!ml_core_admit(n, true)) return false;
+    if (!ml_hard_admit(n, true, NULL)) return false;
     ml_after_alloc(NULL, n, true); /* the block comes later: not sampled */
     return true;
 }

@@ -19,7 +19,7 @@
 static __attribute__((noinline, cold)) void *mmap_slow(void *a, size_t l, int prot, int fl, int fd,
                                                        off_t o) {
     /* at the hard limit: refuse, never wait (allocators call mmap holding locks) */
-    if (!ml_core_admit(l, false)) {
+    if (!ml_hard_admit(l, false, NULL)) {
         errno = ENOMEM;
         return MAP_FAILED;
     }
@@ -53,7 +53,7 @@ EXPORT void *mremap(void *old, size_t ol, size_t nl, int fl, ...) {
     size_t grow = nl > ol ? nl - ol : 0;
     bool slow = grow && !ml_take_nosave(grow);
     /* only growth of what mmap would count may be refused */
-    if (slow && ml_core_hard_near(grow) && ml_vma_counts(old) && !ml_core_admit(grow, false)) {
+    if (slow && ml_hard_near(grow) && ml_vma_counts(old) && !ml_hard_admit(grow, false, NULL)) {
         errno = ENOMEM;
         return MAP_FAILED;
     }

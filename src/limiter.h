@@ -30,18 +30,6 @@ void ml_core_init(ml_lookup_fn lookup);
  * bytes. Keeps errno. */
 size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act);
 
-/* The hard limit (hardlimit.h), for preload/: may an allocation of n bytes made from
- * caller (a return address) proceed? */
-static inline bool ml_core_admit(size_t n, bool may_wait) {
-    return ml_hard_admit(n, may_wait, NULL);
-}
-static inline bool ml_core_admit_from(size_t n, bool may_wait, const void *caller) {
-    return ml_hard_admit(n, may_wait, caller);
-}
-static inline bool ml_core_hard_near(size_t n) {
-    return ml_hard_near(n);
-}
-
 /* What the hard limit asks of the core. */
 bool ml_core_ready(void);
 uint64_t ml_core_estimate(void);  /* the last sample plus every byte handed out since */
@@ -67,8 +55,6 @@ static inline bool ml_core_reached(void) {
 }
 int64_t ml_core_set_soft(int64_t bytes); /* < 0: only asks; returns the previous */
 void ml_core_stats(struct memlimit_stats *out);
-
-/* The budget a thread starts with before the core is ready: ML_CHUNK_MIN (level.h). */
 
 #pragma GCC visibility pop
 

@@ -230,6 +230,17 @@ static uint32_t live_find(uintptr_t p) {
     return slot;
 }
 
+/* A live block is gone (freed, or its address handed out again): its stack's counts,
+ * its filter bucket and its slot. Under the lock. */
+static void live_drop(uint32_t slot, const void *p) {
+    struct live *l = &P.live[slot];
+    struct stack *e = &P.stacks[l->stack];
+    e->live_n--;
+    e->live_b -= l->size;
+    filter_sub(p);
+    live_remove(slot);
+}
+
 static void record(void *p, size_t n) {
     void *raw[MAX_DEPTH + 8];
     int got = P.backtrace(raw, MAX_DEPTH + 8);
@@ -243,28 +254,20 @@ static void record(void *p, size_t n) {
     P.samples++;
     uint32_t s = stack_slot(pc, depth);
     uint32_t slot = live_find((uintptr_t)p);
-    struct live *l = &P.live[slot];
-    if (l->p) {
+    if (P.live[slot].p) {
         /* the allocator handed out an address we still hold (a free we did not see:
          * C++ delete of jemalloc or tcmalloc); the old block is gone */
-        struct stack *old = &P.stacks[l->stack];
-        old->live_n--;
-        old->live_b -= l->size;
+        live_drop(slot, p);
+        slot = live_find((uintptr_t)p);
     }
-    if (s == UINT32_MAX || (!l->p && P.nlive >= LIVE_MAX)) {
-        if (l->p) {
-            filter_sub(p);
-            live_remove(slot);
-        }
+    if (s == UINT32_MAX || P.nlive >= LIVE_MAX) {
         P.dropped++;
         unlock(mask);
         return;
     }
-    if (!l->p) { /* (a replaced entry keeps its count: same address, same bucket) */
-        P.nlive++;
-        filter_add(p);
-    }
-    *l = (struct live){.p = (uintptr_t)p, .stack = s, .size = n};
+    P.nlive++;
+    filter_add(p);
+    P.live[slot] = (struct live){.p = (uintptr_t)p, .stack = s, .size = n};
     struct stack *e = &P.stacks[s];
     e->alloc_n++;
     e->alloc_b += n;
@@ -304,14 +307,7 @@ bool ml_prof_maybe_sampled(const void *p) {
 static __attribute__((noinline)) void forget_sampled(void *p) {
     uint64_t mask = lock();
     uint32_t slot = live_find((uintptr_t)p);
-    struct live *l = &P.live[slot];
-    if (l->p) {
-        struct stack *e = &P.stacks[l->stack];
-        e->live_n--;
-        e->live_b -= l->size;
-        filter_sub(p);
-        live_remove(slot);
-    }
+    if (P.live[slot].p) live_drop(slot, p);
     unlock(mask);
 }
 

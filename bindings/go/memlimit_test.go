@@ -196,8 +196,9 @@ func TestPriorityOrder(t *testing.T) {
 	}
 }
 
-func TestUnregisterWaitsForTheRunningCall(t *testing.T) {
-	need(t)
+// slowCallbackRunning registers a callback that takes 300 ms and returns once it is
+// running; done tells when it has finished.
+func slowCallbackRunning(t *testing.T) (*Registration, *atomic.Bool) {
 	var started, done atomic.Bool
 	r, _ := Register(0, func(Level, uint64) uint64 {
 		started.Store(true)
@@ -209,6 +210,12 @@ func TestUnregisterWaitsForTheRunningCall(t *testing.T) {
 	if !churnUntil(10*time.Second, started.Load) {
 		t.Fatal("not called")
 	}
+	return r, &done
+}
+
+func TestUnregisterWaitsForTheRunningCall(t *testing.T) {
+	need(t)
+	r, done := slowCallbackRunning(t)
 	if err := r.Unregister(); err != nil {
 		t.Fatal(err)
 	}
@@ -227,17 +234,7 @@ func TestUnregisterWaitsForTheRunningCall(t *testing.T) {
 
 func TestConcurrentUnregisterWaitsToo(t *testing.T) {
 	need(t)
-	var started, done atomic.Bool
-	r, _ := Register(0, func(Level, uint64) uint64 {
-		started.Store(true)
-		time.Sleep(300 * time.Millisecond)
-		done.Store(true)
-		return 0
-	})
-	lowLimit(t)
-	if !churnUntil(10*time.Second, started.Load) {
-		t.Fatal("not called")
-	}
+	r, done := slowCallbackRunning(t)
 	var wg sync.WaitGroup
 	var early atomic.Int32
 	for i := 0; i < 3; i++ {
