@@ -219,9 +219,9 @@ static void write_iov(int fd, struct iovec *iov, int cnt, bool pipe_like) {
     int wfd = fd, own = -1;
     while (cnt) {
         /* A pipe whose reader stopped reading (the program's own stderr, say) must not
-         * block us: RWF_NOWAIT (pipes made by pipe(), Linux 5.8+) drops what does not
-         * fit. Where the kernel refuses it (a FIFO, an older kernel), the same pipe
-         * opened again non-blocking; a plain write only where neither works. */
+         * block us: RWF_NOWAIT (pipes made by pipe(); this machine's 6.18 kernel has it) drops what
+         * does not fit. Where the kernel refuses it (a FIFO, an older kernel), the same pipe opened
+         * again non-blocking; a plain write only where neither works. */
         ssize_t w = nowait ? (ssize_t)syscall(SYS_pwritev2, wfd, iov, cnt, -1L, -1L, RWF_NOWAIT)
                            : writev(wfd, iov, cnt);
         if (w < 0 && nowait && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {

@@ -370,7 +370,7 @@ static int freeback(void) {
     for (size_t i = 0; i < n; i++)
         if (i % 16) free(b[i]);
     double t0 = now_s();
-    while (rss_anon() > high / 2 && now_s() - t0 < 5)
+    while (rss_anon() > high / 2 && now_s() - t0 < 30)
         churn_small(0.01);
     uint64_t low = rss_anon();
     usleep(300000); /* the memlimit thread that trimmed may still be writing its line */
