@@ -235,17 +235,18 @@ static void *find_malloc(void *scope, struct obj *o) {
 static void *from_next(const char *name, bool c_name) {
     void *p;
     if (c_name && base_version) {
-        if ((p = dlvsym(next_scope, name, base_version)) && in_obj(p, &next_obj)) return p;
-        if (!strcmp(name, "aligned_alloc") && (p = dlvsym(next_scope, name, "GLIBC_2.16")) &&
-            in_obj(p, &next_obj))
+        /* aligned_alloc first at the version it was added in, on ports older than it */
+        bool aligned = !strcmp(name, "aligned_alloc");
+        if (aligned && (p = dlvsym(next_scope, name, "GLIBC_2.16")) && in_obj(p, &next_obj))
             return p;
+        if ((p = dlvsym(next_scope, name, base_version)) && in_obj(p, &next_obj)) return p;
     }
     p = dlsym(next_scope, name);
     return p && in_obj(p, &next_obj) ? p : NULL;
 }
 
-void *ml_next_lookup(const char *name) {
-    return next_obj.hi ? from_next(name, true) : NULL;
+void *ml_next_lookup(const char *name, bool glibc) {
+    return next_obj.hi ? from_next(name, glibc) : NULL;
 }
 
 bool ml_next_served_before(const char **malloc_by, const char **mmap_by) {

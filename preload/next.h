@@ -55,7 +55,7 @@ extern struct ml_next ml_next;
 bool ml_resolve(void);
 
 /* A symbol of the next allocator's own object, or NULL (for the trimmer). */
-void *ml_next_lookup(const char *name);
+void *ml_next_lookup(const char *name, bool glibc);
 
 /* True when the object that serves the program's malloc comes before us in its lookup
  * order (then our malloc is never called: allocations are not accounted): *malloc_by

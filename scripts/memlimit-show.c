@@ -35,7 +35,8 @@ static const char *get_plain(const char *name) {
     return getenv(name);
 }
 
-static void *lookup(const char *name) {
+static void *lookup(const char *name, bool glibc) {
+    (void)glibc; /* the default version is the one this program links */
     return dlsym(RTLD_DEFAULT, name);
 }
 

@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 
 const char *ml_parse_size(const char *s, struct ml_size *out) {
@@ -209,7 +210,9 @@ static bool set(struct ml_config *cfg, const struct option *o, const char *v, ch
 }
 
 int ml_config_load(struct ml_config *cfg, ml_getenv_fn get, ml_report_fn report) {
-    memset(cfg, 0, sizeof *cfg);
+    /* not the 20 KiB path store, read only through the pointers set with it: touching
+     * it would cost every process five pages */
+    memset(cfg, 0, offsetof(struct ml_config, store));
     char what[160];
     for (size_t i = 0; i < NOPTIONS; i++)
         if (options[i].def) set(cfg, &options[i], options[i].def, what, sizeof what);

@@ -42,7 +42,8 @@ struct ml_config {
     int profile_signal;            /* MEMLIMIT_PROFILE_SIGNAL: index into ml_profile_signals */
     const char *pressure_watch;    /* systemd's $MEMORY_PRESSURE_WATCH, NULL if unset */
     const char *pressure_write;    /* systemd's $MEMORY_PRESSURE_WRITE (base64), NULL if unset */
-    /* Where the strings above live: copied at load, because programs that set their
+    /* Where the strings above live (last: loading clears only what comes before): copied
+     * at load, because programs that set their
      * process title (redis, postgres, nginx) write over the environment strings. */
     char store[5][ML_CONFIG_PATH_MAX];
 };

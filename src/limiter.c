@@ -59,6 +59,7 @@ static struct {
     _Atomic uint64_t trims, trimmed_bytes;
 
     bool want_thread; /* kernel events need the memlimit thread even without callbacks */
+    _Atomic bool arenas_checked; /* cap_arenas ran */
 
     _Atomic uint64_t stall_until; /* a kernel stall report makes CRITICAL until then */
 } S = {.sampling = ATOMIC_FLAG_INIT, .trimming = ATOMIC_FLAG_INIT};
@@ -227,6 +228,19 @@ static enum memlimit_level take_sample(uint64_t now, uint64_t *usage) {
     return lv;
 }
 
+/* glibc's arenas capped once there is a limit, once per process: where the
+ * allocator's locks are not held (start-up, or a sample that may act). Returns the
+ * cap, 0 if none. */
+static int cap_arenas(void) {
+    if (atomic_exchange(&S.arenas_checked, true) || (!ml_limits_soft() && !ml_hard_get()))
+        return 0;
+    /* measured on tests/work/fragment: 2 arenas held an 8-thread pool at 140 MiB
+     * where glibc's default reached 269 MiB (jemalloc: 168 vs 304 MiB, no
+     * slowdown); trimming alone cannot keep up (docs/benchmarks.md) */
+    int arenas = (int)ml_decide_arenas();
+    return ml_trim_cap_arenas((unsigned)arenas, env_plain) ? arenas : 0;
+}
+
 /* Samples if the last sample is at least `every` old and no one else is sampling
  * (never waits), then acts on the level: wakes the reclaim thread, or without one
  * trims inline when may_act. Returns false if it did not sample. */
@@ -239,7 +253,9 @@ static bool try_sample(uint64_t now, uint64_t every, bool may_act) {
     give_sampler();
     bool running = ml_reclaim_running();
     if (lv >= MEMLIMIT_LEVEL_MODERATE && running) ml_reclaim_wake();
-    if (!may_act || running || in_vfork_child()) return true;
+    if (!may_act || in_vfork_child()) return true;
+    if (!atomic_load_explicit(&S.arenas_checked, memory_order_relaxed)) cap_arenas();
+    if (running) return true;
     /* the thread trims and calls back when it exists; without it, this thread, after
      * the forwarded call returned and holding nothing of ours */
     if (lv >= MEMLIMIT_LEVEL_MODERATE) trim_if_due(lv, false);
@@ -424,7 +440,12 @@ void ml_core_init(ml_lookup_fn lookup) {
     if (S.cfg.profile) ml_dump_init(&S.cfg);
     ml_periodic_init(&S.cfg);
 
-    ml_limits_init(&S.cfg);
+    /* Cgroup discovery (two /proc files and the limit files, ~25 system calls) waits
+     * for the first sample: a process that exits before its first budget runs out
+     * (a shell's /bin/true) never needs it. The start-up line shows its result, and
+     * a hard limit given as a percentage needs it before the first allocation. */
+    bool eager = S.cfg.trace || (S.cfg.hard.kind != ML_SIZE_UNSET && S.cfg.hard.kind != ML_SIZE_OFF);
+    ml_limits_init(&S.cfg, eager);
     ml_hard_set_wait(S.cfg.hard_wait_ms);
     /* MEMLIMIT_EVENTS: auto is on when a callback is registered (the thread exists
      * then anyway) or the scope is cgroup (other processes' growth must be seen) */
@@ -437,14 +458,7 @@ void ml_core_init(ml_lookup_fn lookup) {
     ml_reclaim_set_ops(&ops);
 
     ml_trim_init(lookup);
-    int arenas = 0;
-    if (ml_limits_soft() || ml_hard_get()) {
-        /* measured on tests/work/fragment: 2 arenas held an 8-thread pool at 140 MiB
-         * where glibc's default reached 269 MiB (jemalloc: 168 vs 304 MiB, no
-         * slowdown); trimming alone cannot keep up (see README, "How it works") */
-        arenas = (int)ml_decide_arenas();
-        if (!ml_trim_cap_arenas((unsigned)arenas, env_plain)) arenas = 0;
-    }
+    int arenas = eager ? cap_arenas() : 0;
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 
     if (S.cfg.trace) {
@@ -496,6 +510,12 @@ int64_t ml_core_set_soft(int64_t bytes) {
 }
 
 void ml_core_stats(struct memlimit_stats *out) {
+    /* the first discovery, if no sample ran yet; not on re-entry (the sampler's own
+     * periodic line, which comes after it) */
+    if (!ml_limits_ready() && atomic_load(&S.state) == ST_READY && take_sampler()) {
+        ml_limits_refresh_if_due(ml_now_ns());
+        give_sampler();
+    }
     memset(out, 0, sizeof *out);
     out->soft_limit = (int64_t)ml_limits_soft();
     ml_limits_stats(out);

@@ -17,6 +17,7 @@ static _Atomic uint64_t detected;  /* cgroup limit capped by MemTotal; ML_NO_LIM
 static _Atomic uint64_t cglimit;   /* cgroup files only */
 static _Atomic bool soft_explicit; /* MEMLIMIT bytes or memlimit_set_limit: not derived */
 static _Atomic uint64_t next_refresh_ns;
+static _Atomic bool discovered; /* the first discovery ran (start-up or first sample) */
 
 /* The published cgroup, copied whole under a spin flag: readers (stats, the thread)
  * are rare. memlimit_stats takes it on any thread, so signals are blocked while it
@@ -44,38 +45,58 @@ static void publish(const struct ml_cgroup *c) {
     atomic_store(&cglimit, c->cgroup_limit);
 }
 
-/* Takes new limits if they changed. Sampler only. */
-static void apply(const struct ml_cgroup *c) {
-    if (c->limit == atomic_load(&detected) && c->cgroup_limit == atomic_load(&cglimit)) return;
+/* Takes new limits if they changed; false if they did not. Sampler only. */
+static bool apply(const struct ml_cgroup *c) {
+    if (c->limit == atomic_load(&detected) && c->cgroup_limit == atomic_load(&cglimit))
+        return false;
     publish(c);
     ml_hard_set(ml_decide_hard(cfg, c));
-    if (atomic_load(&soft_explicit)) return;
+    if (atomic_load(&soft_explicit)) return true;
     /* memlimit_set_limit may run meanwhile, on any thread: it marks the limit explicit,
      * then stores it. A compare-and-swap never overwrites its value, and if it landed
      * between our check and the swap, its value is put back. */
     uint64_t old = atomic_load(&soft), s = ml_decide_soft(cfg, c);
-    if (!atomic_compare_exchange_strong(&soft, &old, s)) return;
+    if (!atomic_compare_exchange_strong(&soft, &old, s)) return true;
     if (atomic_load(&soft_explicit)) {
         uint64_t mine = s;
         atomic_compare_exchange_strong(&soft, &mine, old);
-        return;
+        return true;
     }
     if (cfg->trace && old != s) {
         char a[24], b[24], d[24];
         ml_log("limit changed: %s at %s, soft %s -> %s", ml_fmt_bytes(d, c->limit), c->source,
                ml_fmt_bytes(a, old), ml_fmt_bytes(b, s));
     }
+    return true;
 }
 
-void ml_limits_init(const struct ml_config *c) {
-    cfg = c;
+/* The first discovery, at start-up or deferred to the first sample. The limits
+ * before it are those of a process without a cgroup limit; apply derives anew only
+ * if discovery found one, so the cgroup (its paths, for the watch and stats) is
+ * published here either way. */
+static void discover_first(void) {
     ml_cgroup_discover_in("", &scratch, &work);
-    publish(&scratch);
     if (scratch.warning[0]) ml_log("%s", scratch.warning);
-    atomic_store(&soft, ml_decide_soft(cfg, &scratch));
-    atomic_store(&soft_explicit, cfg->soft.kind == ML_SIZE_BYTES);
-    ml_hard_set(ml_decide_hard(cfg, &scratch));
+    if (!apply(&scratch)) publish(&scratch);
     atomic_store(&next_refresh_ns, ml_now_ns() + (uint64_t)cfg->refresh_sec * 1000000000ULL);
+    atomic_store_explicit(&discovered, true, memory_order_release);
+}
+
+void ml_limits_init(const struct ml_config *c, bool now) {
+    cfg = c;
+    atomic_store(&soft_explicit, cfg->soft.kind == ML_SIZE_BYTES);
+    /* what derivation gives without a cgroup limit: an explicit MEMLIMIT or
+     * MEMLIMIT_HARD in bytes holds from the start */
+    scratch.limit = scratch.cgroup_limit = ML_NO_LIMIT;
+    atomic_store(&detected, ML_NO_LIMIT);
+    atomic_store(&cglimit, ML_NO_LIMIT);
+    atomic_store(&soft, ml_decide_soft(cfg, &scratch));
+    ml_hard_set(ml_decide_hard(cfg, &scratch));
+    if (now) discover_first();
+}
+
+bool ml_limits_ready(void) {
+    return atomic_load_explicit(&discovered, memory_order_acquire);
 }
 
 uint64_t ml_limits_soft(void) {
@@ -92,6 +113,10 @@ int64_t ml_limits_set_soft(int64_t bytes) {
 }
 
 void ml_limits_refresh_if_due(uint64_t now) {
+    if (!atomic_load_explicit(&discovered, memory_order_relaxed)) {
+        discover_first();
+        return;
+    }
     if (now < atomic_load(&next_refresh_ns)) return;
     atomic_store(&next_refresh_ns, now + (uint64_t)cfg->refresh_sec * 1000000000ULL);
     ml_cgroup_discover_in("", &scratch, &work);
@@ -103,6 +128,10 @@ void ml_limits_refresh_soon(void) {
 }
 
 void ml_limits_reread(void) {
+    if (!atomic_load_explicit(&discovered, memory_order_relaxed)) {
+        discover_first();
+        return;
+    }
     memcpy(&scratch, &cg, sizeof scratch); /* the sampler is the only writer */
     /* a file that went away: the cgroup was removed or the process moved */
     if (!ml_cgroup_reread(&scratch)) ml_cgroup_discover_in("", &scratch, &work);

@@ -18,9 +18,13 @@
 /* internal: never exported, and called without the PLT/GOT */
 #pragma GCC visibility push(hidden)
 
-/* At start-up: discovers, derives, and says what discovery warned about. cfg must
- * outlive the process (the core's configuration). */
-void ml_limits_init(const struct ml_config *cfg);
+/* At start-up. now: discovers, derives, and says what discovery warned about;
+ * otherwise the first sample does (ml_limits_refresh_if_due), and until then the
+ * limits are those without a cgroup limit. cfg must outlive the process (the
+ * core's configuration). */
+void ml_limits_init(const struct ml_config *cfg, bool now);
+/* The first discovery has run: stats, the watch and the start-up line need it. */
+bool ml_limits_ready(void);
 
 uint64_t ml_limits_soft(void);   /* 0: none */
 uint64_t ml_limits_cgroup(void); /* the cgroup files' limit; ML_NO_LIMIT if none */

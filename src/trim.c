@@ -19,18 +19,18 @@ static const char *const names[] = {"glibc", "jemalloc", "tcmalloc", "mimalloc",
 
 void ml_trim_init(ml_lookup_fn lookup) {
     /* the allocator's own entry points, found in the object that serves malloc */
-    if ((je_mallctl = (int (*)(const char *, void *, size_t *, void *, size_t))lookup("mallctl")))
+    if ((je_mallctl = (int (*)(const char *, void *, size_t *, void *, size_t))lookup("mallctl", false)))
         alloc_kind = ML_ALLOC_JEMALLOC;
-    else if ((tc_release = (void (*)(void))lookup("MallocExtension_ReleaseFreeMemory"))) {
+    else if ((tc_release = (void (*)(void))lookup("MallocExtension_ReleaseFreeMemory", false))) {
         alloc_kind = ML_ALLOC_TCMALLOC;
-        tc_property = (int (*)(const char *, size_t *))lookup("MallocExtension_GetNumericProperty");
-    } else if ((mi_collect = (void (*)(bool))lookup("mi_collect")))
+        tc_property = (int (*)(const char *, size_t *))lookup("MallocExtension_GetNumericProperty", false);
+    } else if ((mi_collect = (void (*)(bool))lookup("mi_collect", false)))
         alloc_kind = ML_ALLOC_MIMALLOC;
-    else if ((glibc_trim = (int (*)(size_t))lookup("malloc_trim"))) {
+    else if ((glibc_trim = (int (*)(size_t))lookup("malloc_trim", true))) {
         alloc_kind = ML_ALLOC_GLIBC;
-        glibc_mallopt = (int (*)(int, int))lookup("mallopt");
+        glibc_mallopt = (int (*)(int, int))lookup("mallopt", true);
         /* glibc 2.33; older ones have only mallinfo, whose int fields wrap */
-        glibc_mallinfo2 = (struct mallinfo2(*)(void))lookup("mallinfo2");
+        glibc_mallinfo2 = (struct mallinfo2(*)(void))lookup("mallinfo2", true);
     } else
         alloc_kind = ML_ALLOC_OTHER;
 }

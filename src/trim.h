@@ -18,8 +18,11 @@ enum ml_allocator {
     ML_ALLOC_OTHER
 };
 
-/* Finds a symbol in the allocator that serves this process's malloc (not elsewhere). */
-typedef void *(*ml_lookup_fn)(const char *name);
+/* Finds a symbol in the allocator that serves this process's malloc (not elsewhere).
+ * glibc: a name the C library also defines, with a symbol version; the others are
+ * looked up without one (a failed lookup costs the dynamic linker ~1,500
+ * instructions, in every process). */
+typedef void *(*ml_lookup_fn)(const char *name, bool glibc);
 
 void ml_trim_init(ml_lookup_fn lookup);
 const char *ml_trim_allocator_name(void);
