@@ -11,6 +11,7 @@
 #include "watch.h"
 #include "log.h"
 #include "trim.h"
+#include "usage.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -126,7 +127,10 @@ int main(int argc, char **argv) {
     unsigned arenas = 0;
     if ((soft || hard) && ml_trim_cap_arenas(ml_decide_arenas(), get_plain))
         arenas = ml_decide_arenas();
-    const char *scope = cfg.scope == ML_SCOPE_CGROUP ? "cgroup" : "process";
+    bool by_cgroup = ml_decide_by_cgroup(cfg.scope, &cg, cfg.soft.kind == ML_SIZE_BYTES);
+    const char *scope = ml_scope_name(cfg.scope, by_cgroup);
+    char usage_dir[ML_PATH_MAX];
+    ml_usage_dir(&cg, usage_dir, sizeof usage_dir);
     char sources[3 * ML_PATH_MAX + 160];
     describe_sources(sources, sizeof sources, &cg, root, &cfg);
     /* memory.high is one of the limit files on v2; say which, if any */
@@ -209,9 +213,12 @@ int main(int argc, char **argv) {
                ml_fmt_bytes(b, hard));
     else
         printf("hard limit:       off\n");
-    printf("scope:            %s (%s)\n", scope,
-           cfg.scope == ML_SCOPE_CGROUP ? "the whole cgroup's working set"
-                                        : "this process's resident anonymous memory");
+    if (by_cgroup)
+        printf("scope:            %s (the working set of %s: its charge less inactive file "
+               "cache)\n",
+               scope, usage_dir);
+    else
+        printf("scope:            %s (this process's resident anonymous memory)\n", scope);
     if (arenas)
         printf("allocator:        %s (arenas would be capped at %u)\n", alloc, arenas);
     else

@@ -106,7 +106,7 @@ static const struct option options[] = {
     {"MEMLIMIT", OPT_SIZE, OFF(soft), NULL, 0, 0, NULL, 0},
     {"MEMLIMIT_HARD", OPT_SIZE, OFF(hard), NULL, 0, 0, NULL, 0},
     {"MEMLIMIT_HARD_WAIT", OPT_COUNT, OFF(hard_wait_ms), "ms", 0, 1000, "5", 0},
-    {"MEMLIMIT_SCOPE", OPT_CHOICE, OFF(scope), "process|cgroup", 0, 0, "process", 0},
+    {"MEMLIMIT_SCOPE", OPT_CHOICE, OFF(scope), "auto|process|cgroup", 0, 0, "auto", 0},
     {"MEMLIMIT_EVENTS", OPT_CHOICE, OFF(events), "auto|on|off", 0, 0, "auto", 0},
     {"MEMLIMIT_TRACE", OPT_CHOICE, OFF(trace), "0|1|2", 0, 0, "0", 0},
     {"MEMLIMIT_TRACE_INTERVAL", OPT_COUNT, OFF(trace_interval_ms), "ms", 10, 3600000, "1000", 0},

@@ -19,7 +19,8 @@ struct ml_size {
     uint32_t milli_percent; /* ML_SIZE_PERCENT: 80% is 80000 */
 };
 
-enum ml_scope { ML_SCOPE_PROCESS, ML_SCOPE_CGROUP };
+/* MEMLIMIT_SCOPE; the order of its choices in the option table */
+enum ml_scope { ML_SCOPE_AUTO, ML_SCOPE_PROCESS, ML_SCOPE_CGROUP };
 enum ml_events { ML_EVENTS_AUTO, ML_EVENTS_ON, ML_EVENTS_OFF };
 
 #define ML_CONFIG_PATH_MAX 4096 /* PATH_MAX */

@@ -60,3 +60,42 @@ unsigned ml_decide_arenas(void) {
     int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 2;
     return cpus < 2 ? 2 : (unsigned)cpus;
 }
+
+bool ml_decide_by_cgroup(enum ml_scope scope, const struct ml_cgroup *cg, bool soft_explicit) {
+    if (scope == ML_SCOPE_CGROUP) return cg->version != 0;
+    return scope == ML_SCOPE_AUTO && cg->version != 0 && cg->from == ML_FROM_CGROUP &&
+           !soft_explicit;
+}
+
+uint64_t ml_decide_share(uint64_t want, uint64_t own, uint64_t usage) {
+    const uint64_t floor = 1u << 20;
+    if (!usage || own >= usage) return want;
+    uint64_t s = (uint64_t)((unsigned __int128)want * own / usage);
+    if (s < floor) s = want < floor ? want : floor;
+    return s;
+}
+
+uint64_t ml_decide_wait_ns(uint64_t usage, uint64_t next_mark, uint64_t rate, uint64_t assumed,
+                           uint64_t base) {
+    const uint64_t least = 1000000; /* 1 ms */
+    if (!next_mark) return base;
+    if (usage >= next_mark) return least;
+    uint64_t room = next_mark - usage, t = base;
+    /* a quarter of the time the observed growth needs to get there, in ns */
+    if (rate) {
+        unsigned __int128 ns = (unsigned __int128)room * 250000000u / rate;
+        if (ns < t) t = (uint64_t)ns;
+    }
+    /* growth no sample saw yet (another process starting): at `assumed` bytes/s */
+    if (assumed) {
+        unsigned __int128 ns = (unsigned __int128)room * 1000000000u / assumed;
+        if (ns < t) t = (uint64_t)ns;
+    }
+    return t < least ? least : t;
+}
+
+const char *ml_scope_name(enum ml_scope scope, bool by_cgroup) {
+    if (scope == ML_SCOPE_CGROUP) return "cgroup";
+    if (scope == ML_SCOPE_PROCESS) return "process";
+    return by_cgroup ? "auto (cgroup)" : "auto (process)";
+}

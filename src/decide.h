@@ -5,6 +5,7 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,31 @@ uint64_t ml_decide_hard(const struct ml_config *cfg, const struct ml_cgroup *cg)
 /* "soft 172.8MiB (90% of cgroup v1 memory.limit_in_bytes 192.0MiB at /sys/...)" */
 void ml_describe_soft(char *out, size_t cap, const struct ml_config *cfg,
                       const struct ml_cgroup *cg, uint64_t soft);
+
+/* What usage is compared with the limits. The cgroup's working set (its charge less
+ * inactive file cache, what the OOM killer weighs) with scope cgroup, and with scope
+ * auto whenever a cgroup limit is the one in force and the soft limit derives from
+ * it; otherwise (scope process, no cgroup limit, MEMLIMIT or memlimit_set_limit in
+ * bytes: a per-process budget) this process's resident anonymous memory. */
+bool ml_decide_by_cgroup(enum ml_scope scope, const struct ml_cgroup *cg, bool soft_explicit);
+
+/* "auto (cgroup)", "process", ...: the scope and, for auto, what it measures */
+const char *ml_scope_name(enum ml_scope scope, bool by_cgroup);
+
+/* A callback's share of what a round wants freed when usage is the cgroup's: the
+ * excess in proportion to this process's own resident memory, so N processes do not
+ * each free the whole excess. At least 1 MiB (unless the excess is smaller): a
+ * process whose own figure is small may still hold a cache. */
+uint64_t ml_decide_share(uint64_t want, uint64_t own, uint64_t usage);
+
+/* How long the memlimit thread may sleep before it samples again: base (0.5 s idle,
+ * 5 ms at MODERATE and above), shortened to a quarter of the time usage needs at its
+ * recent growth rate (bytes per second) to reach the next mark (the soft limit, then
+ * the limit beyond it), and to the time it needs at `assumed` bytes per second
+ * (growth not seen yet); at least 1 ms. Kernel thresholds do this on cgroup v1; v2
+ * has none. */
+uint64_t ml_decide_wait_ns(uint64_t usage, uint64_t next_mark, uint64_t rate, uint64_t assumed,
+                           uint64_t base);
 
 /* How many allocator arenas to allow when a limit is set: one per CPU this process
  * may run on, at least 2. */

@@ -58,7 +58,7 @@ static struct {
     struct ml_trim_policy trim_policy; /* only touched by the holder of `trimming` */
     _Atomic uint64_t trims, trimmed_bytes;
 
-    bool want_thread; /* kernel events need the memlimit thread even without callbacks */
+    bool want_thread;            /* kernel events need the memlimit thread even without callbacks */
     _Atomic bool arenas_checked; /* cap_arenas ran */
 
     _Atomic uint64_t stall_until; /* a kernel stall report makes CRITICAL until then */
@@ -79,19 +79,30 @@ static const char *env_plain(const char *name) {
     return getenv(name);
 }
 
-static uint64_t read_usage(void) {
-    static atomic_bool warned;
+/* this thread holds the sampling flag (below) */
+static __thread bool tl_sampler __attribute__((tls_model("initial-exec")));
+
+static uint64_t read_usage(uint64_t now) {
+    static atomic_bool warned, fell_back;
     int err = 0;
-    uint64_t u =
-        S.cfg.scope == ML_SCOPE_CGROUP ? ml_limits_cgroup_usage(&err) : ml_usage_process(&err);
+    bool cgroup = ml_limits_by_cgroup();
+    uint64_t u = cgroup ? ml_limits_cgroup_usage(now, tl_sampler, &err) : ml_usage_process(&err);
+    if (err && cgroup && S.cfg.scope == ML_SCOPE_AUTO) {
+        /* scope auto: this process's own figure while the cgroup's cannot be read */
+        if (!atomic_exchange(&fell_back, true))
+            ml_log("cannot read the cgroup's memory usage: %s; measuring this process only",
+                   strerrordesc_np(err));
+        err = 0;
+        cgroup = false;
+        u = ml_usage_process(&err);
+    }
     /* No /proc (a chroot, a sandbox), a vanished cgroup, no descriptors left: usage
      * reads as 0, so nothing is trimmed and the hard limit refuses only a request
      * larger than itself. Said once, as the user must know. */
     if (err && !atomic_exchange(&warned, true))
         ml_log("cannot read %s: %s; usage counts as 0 while it cannot be read (no trims; "
                "the hard limit refuses only a request above it)",
-               S.cfg.scope == ML_SCOPE_CGROUP ? "the cgroup's usage" : "/proc/self/statm",
-               strerrordesc_np(err));
+               cgroup ? "the cgroup's usage" : "/proc/self/statm", strerrordesc_np(err));
     return u;
 }
 
@@ -116,7 +127,6 @@ static enum memlimit_level update_level(uint64_t usage) {
  * allocator's locks (mmap), and the holder may be writing to a slow log or metrics
  * file. Only the memlimit thread waits (take_sampler). Nothing that calls into the
  * allocator runs while it is held. */
-static __thread bool tl_sampler __attribute__((tls_model("initial-exec")));
 
 static bool try_take_sampler(void) {
     if (tl_sampler || atomic_flag_test_and_set_explicit(&S.sampling, memory_order_acquire))
@@ -159,15 +169,20 @@ static uint64_t trim_enough(void) {
 
 /* The caller holds `trimming` and nothing else of ours. */
 static void trim(uint64_t now, const char *why, bool thread) {
-    uint64_t before = read_usage(), cpu0 = thread_cpu_ns();
+    /* What the trim gave back is judged by this process's own figure: the cgroup's
+     * also moves with its other processes, and a trim that seemed to free nothing
+     * would back off while they grow. */
+    bool cg = ml_limits_by_cgroup();
+    uint64_t before = read_usage(now), own0 = cg ? ml_usage_process(NULL) : before;
+    uint64_t cpu0 = thread_cpu_ns();
     if (!ml_trim_now()) return;
     /* The rate limit charges the CPU the trim used: with more runnable threads than
      * cores, the trimming thread is preempted mid-walk and its wall time says more
      * about the scheduler than about the trim. */
     uint64_t cpu = thread_cpu_ns() - cpu0;
     uint64_t done = ml_now_ns(), took = done - now;
-    uint64_t after = read_usage();
-    uint64_t freed = before > after ? before - after : 0;
+    uint64_t after = read_usage(done), own1 = cg ? ml_usage_process(NULL) : after;
+    uint64_t freed = own0 > own1 ? own0 - own1 : 0;
     uint64_t free_after = ML_TRIM_FREE_UNKNOWN;
     if (!ml_trim_free_bytes(&free_after, !thread)) free_after = ML_TRIM_FREE_UNKNOWN;
     ml_trim_policy_update(&S.trim_policy, done, cpu, freed >= trim_enough(), free_after);
@@ -214,7 +229,7 @@ static void trim_if_due(enum memlimit_level lv, bool thread) {
 static enum memlimit_level take_sample(uint64_t now, uint64_t *usage) {
     ml_limits_refresh_if_due(now);
     uint64_t pending = atomic_load(&S.unsampled);
-    uint64_t u = read_usage();
+    uint64_t u = read_usage(now);
     atomic_fetch_sub(&S.unsampled, pending);
     atomic_store(&S.usage, u);
     atomic_store(&S.last_sample_ns, now);
@@ -232,8 +247,7 @@ static enum memlimit_level take_sample(uint64_t now, uint64_t *usage) {
  * allocator's locks are not held (start-up, or a sample that may act). Returns the
  * cap, 0 if none. */
 static int cap_arenas(void) {
-    if (atomic_exchange(&S.arenas_checked, true) || (!ml_limits_soft() && !ml_hard_get()))
-        return 0;
+    if (atomic_exchange(&S.arenas_checked, true) || (!ml_limits_soft() && !ml_hard_get())) return 0;
     /* measured on tests/work/fragment: 2 arenas held an 8-thread pool at 140 MiB
      * where glibc's default reached 269 MiB (jemalloc: 168 vs 304 MiB, no
      * slowdown); trimming alone cannot keep up (docs/benchmarks.md) */
@@ -307,6 +321,34 @@ static uint64_t op_target(enum memlimit_level lv) {
     return t == UINT64_MAX ? 0 : t;
 }
 
+/* Usage is the cgroup's: this process's share of what a round wants freed. */
+static uint64_t op_share(uint64_t want, uint64_t usage) {
+    return ml_limits_by_cgroup() ? ml_decide_share(want, ml_usage_process(NULL), usage) : want;
+}
+
+/* Growth the thread sees between its passes (other processes in the cgroup, pages
+ * no allocation of ours made) shortens its sleep: cgroup v2 has no usage thresholds
+ * to wake it. Near-free far from the limit: 0.5 s when a quarter of the headroom
+ * would take that long at ML_ASSUMED_RATE. The thread's own state. */
+#define ML_ASSUMED_RATE (4ULL << 30) /* bytes/s: one thread faulting in fresh pages */
+static uint64_t op_wait(uint64_t base) {
+    static uint64_t last_u, last_ns, rate;
+    if (!ml_limits_by_cgroup()) return base; /* our own growth passes the slow path */
+    uint64_t now = ml_now_ns(), u = atomic_load(&S.usage);
+    if (last_ns && now > last_ns) {
+        uint64_t inst =
+            u > last_u ? (uint64_t)((unsigned __int128)(u - last_u) * 1000000000u / (now - last_ns))
+                       : 0;
+        rate = rate / 2 + inst / 2;
+    }
+    last_u = u;
+    last_ns = now;
+    uint64_t soft = ml_limits_soft(), hard = ml_hard_get(), cgl = ml_limits_cgroup();
+    uint64_t mark = soft;
+    if (!soft || u >= soft) mark = hard ? hard : cgl != ML_NO_LIMIT ? cgl : 0;
+    return ml_decide_wait_ns(u, mark, rate, ML_ASSUMED_RATE, base);
+}
+
 static void op_trim(enum memlimit_level lv) {
     trim_if_due(lv, true); /* the memlimit thread: its stack is ours */
 }
@@ -350,6 +392,8 @@ static void op_fired(const struct pollfd *fds, int n) {
 
 static const struct ml_reclaim_ops reclaim_ops = {.measure = op_measure,
                                                   .target = op_target,
+                                                  .share = op_share,
+                                                  .wait = op_wait,
                                                   .trim = op_trim,
                                                   .events = op_events,
                                                   .fired = op_fired};
@@ -444,7 +488,8 @@ void ml_core_init(ml_lookup_fn lookup) {
      * for the first sample: a process that exits before its first budget runs out
      * (a shell's /bin/true) never needs it. The start-up line shows its result, and
      * a hard limit given as a percentage needs it before the first allocation. */
-    bool eager = S.cfg.trace || (S.cfg.hard.kind != ML_SIZE_UNSET && S.cfg.hard.kind != ML_SIZE_OFF);
+    bool eager =
+        S.cfg.trace || (S.cfg.hard.kind != ML_SIZE_UNSET && S.cfg.hard.kind != ML_SIZE_OFF);
     ml_limits_init(&S.cfg, eager);
     ml_hard_set_wait(S.cfg.hard_wait_ms);
     /* MEMLIMIT_EVENTS: auto is on when a callback is registered (the thread exists
@@ -469,8 +514,7 @@ void ml_core_init(ml_lookup_fn lookup) {
         char hard[40] = "off", hb[24];
         if (ml_hard_get()) ml_fmt(hard, sizeof hard, "%s", ml_fmt_bytes(hb, ml_hard_get()));
         ml_log("%s, hard %s, scope %s, allocator %s%s", soft, hard,
-               S.cfg.scope == ML_SCOPE_CGROUP ? "cgroup" : "process", ml_trim_allocator_name(),
-               cap);
+               ml_scope_name(S.cfg.scope, ml_limits_by_cgroup()), ml_trim_allocator_name(), cap);
     }
     atomic_store_explicit(&S.state, ST_READY, memory_order_release);
     errno = saved;

@@ -17,7 +17,8 @@ static _Atomic uint64_t detected;  /* cgroup limit capped by MemTotal; ML_NO_LIM
 static _Atomic uint64_t cglimit;   /* cgroup files only */
 static _Atomic bool soft_explicit; /* MEMLIMIT bytes or memlimit_set_limit: not derived */
 static _Atomic uint64_t next_refresh_ns;
-static _Atomic bool discovered; /* the first discovery ran (start-up or first sample) */
+static _Atomic bool discovered;      /* the first discovery ran (start-up or first sample) */
+static _Atomic int detected_version; /* the cgroup's: 0 none, 1, 2 */
 
 /* The published cgroup, copied whole under a spin flag: readers (stats, the thread)
  * are rare. memlimit_stats takes it on any thread, so signals are blocked while it
@@ -37,18 +38,49 @@ static void cg_unlock(void) {
 static struct ml_cgroup scratch;
 static struct ml_cg_work work;
 
+/* What usage is measured (ml_decide_by_cgroup) and, for the cgroup, from where.
+ * The sampler writes the directory; a trim on another thread reads it too, so it is
+ * a sequence lock (odd while written; a reader copies and checks). The inactive
+ * file cache is read by the sampler every ML_STAT_EVERY_NS. */
+static _Atomic bool by_cgroup;
+static _Atomic unsigned dir_seq;
+static char usage_dir[ML_PATH_MAX];
+static _Atomic uint64_t inactive, inactive_ns;
+#define ML_STAT_EVERY_NS (10ULL * 1000000)
+
+static void choose_usage(const struct ml_cgroup *c) {
+    atomic_store(&by_cgroup, ml_decide_by_cgroup(cfg->scope, c, atomic_load(&soft_explicit)));
+    atomic_fetch_add(&dir_seq, 1);
+    ml_usage_dir(c, usage_dir, sizeof usage_dir);
+    atomic_fetch_add(&dir_seq, 1);
+    atomic_store(&inactive_ns, 0);
+}
+
+static void read_usage_dir(char *out) {
+    for (;;) {
+        unsigned s = atomic_load_explicit(&dir_seq, memory_order_acquire);
+        if (s & 1) continue;
+        memcpy(out, usage_dir, ML_PATH_MAX);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&dir_seq, memory_order_relaxed) == s) return;
+    }
+}
+
 static void publish(const struct ml_cgroup *c) {
     cg_lock();
     memcpy(&cg, c, sizeof *c);
     cg_unlock();
+    atomic_store(&detected_version, c->version);
     atomic_store(&detected, c->limit);
     atomic_store(&cglimit, c->cgroup_limit);
+    choose_usage(c);
 }
 
 /* Takes new limits if they changed; false if they did not. Sampler only. */
 static bool apply(const struct ml_cgroup *c) {
-    if (c->limit == atomic_load(&detected) && c->cgroup_limit == atomic_load(&cglimit))
-        return false;
+    if (c->limit == atomic_load(&detected) && c->cgroup_limit == atomic_load(&cglimit) &&
+        c->from == cg.from && !strcmp(c->dir, cg.dir) && !strcmp(c->source, cg.source))
+        return false; /* cg: the sampler's own, read without the lock */
     publish(c);
     ml_hard_set(ml_decide_hard(cfg, c));
     if (atomic_load(&soft_explicit)) return true;
@@ -62,7 +94,7 @@ static bool apply(const struct ml_cgroup *c) {
         atomic_compare_exchange_strong(&soft, &mine, old);
         return true;
     }
-    if (cfg->trace && old != s) {
+    if (cfg->trace && old != s && atomic_load(&discovered)) { /* the first is no change */
         char a[24], b[24], d[24];
         ml_log("limit changed: %s at %s, soft %s -> %s", ml_fmt_bytes(d, c->limit), c->source,
                ml_fmt_bytes(a, old), ml_fmt_bytes(b, s));
@@ -108,7 +140,8 @@ uint64_t ml_limits_cgroup(void) {
 
 int64_t ml_limits_set_soft(int64_t bytes) {
     if (bytes < 0) return (int64_t)atomic_load(&soft);
-    atomic_store(&soft_explicit, true); /* first: see apply */
+    atomic_store(&soft_explicit, true);                                      /* first: see apply */
+    if (cfg && cfg->scope == ML_SCOPE_AUTO) atomic_store(&by_cgroup, false); /* its own budget */
     return (int64_t)atomic_exchange(&soft, (uint64_t)bytes);
 }
 
@@ -138,8 +171,23 @@ void ml_limits_reread(void) {
     apply(&scratch);
 }
 
-uint64_t ml_limits_cgroup_usage(int *err) {
-    return ml_usage_cgroup(&cg, err);
+bool ml_limits_by_cgroup(void) {
+    return atomic_load_explicit(&by_cgroup, memory_order_relaxed);
+}
+
+uint64_t ml_limits_cgroup_usage(uint64_t now, bool sampler, int *err) {
+    char dir[ML_PATH_MAX];
+    read_usage_dir(dir);
+    int version = atomic_load(&detected_version);
+    uint64_t charge = ml_usage_cgroup_charge(dir, version, err);
+    if (err && *err) return 0;
+    uint64_t at = atomic_load(&inactive_ns), in = atomic_load(&inactive);
+    if (sampler && (!at || now - at >= ML_STAT_EVERY_NS)) {
+        in = ml_usage_cgroup_inactive(dir, version);
+        atomic_store(&inactive, in);
+        atomic_store(&inactive_ns, now);
+    }
+    return charge > in ? charge - in : 0;
 }
 
 void ml_limits_watch_view(struct ml_watch_view *v, char *dir, char *v2dir) {

@@ -37,8 +37,12 @@ int64_t ml_limits_set_soft(int64_t bytes);
 void ml_limits_refresh_if_due(uint64_t now);
 void ml_limits_refresh_soon(void);
 void ml_limits_reread(void);
-/* Sampler only: the cgroup's working set (scope cgroup), 0 and *err if unreadable. */
-uint64_t ml_limits_cgroup_usage(int *err);
+/* Usage is the cgroup's working set, not this process's (ml_decide_by_cgroup). */
+bool ml_limits_by_cgroup(void);
+/* The working set of the cgroup whose limit is in force, 0 and *err if the charge is
+ * unreadable. The sampler also reads memory.stat, at most every 10 ms; others (a
+ * trim measuring itself) use its last figure. */
+uint64_t ml_limits_cgroup_usage(uint64_t now, bool sampler, int *err);
 
 /* The cgroup for the kernel-event watch, with the usage thresholds wanted on v1;
  * dir and v2dir (ML_PATH_MAX each) receive the paths. Any thread. */

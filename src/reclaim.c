@@ -190,6 +190,7 @@ int ml_reclaim_round(enum memlimit_level level) {
         size_t want = usage > target ? (size_t)(usage - target) : 0;
         if (level >= MEMLIMIT_LEVEL_SOFT && want == 0) break; /* under the target: done */
         if (level == MEMLIMIT_LEVEL_MODERATE) want = 0;       /* informational */
+        if (want && R.ops.share) want = (size_t)R.ops.share(want, usage);
         pthread_mutex_lock(&R.lock);
         struct entry *e = NULL;
         for (int k = 0; k < ML_MAX_CALLBACKS && !e; k++)
@@ -305,6 +306,7 @@ static void *thread_main(void *unused) {
         atomic_fetch_add(&round_seq, 1);
         futex_wake(&round_seq);
         uint64_t wait = lv >= MEMLIMIT_LEVEL_MODERATE ? BUSY_WAIT_NS : IDLE_WAIT_NS;
+        if (R.ops.wait) wait = R.ops.wait(wait);
         struct pollfd fds[ML_RECLAIM_MAX_FDS];
         int n = R.ops.events ? R.ops.events(fds, ML_RECLAIM_MAX_FDS, lost) : 0;
         int fd = n > 0 ? fds[0].fd : -1;

@@ -26,6 +26,8 @@ int ml_reclaim_unregister(int handle);
 struct ml_reclaim_ops {
     uint64_t (*measure)(enum memlimit_level *level); /* a fresh sample and its level */
     uint64_t (*target)(enum memlimit_level level);   /* usage a round aims below */
+    uint64_t (*share)(uint64_t want, uint64_t usage); /* this process's part of want */
+    uint64_t (*wait)(uint64_t base);                  /* the thread's next sleep, at most base */
     void (*trim)(enum memlimit_level level);         /* allocator trim, rate-limited */
     bool trace; /* one line per round that called someone (MEMLIMIT_TRACE) */
     /* Called by the thread before it sleeps: descriptors to poll, how many (0: sleep

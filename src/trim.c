@@ -15,15 +15,23 @@ static int (*glibc_mallopt)(int, int);
 static struct mallinfo2 (*glibc_mallinfo2)(void);
 static int (*tc_property)(const char *, size_t *);
 
+static unsigned je_narenas; /* jemalloc's arenas at start-up, 0 if unknown */
+
 static const char *const names[] = {"glibc", "jemalloc", "tcmalloc", "mimalloc", "unknown"};
 
 void ml_trim_init(ml_lookup_fn lookup) {
     /* the allocator's own entry points, found in the object that serves malloc */
-    if ((je_mallctl = (int (*)(const char *, void *, size_t *, void *, size_t))lookup("mallctl", false)))
+    if ((je_mallctl =
+             (int (*)(const char *, void *, size_t *, void *, size_t))lookup("mallctl", false))) {
         alloc_kind = ML_ALLOC_JEMALLOC;
-    else if ((tc_release = (void (*)(void))lookup("MallocExtension_ReleaseFreeMemory", false))) {
+        /* asked here, on the main thread's stack: capping comes later, maybe on an
+         * application thread with a small stack, and mallctl runs deep */
+        size_t sz = sizeof je_narenas;
+        if (je_mallctl("arenas.narenas", &je_narenas, &sz, NULL, 0) != 0) je_narenas = 0;
+    } else if ((tc_release = (void (*)(void))lookup("MallocExtension_ReleaseFreeMemory", false))) {
         alloc_kind = ML_ALLOC_TCMALLOC;
-        tc_property = (int (*)(const char *, size_t *))lookup("MallocExtension_GetNumericProperty", false);
+        tc_property =
+            (int (*)(const char *, size_t *))lookup("MallocExtension_GetNumericProperty", false);
     } else if ((mi_collect = (void (*)(bool))lookup("mi_collect", false)))
         alloc_kind = ML_ALLOC_MIMALLOC;
     else if ((glibc_trim = (int (*)(size_t))lookup("malloc_trim", true))) {
@@ -48,11 +56,7 @@ bool ml_trim_cap_arenas(unsigned n, const char *(*getenv_fn)(const char *)) {
     }
     if (alloc_kind == ML_ALLOC_JEMALLOC) {
         const char *c = getenv_fn("MALLOC_CONF");
-        unsigned have = 0;
-        size_t sz = sizeof have;
-        if ((c && strstr(c, "narenas")) || je_mallctl("arenas.narenas", &have, &sz, NULL, 0) != 0 ||
-            have <= n)
-            return false;
+        if ((c && strstr(c, "narenas")) || je_narenas <= n) return false;
         je_cap = n;
         return true;
     }

@@ -2,6 +2,7 @@
 #include "fileio.h"
 #include "log.h"
 
+#include <string.h>
 #include <unistd.h>
 
 uint64_t ml_parse_statm(const char *text, uint64_t page) {
@@ -34,16 +35,34 @@ uint64_t ml_working_set(uint64_t usage, const char *stat, int version) {
     return usage > inactive ? usage - inactive : 0;
 }
 
-uint64_t ml_usage_cgroup(const struct ml_cgroup *cg, int *err) {
+uint64_t ml_usage_cgroup_charge(const char *dir, int version, int *err) {
     char path[ML_PATH_MAX + 32], buf[64];
-    uint64_t usage, inactive = 0;
-    if (cg->version == 0) return 0;
-    ml_fmt(path, sizeof path, "%s/%s", cg->dir,
-           cg->version == 1 ? "memory.usage_in_bytes" : "memory.current");
+    uint64_t usage;
+    if (version == 0) return 0;
+    ml_fmt(path, sizeof path, "%s/%s", dir,
+           version == 1 ? "memory.usage_in_bytes" : "memory.current");
     if (ml_read_file_err(path, buf, sizeof buf, err) < 0 || !ml_parse_u64(buf, &usage)) return 0;
-    /* memory.stat is read in small pieces: this runs on application threads */
-    ml_fmt(path, sizeof path, "%s/memory.stat", cg->dir);
-    ml_file_key_u64(path, cg->version == 1 ? "total_inactive_file" : "inactive_file", &inactive,
-                    NULL);
-    return usage > inactive ? usage - inactive : 0;
+    return usage;
+}
+
+uint64_t ml_usage_cgroup_inactive(const char *dir, int version) {
+    char path[ML_PATH_MAX + 32];
+    uint64_t inactive = 0;
+    if (version == 0) return 0;
+    /* read in small pieces: this runs on application threads */
+    ml_fmt(path, sizeof path, "%s/memory.stat", dir);
+    ml_file_key_u64(path, version == 1 ? "total_inactive_file" : "inactive_file", &inactive, NULL);
+    return inactive;
+}
+
+void ml_usage_dir(const struct ml_cgroup *cg, char *out, size_t cap) {
+    const char *src = cg->from == ML_FROM_CGROUP ? cg->source : "";
+    const char *slash = strrchr(src, '/');
+    size_t n = slash ? (size_t)(slash - src) : 0;
+    if (!n || n >= cap) {
+        ml_fmt(out, cap, "%s", cg->dir);
+        return;
+    }
+    memcpy(out, src, n);
+    out[n] = '\0';
 }

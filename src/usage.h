@@ -3,6 +3,7 @@
 #define ML_USAGE_H
 
 #include "cgroup.h"
+#include <stddef.h>
 #include <stdint.h>
 
 /* internal: never exported, and called without the PLT/GOT */
@@ -13,9 +14,16 @@
  * about 2 us. */
 uint64_t ml_usage_process(int *err);
 
-/* scope cgroup: the working set, v1 usage_in_bytes - total_inactive_file,
- * v2 memory.current - inactive_file. 0 if unreadable, the cause in *err (if err). */
-uint64_t ml_usage_cgroup(const struct ml_cgroup *cg, int *err);
+/* The cgroup's working set is its charge less its inactive file cache, read from
+ * dir (the cgroup whose limit is in force): the charge, v1 memory.usage_in_bytes or
+ * v2 memory.current, one small read (0 if unreadable, the cause in *err); and the
+ * inactive file cache, from memory.stat (v1 total_inactive_file, v2 inactive_file),
+ * a larger file the caller reads less often. */
+uint64_t ml_usage_cgroup_charge(const char *dir, int version, int *err);
+uint64_t ml_usage_cgroup_inactive(const char *dir, int version);
+/* The directory whose charge the OOM killer compares with the limit in force: the
+ * cgroup whose file gave it (an ancestor's memory.max), else our own. */
+void ml_usage_dir(const struct ml_cgroup *cg, char *out, size_t cap);
 
 /* Parsers, exposed for tests: statm text and a page size; memory.stat text. */
 uint64_t ml_parse_statm(const char *text, uint64_t page);

@@ -104,7 +104,7 @@ Test(config, table_defaults) {
     nreports = 0;
     cr_assert_eq(ml_config_load(&c, fake_get, collect), 0);
     cr_expect_eq(c.soft.kind, ML_SIZE_UNSET);
-    cr_expect_eq(c.scope, ML_SCOPE_PROCESS);
+    cr_expect_eq(c.scope, ML_SCOPE_AUTO);
     cr_expect_eq(c.trace, 0);
     cr_expect_null(c.log);
     cr_expect_eq(c.refresh_sec, 10);
@@ -172,7 +172,7 @@ Test(config, table_errors_are_one_line_each_and_keep_defaults) {
     cr_assert_eq(ml_config_load(&c, fake_get, collect), 5);
     cr_assert_eq(nreports, 5);
     cr_expect_eq(c.soft.kind, ML_SIZE_UNSET);
-    cr_expect_eq(c.scope, ML_SCOPE_PROCESS);
+    cr_expect_eq(c.scope, ML_SCOPE_AUTO);
     cr_expect_eq(c.trace, 0);
     cr_expect_null(c.log);
     cr_expect_eq(c.refresh_sec, 10);

@@ -22,7 +22,7 @@ static uint64_t target(enum memlimit_level lv) {
     (void)lv;
     return 1000;
 }
-static const struct ml_reclaim_ops ops = {measure, target, NULL, false, NULL, NULL};
+static const struct ml_reclaim_ops ops = {.measure = measure, .target = target};
 
 static int calls[64];
 static _Atomic int ncalls; /* written by the memlimit thread, read by the test */

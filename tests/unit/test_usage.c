@@ -34,3 +34,52 @@ Test(usage, real_usage_grows_with_touched_memory) {
                   (unsigned long)after);
     free(p);
 }
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void put(const char *dir, const char *name, const char *text) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(usage, cgroup_charge_and_inactive_cache) {
+    char dir[] = "/tmp/ml-usage-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    put(dir, "memory.current", "209715200\n");
+    put(dir, "memory.stat", "anon 100\nfile 200\nactive_file 5\ninactive_file 10485760\n");
+    put(dir, "memory.usage_in_bytes", "104857600\n");
+    int err = 0;
+    cr_expect_eq(ml_usage_cgroup_charge(dir, 2, &err), 209715200);
+    cr_expect_eq(err, 0);
+    cr_expect_eq(ml_usage_cgroup_inactive(dir, 2), 10485760);
+    cr_expect_eq(ml_usage_cgroup_charge(dir, 1, &err), 104857600);
+    cr_expect_eq(ml_usage_cgroup_inactive(dir, 1), 0); /* v1 reads total_inactive_file */
+    unlink(strcat(strcpy((char[600]){0}, dir), "/memory.current"));
+    cr_expect_eq(ml_usage_cgroup_charge(dir, 2, &err), 0);
+    cr_expect_eq(err, ENOENT);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+Test(usage, the_charge_is_read_where_the_limit_is) {
+    struct ml_cgroup cg;
+    memset(&cg, 0, sizeof cg);
+    strcpy(cg.dir, "/sys/fs/cgroup/pod/ctr");
+    char out[ML_PATH_MAX];
+    cg.from = ML_FROM_CGROUP;
+    strcpy(cg.source, "/sys/fs/cgroup/pod/memory.max"); /* an ancestor's limit */
+    ml_usage_dir(&cg, out, sizeof out);
+    cr_expect_str_eq(out, "/sys/fs/cgroup/pod");
+    cg.from = ML_FROM_MEMTOTAL;
+    strcpy(cg.source, "/proc/meminfo");
+    ml_usage_dir(&cg, out, sizeof out);
+    cr_expect_str_eq(out, "/sys/fs/cgroup/pod/ctr");
+}

@@ -1,0 +1,66 @@
+# Several processes in one cgroup, each of which fits alone: the default scope
+# (auto) measures the cgroup's charge when its limit is in force, so every process
+# trims as the cgroup nears the limit. With scope process each one compares only
+# its own memory with 90% of the limit, none trims, and together they overshoot.
+# Three shapes, each in a 256 MiB cgroup: four C processes leaving freed holes
+# (tests/work/holes: 80 MiB touched, 40 live each); Python multiprocessing with
+# four forked workers doing the same (tests/work/prefork.py); and a real prefork
+# server, Debian's gunicorn with four sync workers whose first request builds such
+# a cache (tests/work/wsgi, 64 MiB touched each). Expected: scope process at least
+# one OOM kill in each; auto none, every process done.
+. "$ROOT/tests/integration/lib.sh"
+need_cgroup
+LIMIT=$((256 << 20)) T=$ROOT/build/multiproc
+rm -rf "$T"; mkdir -p "$T"
+PY=$(python3 -c 'import sys; print(sys.executable)')
+
+holes() { # SCOPE: four processes at once; prints their exit statuses
+    local pids="" rcs="" i
+    for i in 1 2 3 4; do
+        cg_run "$CG_DIR" env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=$1 MEMLIMIT_TRACE=1 \
+            MEMLIMIT_LOG="$T/holes-$1-$i.log" "$W/holes" 80 8 > "$T/holes-$1-$i.out" 2>&1 & pids="$pids $!"
+    done
+    for i in $pids; do wait $i; rcs="$rcs $?"; done
+    echo $rcs
+}
+prefork() { # SCOPE
+    cg_run "$CG_DIR" env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=$1 "$PY" "$ROOT/tests/work/prefork.py" 80 4 \
+        > "$T/prefork-$1.out" 2>&1
+    echo $?
+}
+gunicorn_run() { # SCOPE: prints the client's exit status
+    local port=$((20000 + RANDOM % 20000)) gp rc
+    cg_run "$CG_DIR" env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=$1 HOLES_MIB=64 gunicorn --workers 4 \
+        --bind 127.0.0.1:$port --chdir "$ROOT/tests/work/wsgi" --log-level warning --timeout 300 \
+        holes_app:app > "$T/gunicorn-$1.log" 2>&1 & gp=$!
+    for _ in $(seq 600); do
+        python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2> /dev/null && break
+        sleep 0.1
+    done
+    python3 "$ROOT/tests/work/wsgi/client.py" $port 4 300 > "$T/client-$1.out" 2>&1; rc=$?
+    kill -TERM $gp; wait $gp
+    echo $rc
+}
+
+for shape in holes prefork gunicorn; do
+    command -v gunicorn > /dev/null || { [ $shape = gunicorn ] && fail "gunicorn missing (scripts/deps)"; }
+    for scope in process auto; do
+        new_cgroup mp-$shape-$scope $LIMIT
+        case $shape in
+            holes) r=$(holes $scope) ;;
+            prefork) r=$(prefork $scope) ;;
+            gunicorn) r=$(gunicorn_run $scope) ;;
+        esac
+        kills=$(cg_oom_kills "$CG_DIR")
+        echo "$shape, scope $scope: exits $r, peak $(mib "$(cg_peak "$CG_DIR")") of 256 MiB, oom_kill $kills"
+        if [ $scope = process ]; then
+            [ "$kills" -ge 1 ] || fail "$shape: no OOM kill with scope process (the test shows nothing)"
+        else
+            [ "$kills" = 0 ] || fail "$shape: OOM kill with scope auto"
+            for x in $r; do [ "$x" = 0 ] || fail "$shape: exit statuses $r"; done
+        fi
+    done
+done
+grep -q 'scope auto (cgroup)' "$T/holes-auto-1.log" || fail "auto did not measure the cgroup: $(head -2 "$T/holes-auto-1.log")"
+grep -q 'prefork: 4 workers, 80 MiB each, exit codes 0 0 0 0' "$T/prefork-auto.out" || fail "$(cat "$T/prefork-auto.out")"
+grep -q 'pids 4, .* errors 0' "$T/client-auto.out" || fail "gunicorn client: $(cat "$T/client-auto.out")"
