@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
     ml_cgroup_discover(root, &cg);
     if (cg.warning[0]) add_warning(cg.warning);
     uint64_t soft = ml_decide_soft(&cfg, &cg), hard = ml_decide_hard(&cfg, &cg);
-    char soft_desc[ML_PATH_MAX + 128];
+    char soft_desc[ML_PATH_MAX + 256];
     ml_describe_soft(soft_desc, sizeof soft_desc, &cfg, &cg, soft);
     ml_trim_init(lookup);
     const char *alloc = ml_trim_allocator_name();

@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <string.h>
+#include <unistd.h>
 
 /* cgroup v1 reports "no limit" as LONG_MAX rounded down to a page (of any size);
  * nothing real is within 2^62 of it. */
@@ -119,7 +120,7 @@ bool ml_parse_mountinfo_line(char *line, char **root, char **mnt, char **fstype,
 struct cg_scan {
     const char *v1_path, *v2_path;
     char *v1_root, *v1_mnt, *v2_root, *v2_mnt; /* ML_PATH_MAX each, in the work space */
-    size_t v1_match; /* length of the mount root matched against v1_path, +1 */
+    size_t v1_match, v2_match; /* length of the mount root matched against the path, +1 */
     bool v2_found;
 };
 
@@ -141,10 +142,16 @@ static bool scan_mount(char *line, void *arg) {
             copy_str(s->v1_mnt, mnt, ML_PATH_MAX);
             s->v1_match = m;
         }
-    } else if (strcmp(fs, "cgroup2") == 0 && s->v2_path[0] && !s->v2_found) {
-        copy_str(s->v2_root, root, ML_PATH_MAX);
-        copy_str(s->v2_mnt, mnt, ML_PATH_MAX);
-        s->v2_found = true;
+    } else if (strcmp(fs, "cgroup2") == 0 && s->v2_path[0]) {
+        /* as for v1: after `unshare -C` and a fresh mount, the old mount's root lies
+         * outside our namespace ("/.."); the first of the best matches wins */
+        size_t m = root_match(root, s->v2_path);
+        if (!s->v2_found || m > s->v2_match) {
+            copy_str(s->v2_root, root, ML_PATH_MAX);
+            copy_str(s->v2_mnt, mnt, ML_PATH_MAX);
+            s->v2_match = m;
+            s->v2_found = true;
+        }
     }
     return true;
 }
@@ -285,6 +292,14 @@ void ml_cgroup_discover_in(const char *root, struct ml_cgroup *cg, struct ml_cg_
         }
         if (scan.v2_found) join_dir(cg->v2dir, root, scan.v2_mnt, scan.v2_root, lines.v2);
         if (cg->version) walk_up(cg, w, cg->version);
+        /* v2 at the top of its mount with no limit, where that top is not the root
+         * cgroup (which has no memory.max): a cgroup namespace or a bind mount hides
+         * the ancestors, and a limit there cannot be seen (v1's memory.stat gives
+         * the kernel's own minimum over all of them) */
+        if (cg->version == 2 && cg->cgroup_limit == ML_NO_LIMIT && !strcmp(cg->dir, cg->mount)) {
+            ml_fmt(w->path, sizeof w->path, "%s/memory.max", cg->dir);
+            cg->hidden_ancestors = access(w->path, F_OK) == 0;
+        }
     }
 
     uint64_t kb;

@@ -31,6 +31,12 @@ void ml_describe_soft(char *out, size_t cap, const struct ml_config *cfg,
         ml_fmt(out, cap, "soft off (MEMLIMIT=off)");
     } else if (s->kind == ML_SIZE_BYTES) {
         ml_fmt(out, cap, "soft %s (MEMLIMIT)", ml_fmt_bytes(a, soft));
+    } else if (soft == 0 && cg->hidden_ancestors) {
+        ml_fmt(out, cap,
+               "soft none (no cgroup memory limit at %s, the top of what this cgroup namespace "
+               "shows: a limit on a hidden ancestor cannot be read; set MEMLIMIT to it; MemTotal "
+               "%s), watching only",
+               cg->dir, ml_fmt_bytes(a, cg->mem_total));
     } else if (soft == 0) {
         ml_fmt(out, cap, "soft none (no cgroup memory limit; MemTotal %s), watching only",
                ml_fmt_bytes(a, cg->mem_total));

@@ -507,7 +507,7 @@ void ml_core_init(ml_lookup_fn lookup) {
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 
     if (S.cfg.trace) {
-        char soft[ML_PATH_MAX + 128];
+        char soft[ML_PATH_MAX + 256];
         ml_limits_describe(soft, sizeof soft);
         char cap[48] = "";
         if (arenas) ml_fmt(cap, sizeof cap, " (arenas capped at %d)", arenas);

@@ -46,7 +46,7 @@ static _Atomic bool by_cgroup;
 static _Atomic unsigned dir_seq;
 static char usage_dir[ML_PATH_MAX];
 static _Atomic uint64_t inactive, inactive_ns;
-#define ML_STAT_EVERY_NS (10ULL * 1000000)
+#define ML_STAT_EVERY_NS (100ULL * 1000000)
 
 static void choose_usage(const struct ml_cgroup *c) {
     atomic_store(&by_cgroup, ml_decide_by_cgroup(cfg->scope, c, atomic_load(&soft_explicit)));

@@ -3,8 +3,9 @@
 # trims as the cgroup nears the limit. With scope process each one compares only
 # its own memory with 90% of the limit, none trims, and together they overshoot.
 # Three shapes, each in a 256 MiB cgroup: four C processes leaving freed holes
-# (tests/work/holes: 80 MiB touched, 40 live each); Python multiprocessing with
-# four forked workers doing the same (tests/work/prefork.py); and a real prefork
+# (tests/work/holes: 80 MiB touched, 40 live each, held 1 s); Python
+# multiprocessing with four forked workers doing the same (72 MiB) and waiting for each
+# other (tests/work/prefork.py); and a real prefork
 # server, Debian's gunicorn with four sync workers whose first request builds such
 # a cache (tests/work/wsgi, 64 MiB touched each). Expected: scope process at least
 # one OOM kill in each; auto none, every process done.
@@ -18,13 +19,13 @@ holes() { # SCOPE: four processes at once; prints their exit statuses
     local pids="" rcs="" i
     for i in 1 2 3 4; do
         cg_run "$CG_DIR" env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=$1 MEMLIMIT_TRACE=1 \
-            MEMLIMIT_LOG="$T/holes-$1-$i.log" "$W/holes" 80 8 > "$T/holes-$1-$i.out" 2>&1 & pids="$pids $!"
+            MEMLIMIT_LOG="$T/holes-$1-$i.log" "$W/holes" 80 8 1000 > "$T/holes-$1-$i.out" 2>&1 & pids="$pids $!"
     done
     for i in $pids; do wait $i; rcs="$rcs $?"; done
     echo $rcs
 }
 prefork() { # SCOPE
-    cg_run "$CG_DIR" env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=$1 "$PY" "$ROOT/tests/work/prefork.py" 80 4 \
+    cg_run "$CG_DIR" env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=$1 "$PY" "$ROOT/tests/work/prefork.py" 72 4 \
         > "$T/prefork-$1.out" 2>&1
     echo $?
 }
@@ -37,7 +38,7 @@ gunicorn_run() { # SCOPE: prints the client's exit status
         python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2> /dev/null && break
         sleep 0.1
     done
-    python3 "$ROOT/tests/work/wsgi/client.py" $port 4 300 > "$T/client-$1.out" 2>&1; rc=$?
+    python3 "$ROOT/tests/work/wsgi/client.py" $port 4 $([ $1 = auto ] && echo 120 || echo 30) > "$T/client-$1.out" 2>&1; rc=$?
     kill -TERM $gp; wait $gp
     echo $rc
 }
@@ -62,5 +63,5 @@ for shape in holes prefork gunicorn; do
     done
 done
 grep -q 'scope auto (cgroup)' "$T/holes-auto-1.log" || fail "auto did not measure the cgroup: $(head -2 "$T/holes-auto-1.log")"
-grep -q 'prefork: 4 workers, 80 MiB each, exit codes 0 0 0 0' "$T/prefork-auto.out" || fail "$(cat "$T/prefork-auto.out")"
+grep -q 'prefork: 4 workers, 72 MiB each, exit codes 0 0 0 0' "$T/prefork-auto.out" || fail "$(cat "$T/prefork-auto.out")"
 grep -q 'pids 4, .* errors 0' "$T/client-auto.out" || fail "gunicorn client: $(cat "$T/client-auto.out")"

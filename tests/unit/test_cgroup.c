@@ -62,6 +62,29 @@ Test(cgroup, v2_max_everywhere_falls_back_to_memtotal) {
     cr_expect_str_eq(cg.source_kind, "MemTotal");
 }
 
+Test(cgroup, v2_hidden_ancestors_are_said) {
+    /* at the top of a cgroup namespace: memory.max exists (not the root cgroup) */
+    discover("v2-ns-hidden");
+    cr_expect_eq(cg.version, 2);
+    cr_expect_eq(cg.cgroup_limit, ML_NO_LIMIT);
+    cr_expect(cg.hidden_ancestors);
+    /* the host's view: not at the top of the mount, nothing hidden */
+    discover("v2-max");
+    cr_expect_not(cg.hidden_ancestors);
+    /* a limit found: nothing to say */
+    discover("v2-private");
+    cr_expect_not(cg.hidden_ancestors);
+}
+
+Test(cgroup, v2_picks_the_mount_that_contains_our_cgroup) {
+    /* after unshare -C and a fresh mount: the old mount's root is outside the
+     * namespace ("/.."), the new one's contains us */
+    discover("v2-two-mounts");
+    cr_expect_eq(cg.version, 2);
+    cr_expect_eq(cg.limit, 201326592);
+    cr_expect(ends_with(cg.dir, "v2-two-mounts/mnt/cg2/app"), "%s", cg.dir);
+}
+
 Test(cgroup, v1_unlimited_sentinel) {
     discover("v1-unlimited");
     cr_expect_eq(cg.version, 1);

@@ -65,3 +65,18 @@ Test(decide, wait_shrinks_with_headroom_and_growth) {
     /* never longer than the base */
     cr_expect_eq(ml_decide_wait_ns(100 * M, 230 * M, 1, 0, 5 * ms), 5 * ms);
 }
+
+Test(decide, a_hidden_ancestor_is_said_in_the_description) {
+    struct ml_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct ml_cgroup cg = with_limit(2, ML_FROM_MEMTOTAL);
+    cg.cgroup_limit = ML_NO_LIMIT;
+    strcpy(cg.dir, "/sys/fs/cgroup");
+    char out[ML_PATH_MAX + 256];
+    ml_describe_soft(out, sizeof out, &cfg, &cg, 0);
+    cr_expect_null(strstr(out, "hidden"), "%s", out);
+    cg.hidden_ancestors = true;
+    ml_describe_soft(out, sizeof out, &cfg, &cg, 0);
+    cr_expect(strstr(out, "a limit on a hidden ancestor cannot be read; set MEMLIMIT") != NULL, "%s",
+              out);
+}

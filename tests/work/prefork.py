@@ -2,12 +2,14 @@
 # the parent forks WORKERS workers, each builds a cache of bytes objects (malloc'd:
 # above pymalloc's 512 bytes) in rounds of growing sizes and drops every second
 # one, leaving freed holes its allocator keeps resident; only half of what each
-# touched is live. Prints the workers' exit codes; exits 1 if any failed.
+# touched is live. The workers then wait for each other (all caches built at
+# once, as in a server), up to 20 s. Prints the workers' exit codes; exits 1 if
+# any failed.
 import multiprocessing as mp
 import sys
 
 
-def work(mib):
+def work(mib, barrier):
     kept = []
     rounds = 8
     for r in range(rounds):
@@ -15,6 +17,7 @@ def work(mib):
         batch = [bytes([r + 1]) * bs for _ in range((mib << 20) // rounds // bs)]
         kept.extend(batch[0::2])
         del batch
+    barrier.wait()
     assert all(b[0] == b[-1] != 0 for b in kept)
 
 
@@ -22,7 +25,8 @@ if __name__ == "__main__":
     mib = int(sys.argv[1]) if len(sys.argv) > 1 else 80
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 4
     mp.set_start_method("fork")
-    procs = [mp.Process(target=work, args=(mib,)) for _ in range(n)]
+    barrier = mp.Barrier(n, timeout=20)
+    procs = [mp.Process(target=work, args=(mib, barrier)) for _ in range(n)]
     for p in procs:
         p.start()
     for p in procs:
