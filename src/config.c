@@ -100,9 +100,11 @@ struct option {
 };
 
 #define OFF(field) offsetof(struct ml_config, field)
-/* MEMLIMIT_LOG first: the limiter sends the lines about later options there */
+/* MEMLIMIT_LOG and MEMLIMIT_LOG_FORMAT first: the limiter sends the lines about later
+ * options there, in that format */
 static const struct option options[] = {
     {"MEMLIMIT_LOG", OPT_PATH, OFF(log), "stderr", 0, 0, NULL, 0},
+    {"MEMLIMIT_LOG_FORMAT", OPT_CHOICE, OFF(log_format), "text|json", 0, 0, "text", 0},
     {"MEMLIMIT", OPT_SIZE, OFF(soft), NULL, 0, 0, NULL, 0},
     {"MEMLIMIT_HARD", OPT_SIZE, OFF(hard), NULL, 0, 0, NULL, 0},
     {"MEMLIMIT_HARD_WAIT", OPT_COUNT, OFF(hard_wait_ms), "ms", 0, 1000, "5", 0},

@@ -21,6 +21,7 @@ struct ml_size {
 
 enum ml_scope { ML_SCOPE_PROCESS, ML_SCOPE_CGROUP };
 enum ml_events { ML_EVENTS_AUTO, ML_EVENTS_ON, ML_EVENTS_OFF };
+enum ml_log_format { ML_LOG_TEXT, ML_LOG_JSON };
 
 #define ML_CONFIG_PATH_MAX 4096 /* PATH_MAX */
 
@@ -34,6 +35,7 @@ struct ml_config {
     int trace;                     /* MEMLIMIT_TRACE: 0 off, 1 events, 2 events and samples */
     uint32_t trace_interval_ms;    /* MEMLIMIT_TRACE_INTERVAL: between sample lines */
     const char *log;               /* MEMLIMIT_LOG: NULL for stderr */
+    enum ml_log_format log_format; /* MEMLIMIT_LOG_FORMAT: text or json */
     uint32_t refresh_sec;          /* MEMLIMIT_REFRESH: how often limits are re-read */
     const char *metrics;           /* MEMLIMIT_METRICS: Prometheus text file, NULL for none */
     uint32_t metrics_interval_sec; /* MEMLIMIT_METRICS_INTERVAL */

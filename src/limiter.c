@@ -67,6 +67,7 @@ static struct {
 /* A configuration line, once MEMLIMIT_LOG (loaded first) says where lines go. */
 static void report_config(const char *line) {
     ml_log_set_dest(S.cfg.log);
+    ml_log_set_json(S.cfg.log_format == ML_LOG_JSON);
     ml_log("%s", line);
 }
 
@@ -435,6 +436,7 @@ void ml_core_init(ml_lookup_fn lookup) {
      * the others where the user asked */
     ml_config_load(&S.cfg, env_get, report_config);
     ml_log_set_dest(S.cfg.log);
+    ml_log_set_json(S.cfg.log_format == ML_LOG_JSON);
     ml_log_set_verbose(S.cfg.trace || S.cfg.log);
     if (S.cfg.trace >= 2) ml_log_set_clock(ml_now_ns());
     if (S.cfg.profile) ml_dump_init(&S.cfg);

@@ -41,7 +41,7 @@ ls "$deep"/m-*.prom > /dev/null 2>&1 && [ "$(find "$d/long" -type f | wc -l)" = 
 pat=$d/long/$(printf '%%p%.0s' $(seq 2000)) # 4000 characters; 6000 or more expanded
 env LD_PRELOAD="$LIB" MEMLIMIT=1MiB MEMLIMIT_METRICS="$pat" "$W/logdata" churn 5 2> "$d/toolong.err" ||
     fail "too long a path: exit $?"
-[ "$(grep -c '^memlimit: cannot write metrics ' "$d/toolong.err")" = 1 ] && [ "$(find "$d/long" -type f | wc -l)" = 1 ] ||
+[ "$(grep -c "^${ML}cannot write metrics " "$d/toolong.err")" = 1 ] && [ "$(find "$d/long" -type f | wc -l)" = 1 ] ||
     fail "too long a path: expected one line and no file: $(cut -c1-200 "$d/toolong.err")"
 echo "metrics path of ${#deep} characters written where it says; one of ${#pat} (longer than PATH_MAX with the pid) refused in one line"
 

@@ -133,5 +133,5 @@ MEMLIMIT_PROFILE="$P/dl" MEMLIMIT_PROFILE_RATE=16KiB MEMLIMIT_LOG="$P/dl.log" LD
     fail "dump after dlclose: exit $?: $(cat "$P/dl.log")"
 grep -q 'profile: 1\. 2[0-9]\.[0-9]MiB' "$P/dl.log" || fail "the unloaded plugin's 25 MiB are not the top site: $(cat "$P/dl.log")"
 google-pprof --text "$P/dlmain" "$P/dl.heap" > /dev/null 2>&1 || fail "pprof cannot read the profile taken after dlclose"
-echo "after dlclose: $(grep 'profile: 1\.' "$P/dl.log" | head -1 | sed 's/^memlimit: profile: //')"
+echo "after dlclose: $(grep 'profile: 1\.' "$P/dl.log" | head -1 | sed "s/^${ML}profile: //")"
 echo PASS
