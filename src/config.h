@@ -72,6 +72,15 @@ typedef void (*ml_report_fn)(const char *line);
  * newline). Returns the number rejected. */
 int ml_config_load(struct ml_config *cfg, ml_getenv_fn get, ml_report_fn report);
 
+/* Each MEMLIMIT_* name in env ("NAME=VALUE" strings, NULL-terminated, like environ)
+ * that is not an option of the table (nor one of the few names memlimit's own tools
+ * and tests read) is reported as one line with the option nearest to it by edit
+ * distance: MEMLIMIT_TRCE, did you mean MEMLIMIT_TRACE? Allocation-free. Returns how
+ * many were reported. */
+int ml_config_check_names(char *const *env, ml_report_fn report);
+/* Levenshtein distance of a[0..al) and b[0..bl), each cut to 64 bytes. */
+unsigned ml_edit_distance(const char *a, size_t al, const char *b, size_t bl);
+
 #pragma GCC visibility pop
 
 #endif

@@ -133,11 +133,9 @@ static __attribute__((destructor)) void at_exit(void) {
 void ml_dump_init(const struct ml_config *c) {
     cfg = c;
     pid0 = (int)getpid();
-    uint64_t rate = ML_PROFILE_RATE_DEFAULT;
-    if (c->profile_rate.kind == ML_SIZE_BYTES)
-        rate = c->profile_rate.bytes;
-    else if (c->profile_rate.kind != ML_SIZE_UNSET)
-        ml_log("MEMLIMIT_PROFILE_RATE must be a size in bytes; using 512KiB");
+    /* the configuration takes only a size in bytes for it */
+    uint64_t rate =
+        c->profile_rate.kind == ML_SIZE_BYTES ? c->profile_rate.bytes : ML_PROFILE_RATE_DEFAULT;
     int err = ml_prof_init(rate);
     if (err) {
         ml_log("MEMLIMIT_PROFILE: cannot profile (%s); no heap profile",

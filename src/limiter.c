@@ -435,6 +435,7 @@ void ml_core_init(ml_lookup_fn lookup) {
     /* MEMLIMIT_LOG is the table's first option: report_config sends the lines about
      * the others where the user asked */
     ml_config_load(&S.cfg, env_get, report_config);
+    ml_config_check_names(environ, report_config); /* MEMLIMIT_TRCE: did you mean ...? */
     ml_log_set_dest(S.cfg.log);
     ml_log_set_json(S.cfg.log_format == ML_LOG_JSON);
     ml_log_set_verbose(S.cfg.trace || S.cfg.log);
@@ -449,6 +450,9 @@ void ml_core_init(ml_lookup_fn lookup) {
     bool eager = S.cfg.trace || (S.cfg.hard.kind != ML_SIZE_UNSET && S.cfg.hard.kind != ML_SIZE_OFF);
     ml_limits_init(&S.cfg, eager);
     ml_hard_set_wait(S.cfg.hard_wait_ms);
+    char hard_warning[256]; /* with a hard limit, the limits were derived just now */
+    if (ml_decide_hard_warning(ml_limits_soft(), ml_hard_get(), hard_warning, sizeof hard_warning))
+        ml_log("%s", hard_warning);
     /* MEMLIMIT_EVENTS: auto is on when a callback is registered (the thread exists
      * then anyway) or the scope is cgroup (other processes' growth must be seen) */
     S.want_thread = S.cfg.events == ML_EVENTS_ON ||

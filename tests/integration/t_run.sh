@@ -45,6 +45,10 @@ set -- $got
 [ "$2" -eq $(($1 / 2)) ] && [ "$3" -eq 1073741824 ] && [ "$4" -eq 1 ] || fail "v1-hierarchy: $got"
 got=$(MEMLIMIT_REFRESH=0 "$RUN" --show --json --root "$ROOT/tests/fixtures/none" 2>&1) && fail "a bad MEMLIMIT_REFRESH was accepted: $got"
 "$RUN" --show --root "$ROOT/tests/fixtures/v2-high" | grep -q '^memory.high: *768.0MiB' || fail "text --show lacks memory.high"
+# a hard limit below the (default, 90%) soft limit: a warning in --show too
+got=$("$RUN" --show --json --root "$ROOT/tests/fixtures/v2-high" --hard 80% | "$PY" -c 'import json,sys; print("\n".join(json.load(sys.stdin)["warnings"]))')
+echo "$got" | grep -q "^the hard limit 614.4MiB (MEMLIMIT_HARD) is below the soft limit 691.2MiB" || fail "--show --hard 80%: warnings: $got"
+echo "--show --hard 80% (soft 90%): $got"
 
 # --show in a real cgroup, and as a command that links jemalloc would see it
 need_cgroup
