@@ -482,6 +482,22 @@ void ml_core_init(ml_lookup_fn lookup) {
     errno = saved;
 }
 
+/* At exit (exit() or a return from main; not _exit, not a vfork child): a last sample,
+ * and the metrics file written with it, so the file holds the process's peak.
+ * Threads may still run: a sampler among them is waited for, briefly. */
+static __attribute__((destructor)) void core_at_exit(void) {
+    if (!S.cfg.metrics || !ml_core_ready() || in_vfork_child() || tl_sampler) return;
+    int saved = errno;
+    for (int i = 0; !try_take_sampler(); i++) {
+        if (i > 1000) return;
+        sched_yield();
+    }
+    uint64_t u;
+    if (ml_periodic_arm_exit()) take_sample(ml_now_ns(), &u);
+    give_sampler();
+    errno = saved;
+}
+
 /* ---- what the public API (api.c) asks ---- */
 
 /* The level and memlimit_reached()'s answer: written by the sampler, read anywhere
