@@ -93,7 +93,7 @@ for a in $ALLOCATORS; do
     MEMLIMIT_PROFILE="$P/cxx" MEMLIMIT_PROFILE_RATE=16KiB MEMLIMIT_LOG="$P/cxx.log" \
         LD_PRELOAD="$LIB${path:+ $path}" "$W/profcxx" "$P/cxx.heap" || fail "$name: profcxx exit $?: $(cat "$P/cxx.log")"
     top=$(grep 'profile: 1\.' "$P/cxx.log" | head -1)
-    mib=$(echo "$top" | awk '{sub(/MiB/, "", $4); print $4}')
+    mib=$(echo "$top" | sed "s/^${ML}//" | awk '{sub(/MiB/, "", $3); print $3}')
     echo "$top" | grep -q 'in keep_objects(std::vector<std::unique_ptr<char' || fail "$name: top site: $top"
     awk -v m="$mib" 'BEGIN {exit !(m > 56 && m < 69)}' || fail "$name: $mib MiB live, expected 62.5 (10%)"
     grep -q 'churn' "$P/cxx.log" && fail "$name: deleted blocks still live: $(cat "$P/cxx.log")"
