@@ -11,7 +11,8 @@
 Test(lastwords, exceeds_only_past_the_limit) {
     /* the test of the issue: at 200 MiB of 256, one allocation of 70 MiB */
     cr_expect(ml_lastwords_exceeds(200 * MiB, 70 * MiB, 256 * MiB));
-    cr_expect_not(ml_lastwords_exceeds(200 * MiB, 56 * MiB, 256 * MiB), "up to the limit: not past");
+    cr_expect_not(ml_lastwords_exceeds(200 * MiB, 56 * MiB, 256 * MiB),
+                  "up to the limit: not past");
     cr_expect(ml_lastwords_exceeds(200 * MiB, 56 * MiB + 1, 256 * MiB));
     cr_expect(ml_lastwords_exceeds(300 * MiB, 1, 256 * MiB), "already past");
     cr_expect_not(ml_lastwords_exceeds(20 * MiB, 70 * MiB, 256 * MiB));
@@ -53,5 +54,4 @@ Test(lastwords, frames_are_above_this_object) {
     char tiny[8];
     ml_lastwords_frames(tiny, sizeof tiny, 6);
     cr_expect(strlen(tiny) < sizeof tiny);
-    cr_log_info("frames: %s", out);
 }
