@@ -489,7 +489,10 @@ static __attribute__((destructor)) void core_at_exit(void) {
     if (!S.cfg.metrics || !ml_core_ready() || in_vfork_child() || tl_sampler) return;
     int saved = errno;
     for (int i = 0; !try_take_sampler(); i++) {
-        if (i > 1000) return;
+        if (i > 1000) { /* a sampler stuck for milliseconds: its own write will do */
+            errno = saved;
+            return;
+        }
         sched_yield();
     }
     uint64_t u;
