@@ -32,7 +32,7 @@ WORK_C    := $(wildcard tests/work/*.c)
 WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
 
-.PHONY: all test unit integration check-symbols demo deps install uninstall bench clean format check-real sanitize fuzz bindings
+.PHONY: all test unit integration check-symbols check-docs demo deps install uninstall bench clean format check-real sanitize fuzz bindings
 all: $(LIB) $(SHOW)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h)
@@ -83,12 +83,18 @@ integration: deps $(LIB) $(SHOW) $(WORK_BIN)
 check-symbols: $(LIB)
 	scripts/check-symbols
 
+# the options, metrics, functions and memlimit-run options against the man pages, the
+# README and docs/operators.md, both ways; the man pages render without warnings
+check-docs:
+	scripts/check-docs
+
 # the Python, Rust and Go bindings alone (tests/integration/t_bind_*.sh; part of make test)
 bindings: deps $(LIB)
 	ONLY=t_bind tests/integration/run
 
 test: deps
 	$(MAKE) --no-print-directory check-symbols
+	$(MAKE) --no-print-directory check-docs
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
 
@@ -116,11 +122,12 @@ SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDI
 INSTALLED = $(LIBDIR)/libmemlimit.so.$(VERSION) $(LIBDIR)/libmemlimit.so.$(SOMAJOR) \
 	  $(LIBDIR)/libmemlimit.so $(INCDIR)/memlimit.h $(PCDIR)/memlimit.pc $(BINDIR)/memlimit-run \
 	  $(BINDIR)/memlimit-plot $(LIBEXECDIR)/memlimit/memlimit-show $(MANDIR)/man7/memlimit.7 \
-	  $(MANDIR)/man1/memlimit-run.1 $(MANDIR)/man1/memlimit-plot.1
+	  $(MANDIR)/man3/memlimit.3 $(MANDIR)/man1/memlimit-run.1 $(MANDIR)/man1/memlimit-plot.1
 
 install: $(LIB) $(SHOW)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PCDIR) \
-	  $(DESTDIR)$(LIBEXECDIR)/memlimit $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	  $(DESTDIR)$(LIBEXECDIR)/memlimit $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	  $(DESTDIR)$(MANDIR)/man7
 	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(VERSION)
 	ln -sf libmemlimit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(SOMAJOR)
 	ln -sf libmemlimit.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libmemlimit.so
@@ -131,6 +138,7 @@ install: $(LIB) $(SHOW)
 	install -m 0755 scripts/memlimit-plot $(DESTDIR)$(BINDIR)/memlimit-plot
 	install -m 0755 $(SHOW) $(DESTDIR)$(LIBEXECDIR)/memlimit/memlimit-show
 	install -m 0644 man/memlimit.7 $(DESTDIR)$(MANDIR)/man7/memlimit.7
+	install -m 0644 man/memlimit.3 $(DESTDIR)$(MANDIR)/man3/memlimit.3
 	install -m 0644 man/memlimit-run.1 man/memlimit-plot.1 $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:

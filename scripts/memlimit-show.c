@@ -120,6 +120,9 @@ int main(int argc, char **argv) {
     ml_cgroup_discover(root, &cg);
     if (cg.warning[0]) add_warning(cg.warning);
     uint64_t soft = ml_decide_soft(&cfg, &cg), hard = ml_decide_hard(&cfg, &cg);
+    char hard_warning[256];
+    if (ml_decide_hard_warning(soft, hard, hard_warning, sizeof hard_warning))
+        add_warning(hard_warning);
     char soft_desc[ML_PATH_MAX + 256];
     ml_describe_soft(soft_desc, sizeof soft_desc, &cfg, &cg, soft);
     ml_trim_init(lookup);

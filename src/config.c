@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 const char *ml_parse_size(const char *s, struct ml_size *out) {
     static const char *const accepted =
@@ -85,13 +86,16 @@ const int ml_profile_signals[5] = {0, SIGUSR1, SIGUSR2, SIGPWR, SIGURG};
 
 /* ---- the option table ---- */
 
-enum opt_type { OPT_SIZE, OPT_CHOICE, OPT_PATH, OPT_TEXT, OPT_COUNT };
+/* OPT_LIMIT: a size, a share (80%) or off, where a plain number below 1 MiB is refused
+ * (MEMLIMIT=512 is 512 bytes: surely meant with a unit); OPT_BYTES: a size only;
+ * OPT_SIGNAL: a choice of signal names, with or without "SIG", in any case */
+enum opt_type { OPT_LIMIT, OPT_BYTES, OPT_CHOICE, OPT_SIGNAL, OPT_PATH, OPT_TEXT, OPT_COUNT };
 
 struct option {
     const char *name;
     enum opt_type type;
     size_t offset;
-    const char *choices; /* OPT_CHOICE: '|'-separated, stored as the index;
+    const char *choices; /* OPT_CHOICE, OPT_SIGNAL: '|'-separated, stored as the index;
                             OPT_COUNT: the unit suffix that may follow the number;
                             OPT_PATH: a word that stands for the default (NULL) */
     uint32_t min, max;   /* OPT_COUNT */
@@ -100,11 +104,13 @@ struct option {
 };
 
 #define OFF(field) offsetof(struct ml_config, field)
-/* MEMLIMIT_LOG first: the limiter sends the lines about later options there */
+/* MEMLIMIT_LOG and MEMLIMIT_LOG_FORMAT first: the limiter sends the lines about later
+ * options there, in that format */
 static const struct option options[] = {
     {"MEMLIMIT_LOG", OPT_PATH, OFF(log), "stderr", 0, 0, NULL, 0},
-    {"MEMLIMIT", OPT_SIZE, OFF(soft), NULL, 0, 0, NULL, 0},
-    {"MEMLIMIT_HARD", OPT_SIZE, OFF(hard), NULL, 0, 0, NULL, 0},
+    {"MEMLIMIT_LOG_FORMAT", OPT_CHOICE, OFF(log_format), "text|json", 0, 0, "text", 0},
+    {"MEMLIMIT", OPT_LIMIT, OFF(soft), NULL, 0, 0, NULL, 0},
+    {"MEMLIMIT_HARD", OPT_LIMIT, OFF(hard), NULL, 0, 0, NULL, 0},
     {"MEMLIMIT_HARD_WAIT", OPT_COUNT, OFF(hard_wait_ms), "ms", 0, 1000, "5", 0},
     {"MEMLIMIT_SCOPE", OPT_CHOICE, OFF(scope), "auto|process|cgroup", 0, 0, "auto", 0},
     {"MEMLIMIT_EVENTS", OPT_CHOICE, OFF(events), "auto|on|off", 0, 0, "auto", 0},
@@ -114,8 +120,8 @@ static const struct option options[] = {
     {"MEMLIMIT_METRICS", OPT_PATH, OFF(metrics), NULL, 0, 0, NULL, 1},
     {"MEMLIMIT_METRICS_INTERVAL", OPT_COUNT, OFF(metrics_interval_sec), "s", 1, 3600, "5", 0},
     {"MEMLIMIT_PROFILE", OPT_PATH, OFF(profile), NULL, 0, 0, NULL, 2},
-    {"MEMLIMIT_PROFILE_RATE", OPT_SIZE, OFF(profile_rate), NULL, 0, 0, NULL, 0},
-    {"MEMLIMIT_PROFILE_SIGNAL", OPT_CHOICE, OFF(profile_signal),
+    {"MEMLIMIT_PROFILE_RATE", OPT_BYTES, OFF(profile_rate), NULL, 0, 0, NULL, 0},
+    {"MEMLIMIT_PROFILE_SIGNAL", OPT_SIGNAL, OFF(profile_signal),
      "off|SIGUSR1|SIGUSR2|SIGPWR|SIGURG", 0, 0, "off", 0},
     /* systemd's memory-pressure protocol (sd_event_add_memory_pressure) */
     {"MEMORY_PRESSURE_WATCH", OPT_PATH, OFF(pressure_watch), NULL, 0, 0, NULL, 3},
@@ -123,17 +129,38 @@ static const struct option options[] = {
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
-static int choice_index(const char *choices, const char *v) {
+/* signal: v may leave out the "SIG" of a choice and be in any case (USR2, sigusr2) */
+static int choice_index(const char *choices, const char *v, bool signal) {
+    if (signal && strncasecmp(v, "SIG", 3) == 0) v += 3;
     size_t vl = strlen(v);
     int idx = 0;
     for (const char *c = choices; *c; idx++) {
         const char *bar = strchr(c, '|');
         size_t cl = bar ? (size_t)(bar - c) : strlen(c);
-        if (cl == vl && strncmp(c, v, vl) == 0) return idx;
+        const char *cn = c;
+        if (signal && strncmp(cn, "SIG", 3) == 0) {
+            cn += 3;
+            cl -= 3;
+        }
+        if (cl == vl && (signal ? strncasecmp(cn, v, vl) : strncmp(cn, v, vl)) == 0) return idx;
         if (!bar) break;
         c = bar + 1;
     }
     return -1;
+}
+
+/* "a|b|c" as "a, b, c" */
+static void list_choices(char *out, size_t cap, const char *choices) {
+    size_t n = 0;
+    for (const char *c = choices; *c && n + 3 < cap; c++) {
+        if (*c == '|') {
+            out[n++] = ',';
+            out[n++] = ' ';
+        } else {
+            out[n++] = *c;
+        }
+    }
+    out[n] = '\0';
 }
 
 static void reject(ml_report_fn report, const char *name, const char *value, const char *what) {
@@ -142,25 +169,57 @@ static void reject(ml_report_fn report, const char *name, const char *value, con
     size_t l = strlen(value);
     ml_fmt(shown, sizeof shown, "%s", value);
     if (l >= sizeof shown) memcpy(shown + sizeof shown - 4, "...", 4);
-    ml_fmt(line, sizeof line, "%s='%s' is not valid (expected %s); ignoring it", name, shown, what);
+    ml_fmt(line, sizeof line, "%s='%s' is not valid (%s); ignoring it", name, shown, what);
     if (report) report(line);
 }
 
+/* A plain number: digits, perhaps with a decimal point, and no unit. */
+static bool plain_number(const char *v) {
+    return v[strspn(v, "0123456789.")] == '\0';
+}
+
 /* One value into its field; false (and the field untouched) if it is not valid, with
- * what is accepted in *what. */
+ * why, and what is accepted, in *what. */
 static bool set(struct ml_config *cfg, const struct option *o, const char *v, char *what,
                 size_t cap) {
     void *field = (char *)cfg + o->offset;
     switch (o->type) {
-    case OPT_SIZE: {
-        const char *err = ml_parse_size(v, (struct ml_size *)field);
-        if (err) ml_fmt(what, cap, "%s", err);
-        return !err;
+    case OPT_LIMIT:
+    case OPT_BYTES: {
+        struct ml_size sz;
+        const char *err = ml_parse_size(v, &sz);
+        if (o->type == OPT_BYTES && (err || sz.kind != ML_SIZE_BYTES)) {
+            ml_fmt(what, cap,
+                   "expected a size in bytes like 512KiB, 64KiB or 65536 (B, KiB, MiB, GiB, TiB, "
+                   "KB, MB, GB, TB, K, M, G, T)");
+            return false;
+        }
+        if (err) {
+            ml_fmt(what, cap, "expected %s", err);
+            return false;
+        }
+        if (o->type == OPT_LIMIT && sz.kind == ML_SIZE_BYTES && sz.bytes < (1u << 20) &&
+            plain_number(v)) {
+            ml_fmt(what, cap,
+                   "a number without a unit is bytes, and %s bytes is below 1MiB: add a unit, "
+                   "like 512MiB, or a share, like 80%%",
+                   v);
+            return false;
+        }
+        *(struct ml_size *)field = sz;
+        return true;
     }
-    case OPT_CHOICE: {
-        int idx = choice_index(o->choices, v);
+    case OPT_CHOICE:
+    case OPT_SIGNAL: {
+        int idx = choice_index(o->choices, v, o->type == OPT_SIGNAL);
         if (idx < 0) {
-            ml_fmt(what, cap, "one of %s", o->choices);
+            if (o->type == OPT_SIGNAL) {
+                char list[96];
+                list_choices(list, sizeof list, o->choices);
+                ml_fmt(what, cap, "expected one of %s (SIGUSR2 or USR2)", list);
+            } else {
+                ml_fmt(what, cap, "expected one of %s", o->choices);
+            }
             return false;
         }
         *(int *)field = idx;
@@ -170,7 +229,7 @@ static bool set(struct ml_config *cfg, const struct option *o, const char *v, ch
     case OPT_TEXT: {
         size_t l = strlen(v);
         if (l == 0 || l >= sizeof cfg->store[0]) {
-            ml_fmt(what, cap, "%s%s", o->type == OPT_TEXT ? "a value" : "a file path",
+            ml_fmt(what, cap, "expected %s%s", o->type == OPT_TEXT ? "a value" : "a file path",
                    o->choices ? " or stderr" : "");
             if (l)
                 ml_fmt(what + strlen(what), cap - strlen(what), " shorter than %u bytes",
@@ -198,8 +257,8 @@ static bool set(struct ml_config *cfg, const struct option *o, const char *v, ch
             ok = ml_parse_u64(tmp, &x) && x >= o->min && x <= o->max && !strchr(tmp, ' ');
         }
         if (!ok) {
-            ml_fmt(what, cap, "a whole number from %u to %u, like %u or %u%s", o->min, o->max,
-                   o->max / 100, o->max / 100, o->choices);
+            ml_fmt(what, cap, "expected a whole number from %u to %u, like %u or %u%s", o->min,
+                   o->max, o->max / 100, o->max / 100, o->choices);
             return false;
         }
         *(uint32_t *)field = (uint32_t)x;
@@ -213,7 +272,7 @@ int ml_config_load(struct ml_config *cfg, ml_getenv_fn get, ml_report_fn report)
     /* not the 20 KiB path store, read only through the pointers set with it: touching
      * it would cost every process five pages */
     memset(cfg, 0, offsetof(struct ml_config, store));
-    char what[160];
+    char what[200];
     for (size_t i = 0; i < NOPTIONS; i++)
         if (options[i].def) set(cfg, &options[i], options[i].def, what, sizeof what);
     int bad = 0;
@@ -227,4 +286,68 @@ int ml_config_load(struct ml_config *cfg, ml_getenv_fn get, ml_report_fn report)
         }
     }
     return bad;
+}
+
+/* ---- names nobody reads ---- */
+
+/* MEMLIMIT_* names that memlimit's own tools read, not the library: the bindings'
+ * tests and builds, the test runners */
+static const char *const tool_names[] = {"MEMLIMIT_PRELOAD",        "MEMLIMIT_LIB_DIR",
+                                         "MEMLIMIT_TEST_CHILD",     "MEMLIMIT_TEST_REEXEC",
+                                         "MEMLIMIT_REQUIRE_CGROUP", "MEMLIMIT_REQUIRE_REAL"};
+
+#define NAME_MAX_CMP 64 /* longer names are compared by their first 64 bytes */
+
+unsigned ml_edit_distance(const char *a, size_t al, const char *b, size_t bl) {
+    if (al > NAME_MAX_CMP) al = NAME_MAX_CMP;
+    if (bl > NAME_MAX_CMP) bl = NAME_MAX_CMP;
+    unsigned char row[NAME_MAX_CMP + 1]; /* Levenshtein, one row and a diagonal */
+    for (size_t j = 0; j <= bl; j++)
+        row[j] = (unsigned char)j;
+    for (size_t i = 1; i <= al; i++) {
+        unsigned char diag = row[0];
+        row[0] = (unsigned char)i;
+        for (size_t j = 1; j <= bl; j++) {
+            unsigned char up = row[j];
+            unsigned best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1u < best) best = up + 1u;
+            if (row[j - 1] + 1u < best) best = row[j - 1] + 1u;
+            row[j] = (unsigned char)best;
+            diag = up;
+        }
+    }
+    return row[bl];
+}
+
+int ml_config_check_names(char *const *env, ml_report_fn report) {
+    int unknown = 0;
+    for (char *const *e = env; e && *e; e++) {
+        const char *v = *e, *eq = strchr(v, '=');
+        size_t nl = eq ? (size_t)(eq - v) : strlen(v);
+        if (nl < 9 || strncmp(v, "MEMLIMIT_", 9) != 0) continue;
+        const char *nearest = NULL;
+        unsigned best = ~0u;
+        bool known = false;
+        for (size_t i = 0; i < NOPTIONS && !known; i++) {
+            const char *o = options[i].name;
+            known = strlen(o) == nl && strncmp(o, v, nl) == 0;
+            unsigned d = ml_edit_distance(v, nl, o, strlen(o));
+            if (strncmp(o, "MEMLIMIT", 8) == 0 && d < best) {
+                best = d;
+                nearest = o;
+            }
+        }
+        for (size_t i = 0; i < sizeof tool_names / sizeof tool_names[0] && !known; i++)
+            known = strlen(tool_names[i]) == nl && strncmp(tool_names[i], v, nl) == 0;
+        if (known) continue;
+        unknown++;
+        char name[101], line[256];
+        size_t shown = nl < sizeof name - 1 ? nl : sizeof name - 1;
+        memcpy(name, v, shown);
+        name[shown] = '\0';
+        ml_fmt(line, sizeof line, "%s is not a memlimit variable (did you mean %s?); ignoring it",
+               name, nearest);
+        if (report) report(line);
+    }
+    return unknown;
 }

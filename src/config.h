@@ -22,6 +22,7 @@ struct ml_size {
 /* MEMLIMIT_SCOPE; the order of its choices in the option table */
 enum ml_scope { ML_SCOPE_AUTO, ML_SCOPE_PROCESS, ML_SCOPE_CGROUP };
 enum ml_events { ML_EVENTS_AUTO, ML_EVENTS_ON, ML_EVENTS_OFF };
+enum ml_log_format { ML_LOG_TEXT, ML_LOG_JSON };
 
 #define ML_CONFIG_PATH_MAX 4096 /* PATH_MAX */
 
@@ -35,6 +36,7 @@ struct ml_config {
     int trace;                     /* MEMLIMIT_TRACE: 0 off, 1 events, 2 events and samples */
     uint32_t trace_interval_ms;    /* MEMLIMIT_TRACE_INTERVAL: between sample lines */
     const char *log;               /* MEMLIMIT_LOG: NULL for stderr */
+    enum ml_log_format log_format; /* MEMLIMIT_LOG_FORMAT: text or json */
     uint32_t refresh_sec;          /* MEMLIMIT_REFRESH: how often limits are re-read */
     const char *metrics;           /* MEMLIMIT_METRICS: Prometheus text file, NULL for none */
     uint32_t metrics_interval_sec; /* MEMLIMIT_METRICS_INTERVAL */
@@ -70,6 +72,15 @@ typedef void (*ml_report_fn)(const char *line);
  * is filled in place). Each rejected value is reported as one line (without prefix or
  * newline). Returns the number rejected. */
 int ml_config_load(struct ml_config *cfg, ml_getenv_fn get, ml_report_fn report);
+
+/* Each MEMLIMIT_* name in env ("NAME=VALUE" strings, NULL-terminated, like environ)
+ * that is not an option of the table (nor one of the few names memlimit's own tools
+ * and tests read) is reported as one line with the option nearest to it by edit
+ * distance: MEMLIMIT_TRCE, did you mean MEMLIMIT_TRACE? Allocation-free. Returns how
+ * many were reported. */
+int ml_config_check_names(char *const *env, ml_report_fn report);
+/* Levenshtein distance of a[0..al) and b[0..bl), each cut to 64 bytes. */
+unsigned ml_edit_distance(const char *a, size_t al, const char *b, size_t bl);
 
 #pragma GCC visibility pop
 

@@ -61,6 +61,17 @@ uint64_t ml_decide_hard(const struct ml_config *cfg, const struct ml_cgroup *cg)
     return 0;
 }
 
+bool ml_decide_hard_warning(uint64_t soft, uint64_t hard, char *out, size_t cap) {
+    if (!soft || !hard || hard > soft) return false;
+    char h[24], s[24];
+    ml_fmt(out, cap,
+           "the hard limit %s (MEMLIMIT_HARD) is %s the soft limit %s: allocations will fail with "
+           "ENOMEM before trimming and callbacks at the soft limit can act; set MEMLIMIT_HARD "
+           "above MEMLIMIT",
+           ml_fmt_bytes(h, hard), hard == soft ? "at" : "below", ml_fmt_bytes(s, soft));
+    return true;
+}
+
 unsigned ml_decide_arenas(void) {
     cpu_set_t set;
     int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 2;

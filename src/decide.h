@@ -20,6 +20,11 @@ uint64_t ml_decide_soft(const struct ml_config *cfg, const struct ml_cgroup *cg)
  * limit, so both are re-derived when it changes. */
 uint64_t ml_decide_hard(const struct ml_config *cfg, const struct ml_cgroup *cg);
 
+/* A hard limit at or below the soft limit (both in force) makes allocations fail
+ * before the soft limit's trims and callbacks can act: true, with the line that says
+ * so in out. Pure. */
+bool ml_decide_hard_warning(uint64_t soft, uint64_t hard, char *out, size_t cap);
+
 /* "soft 172.8MiB (90% of cgroup v1 memory.limit_in_bytes 192.0MiB at /sys/...)" */
 void ml_describe_soft(char *out, size_t cap, const struct ml_config *cfg,
                       const struct ml_cgroup *cg, uint64_t soft);

@@ -15,7 +15,8 @@
 enum { DUE_SOFT = 1, DUE_CRITICAL = 2, DUE_SIGNAL = 4 };
 static _Atomic unsigned due, done; /* reasons pending, and written once */
 static const struct ml_config *cfg;
-static int pid0; /* the process that started: not a fork child */
+static int pid0;                      /* the process that started: not a fork child */
+static atomic_bool critical_now_done; /* ml_dump_critical_now wrote, or tried */
 
 /* One profile file is named at a time: its path is built in static space (threads may
  * have small stacks, and the signal handler uses it), by the holder of this flag. */
@@ -118,7 +119,15 @@ int ml_dump_to(const char *path) {
     return err;
 }
 
+void ml_dump_critical_now(void) {
+    if (!ml_prof_enabled() || !cfg || atomic_exchange(&critical_now_done, true)) return;
+    atomic_fetch_or(&done, DUE_CRITICAL);
+    atomic_fetch_and(&due, ~(unsigned)DUE_CRITICAL);
+    write_one("critical", false);
+}
+
 void ml_dump_forked(void) {
+    atomic_store(&critical_now_done, false);
     atomic_store(&done, 0); /* the child writes its own profiles */
     atomic_store(&due, 0);
     atomic_flag_clear(&naming);
@@ -133,11 +142,9 @@ static __attribute__((destructor)) void at_exit(void) {
 void ml_dump_init(const struct ml_config *c) {
     cfg = c;
     pid0 = (int)getpid();
-    uint64_t rate = ML_PROFILE_RATE_DEFAULT;
-    if (c->profile_rate.kind == ML_SIZE_BYTES)
-        rate = c->profile_rate.bytes;
-    else if (c->profile_rate.kind != ML_SIZE_UNSET)
-        ml_log("MEMLIMIT_PROFILE_RATE must be a size in bytes; using 512KiB");
+    /* the configuration takes only a size in bytes for it */
+    uint64_t rate =
+        c->profile_rate.kind == ML_SIZE_BYTES ? c->profile_rate.bytes : ML_PROFILE_RATE_DEFAULT;
     int err = ml_prof_init(rate);
     if (err) {
         ml_log("MEMLIMIT_PROFILE: cannot profile (%s); no heap profile",

@@ -24,6 +24,11 @@ void ml_dump_level(enum memlimit_level lv);
 void ml_dump_run_due(void);
 /* memlimit_profile_dump(path): 0 or an errno value. */
 int ml_dump_to(const char *path);
+/* The .critical profile now, on this thread (no allocator lock may be held), once a
+ * process: before an allocation that takes usage past the cgroup limit is made (the
+ * kernel may kill the process next). The level's own .critical is then not written
+ * over it. */
+void ml_dump_critical_now(void);
 /* In a fork child: its own files, its own reasons. */
 void ml_dump_forked(void);
 

@@ -2,6 +2,9 @@
 #include "caller.h"
 #include "clock.h"
 #include "limiter.h"
+#include "dump.h"
+#include "lastwords.h"
+#include "level.h"
 #include "log.h"
 
 #include <errno.h>
@@ -48,16 +51,32 @@ bool ml_hard_near(size_t n) {
     return h && ml_core_ready() && ml_core_estimate() + n >= h;
 }
 
-static void refused_line(uint64_t h, size_t n, uint64_t u) {
-    uint64_t now = ml_now_ns();
-    if (now < atomic_load(&next_log_ns)) return; /* at most one line a second */
-    atomic_store(&next_log_ns, now + 1000000000ULL);
+/* with_stack: where no allocator lock is held (the malloc family), the caller's
+ * frames and the .critical profile too (see lastwords.h) */
+static void refused_line(uint64_t h, size_t n, uint64_t u, bool with_stack) {
+    uint64_t now = ml_now_ns(), next = atomic_load(&next_log_ns);
+    /* at most one line a second, from one thread: the one that moves the time on */
+    if (now < next || !atomic_compare_exchange_strong(&next_log_ns, &next, now + 1000000000ULL))
+        return;
     char a[24], b[24], c[24];
-    ml_log("hard limit %s: refused %s at %s (ENOMEM)", ml_fmt_bytes(a, h), ml_fmt_bytes(b, n),
-           ml_fmt_bytes(c, u));
+    static char frames[640]; /* that thread's alone */
+    if (with_stack) ml_lastwords_frames(frames, sizeof frames, 6);
+    ml_log("hard limit %s: refused %s at %s (ENOMEM), level %s%s%s", ml_fmt_bytes(a, h),
+           ml_fmt_bytes(b, n), ml_fmt_bytes(c, u), ml_level_name(ml_core_level()),
+           with_stack && frames[0] ? ", from " : "", with_stack ? frames : "");
+    if (with_stack) ml_dump_critical_now();
 }
 
+static bool admit(size_t n, bool may_wait, const void *caller);
+
 bool ml_hard_admit(size_t n, bool may_wait, const void *caller) {
+    bool ok = admit(n, may_wait, caller);
+    /* about to pass the cgroup limit: said before the allocation is made */
+    if (ok && may_wait && n >= ML_LASTWORDS_MIN) ml_lastwords_check(n);
+    return ok;
+}
+
+static bool admit(size_t n, bool may_wait, const void *caller) {
     uint64_t h = ml_hard_get();
     if (!h || !ml_core_ready()) return true;
     int saved = errno;
@@ -75,7 +94,7 @@ bool ml_hard_admit(size_t n, bool may_wait, const void *caller) {
     if (ml_hard_past(h, u, n, ml_caller_of(caller))) goto out;
     ok = false;
     atomic_fetch_add(&failed, 1);
-    refused_line(h, n, u);
+    refused_line(h, n, u, may_wait);
 out:
     errno = saved;
     return ok;

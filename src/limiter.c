@@ -67,6 +67,7 @@ static struct {
 /* A configuration line, once MEMLIMIT_LOG (loaded first) says where lines go. */
 static void report_config(const char *line) {
     ml_log_set_dest(S.cfg.log);
+    ml_log_set_json(S.cfg.log_format == ML_LOG_JSON);
     ml_log("%s", line);
 }
 
@@ -478,7 +479,9 @@ void ml_core_init(ml_lookup_fn lookup) {
     /* MEMLIMIT_LOG is the table's first option: report_config sends the lines about
      * the others where the user asked */
     ml_config_load(&S.cfg, env_get, report_config);
+    ml_config_check_names(environ, report_config); /* MEMLIMIT_TRCE: did you mean ...? */
     ml_log_set_dest(S.cfg.log);
+    ml_log_set_json(S.cfg.log_format == ML_LOG_JSON);
     ml_log_set_verbose(S.cfg.trace || S.cfg.log);
     if (S.cfg.trace >= 2) ml_log_set_clock(ml_now_ns());
     if (S.cfg.profile) ml_dump_init(&S.cfg);
@@ -492,6 +495,9 @@ void ml_core_init(ml_lookup_fn lookup) {
         S.cfg.trace || (S.cfg.hard.kind != ML_SIZE_UNSET && S.cfg.hard.kind != ML_SIZE_OFF);
     ml_limits_init(&S.cfg, eager);
     ml_hard_set_wait(S.cfg.hard_wait_ms);
+    char hard_warning[256]; /* with a hard limit, the limits were derived just now */
+    if (ml_decide_hard_warning(ml_limits_soft(), ml_hard_get(), hard_warning, sizeof hard_warning))
+        ml_log("%s", hard_warning);
     /* MEMLIMIT_EVENTS: auto is on when a callback is registered (the thread exists
      * then anyway) or the scope is cgroup (other processes' growth must be seen) */
     S.want_thread = S.cfg.events == ML_EVENTS_ON ||
@@ -517,6 +523,25 @@ void ml_core_init(ml_lookup_fn lookup) {
                ml_scope_name(S.cfg.scope, ml_limits_by_cgroup()), ml_trim_allocator_name(), cap);
     }
     atomic_store_explicit(&S.state, ST_READY, memory_order_release);
+    errno = saved;
+}
+
+/* At exit (exit() or a return from main; not _exit, not a vfork child): a last sample,
+ * and the metrics file written with it, so the file holds the process's peak.
+ * Threads may still run: a sampler among them is waited for, briefly. */
+static __attribute__((destructor)) void core_at_exit(void) {
+    if (!S.cfg.metrics || !ml_core_ready() || in_vfork_child() || tl_sampler) return;
+    int saved = errno;
+    for (int i = 0; !try_take_sampler(); i++) {
+        if (i > 1000) { /* a sampler stuck for milliseconds: its own write will do */
+            errno = saved;
+            return;
+        }
+        sched_yield();
+    }
+    uint64_t u;
+    if (ml_periodic_arm_exit()) take_sample(ml_now_ns(), &u);
+    give_sampler();
     errno = saved;
 }
 

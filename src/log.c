@@ -1,4 +1,5 @@
 #include "log.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,17 @@ static const char *log_dest;    /* NULL means stderr */
 static uint64_t clock_start_ns; /* 0: lines carry no time */
 static atomic_bool verbose;
 static atomic_bool dest_failed; /* the file could not be opened: stderr from now on */
+static atomic_bool json;        /* MEMLIMIT_LOG_FORMAT=json: one JSON object per line */
+
+/* The program's name in every line: /proc/self/comm (what ps and top show), read at
+ * the first line a process writes (most never write one: no system call at start-up)
+ * and again in a fork child, which the pid tells. Until then, or without /proc, the
+ * name it was started under, copied at start-up: programs that set a process title
+ * (redis, postgres, nginx) write over argv later. Only the holder of the line buffer
+ * (below) writes prog_name; prog_pid is stored after it, so a reader that finds its
+ * own pid there finds the name complete. */
+static char prog_start[16], prog_name[16];
+static _Atomic int prog_pid; /* the process prog_name was read in; 0: none */
 
 /* what fd 2 was at start-up; lines from any thread read it, so atomics */
 enum { ERR_UNKNOWN, ERR_OPEN, ERR_CLOSED };
@@ -28,6 +40,8 @@ static _Atomic uint64_t err_dev, err_ino;
 
 void ml_log_init(void) {
     int saved = errno;
+    if (!prog_start[0] && program_invocation_short_name)
+        ml_fmt(prog_start, sizeof prog_start, "%s", program_invocation_short_name);
     struct stat st;
     if (fstat(2, &st) == 0) {
         atomic_store_explicit(&err_dev, (uint64_t)st.st_dev, memory_order_relaxed);
@@ -41,6 +55,10 @@ void ml_log_init(void) {
 
 void ml_log_set_clock(uint64_t start_ns) {
     clock_start_ns = start_ns;
+}
+
+void ml_log_set_json(bool on) {
+    atomic_store(&json, on);
 }
 
 void ml_log_set_verbose(bool on) {
@@ -272,23 +290,204 @@ static void write_stderr(struct iovec *iov, int cnt) {
     write_iov(2, iov, cnt, S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
 }
 
-/* Once: the destination, why it failed, and where the lines go now. Pieces, not a
- * buffer: the path can be 4 KiB long and the stack is small. */
+/* ---- one line: the prefix (text or JSON), the message, the newline ---- */
+
+/* The program's name for a line of process pid. owner: this thread holds the line
+ * buffer, and may read /proc/self/comm when the name is not this process's yet. */
+static const char *prog_for(int pid, bool owner) {
+    if (atomic_load_explicit(&prog_pid, memory_order_acquire) == pid) return prog_name;
+    if (!owner) return prog_start;
+    char comm[32]; /* at most 15 bytes and a newline */
+    ssize_t n = ml_read_file("/proc/self/comm", comm, sizeof comm);
+    if (n > 0 && comm[n - 1] == '\n') comm[--n] = '\0';
+    ml_fmt(prog_name, sizeof prog_name, "%s", n > 0 ? comm : prog_start);
+    atomic_store_explicit(&prog_pid, pid, memory_order_release);
+    return prog_name;
+}
+
+/* How many bytes of s (n in all) from i form one unit of a JSON string, and what they
+ * become: a valid UTF-8 sequence as it is, '"' and '\' with a backslash, control
+ * characters as \n, \t or \u00XX, a byte that is not valid UTF-8 as \ufffd. Writes
+ * the unit to out unless out is NULL; returns its length there. Reads the whole unit
+ * before writing, so out may overlap it (see json_in_place). */
+static size_t json_unit(const unsigned char *s, size_t n, size_t i, size_t *in, char *out) {
+    unsigned char c = s[i];
+    size_t len = 1;
+    if (c >= 0x80) { /* the length of a valid sequence, or 0 */
+        size_t need = c >= 0xc2 && c <= 0xdf   ? 2
+                      : c >= 0xe0 && c <= 0xef ? 3
+                      : c >= 0xf0 && c <= 0xf4 ? 4
+                                               : 0;
+        if (need && i + need <= n) {
+            unsigned char c1 = s[i + 1];
+            bool ok = (c != 0xe0 || c1 >= 0xa0) && (c != 0xed || c1 < 0xa0) &&
+                      (c != 0xf0 || c1 >= 0x90) && (c != 0xf4 || c1 < 0x90);
+            for (size_t k = 1; k < need; k++)
+                ok = ok && (s[i + k] & 0xc0) == 0x80;
+            len = ok ? need : 0;
+        } else {
+            len = 0;
+        }
+        *in = len ? len : 1;
+        if (!len) { /* not UTF-8: the replacement character */
+            if (out) memcpy(out, "\\ufffd", 6);
+            return 6;
+        }
+        unsigned char seq[4];
+        memcpy(seq, s + i, len);
+        if (out) memcpy(out, seq, len);
+        return len;
+    }
+    *in = 1;
+    const char *esc = c == '"'    ? "\\\""
+                      : c == '\\' ? "\\\\"
+                      : c == '\n' ? "\\n"
+                      : c == '\t' ? "\\t"
+                      : c == '\r' ? "\\r"
+                                  : NULL;
+    if (esc) {
+        if (out) memcpy(out, esc, 2);
+        return 2;
+    }
+    if (c < 0x20 || c == 0x7f) {
+        if (out) {
+            memcpy(out, "\\u00", 4);
+            out[4] = "0123456789abcdef"[c >> 4];
+            out[5] = "0123456789abcdef"[c & 15];
+        }
+        return 6;
+    }
+    if (out) out[0] = (char)c;
+    return 1;
+}
+
+/* Escapes the n bytes at line + at, in place, for a JSON string that must end before
+ * line + room; returns the escaped length. What does not fit is cut at a unit. The
+ * text is first moved to the end of the room and escaped forwards from `at`: the
+ * output never catches up with input not yet read as long as the whole output fits,
+ * so no second buffer is needed (threads' stacks are small). */
+static size_t json_in_place(char *line, size_t at, size_t n, size_t room) {
+    const unsigned char *src = (const unsigned char *)line + at;
+    size_t fit = 0, out = 0, in;
+    while (fit < n) { /* how much fits, at unit boundaries */
+        size_t u = json_unit(src, n, fit, &in, NULL);
+        if (at + out + u > room) break;
+        out += u;
+        fit += in;
+    }
+    size_t from = room - fit;
+    memmove(line + from, line + at, fit);
+    src = (const unsigned char *)line + from;
+    size_t o = at;
+    for (size_t i = 0; i < fit; i += in)
+        o += json_unit(src, fit, i, &in, line + o);
+    return o - at;
+}
+
+/* A JSON string of s, as much as fits in cap (NUL-terminated); returns its length. */
+static size_t json_str(char *out, size_t cap, const char *s) {
+    size_t n = 0, in;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t len = strlen(s);
+    char tmp[6];
+    for (size_t i = 0; i < len; i += in) {
+        size_t k = json_unit(u, len, i, &in, tmp);
+        if (n + k + 1 > cap) break;
+        memcpy(out + n, tmp, k);
+        n += k;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static uint64_t clock_ns(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* "S.mmm" from nanoseconds */
+static size_t put_secs(char *out, size_t cap, uint64_t ns) {
+    uint64_t ms = ns / 1000000;
+    return ml_fmt(out, cap, "%llu.%c%c%c", (unsigned long long)(ms / 1000),
+                  (char)('0' + ms % 1000 / 100), (char)('0' + ms % 100 / 10),
+                  (char)('0' + ms % 10));
+}
+
+/* The whole line into line (cap bytes, at least 128), newline included; returns its
+ * length. Text: "memlimit[PID NAME]: [t=S.mmm ]message". JSON: {"ts":UNIX.mmm,
+ * "pid":PID,"prog":"NAME"[,"t":S.mmm],"msg":"message"}. owner: see prog_for. */
+static size_t build_line(char *line, size_t cap, bool owner, const char *fmt, va_list ap) {
+    int pid = (int)getpid();
+    const char *prog = prog_for(pid, owner);
+    bool as_json = atomic_load_explicit(&json, memory_order_relaxed);
+    uint64_t since = 0;
+    if (clock_start_ns) {
+        uint64_t now = clock_ns(CLOCK_MONOTONIC);
+        since = now > clock_start_ns ? now - clock_start_ns : 0;
+    }
+    size_t n;
+    if (as_json) {
+        char name[6 * sizeof prog_name];
+        json_str(name, sizeof name, prog);
+        n = ml_fmt(line, cap, "{\"ts\":");
+        n += put_secs(line + n, cap - n, clock_ns(CLOCK_REALTIME));
+        n += ml_fmt(line + n, cap - n, ",\"pid\":%d,\"prog\":\"%s\"", pid, name);
+        if (clock_start_ns) {
+            n += ml_fmt(line + n, cap - n, ",\"t\":");
+            n += put_secs(line + n, cap - n, since);
+        }
+        n += ml_fmt(line + n, cap - n, ",\"msg\":\"");
+        size_t room = cap - 4; /* "}\n" and the NUL after the closing quote */
+        size_t m = n < room ? ml_vfmt(line + n, room - n, fmt, ap) : 0;
+        n += json_in_place(line, n, m, room);
+        line[n++] = '"';
+        line[n++] = '}';
+    } else {
+        /* one line, whatever the name holds: no control characters, no ']' */
+        n = ml_fmt(line, cap, "memlimit[%d ", pid);
+        for (const char *c = prog; *c && n + 1 < cap; c++)
+            line[n++] = (unsigned char)*c < 0x20 || *c == 0x7f || *c == ']' ? '?' : *c;
+        n += ml_fmt(line + n, cap - n, "]: ");
+        if (clock_start_ns) {
+            n += ml_fmt(line + n, cap - n, "t=");
+            n += put_secs(line + n, cap - n, since);
+            n += ml_fmt(line + n, cap - n, " ");
+        }
+        size_t start = n;
+        n += ml_vfmt(line + n, cap - n - 1, fmt, ap);
+        for (size_t i = start; i < n; i++) /* a newline in a value must not start a line */
+            if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f) line[i] = '?';
+    }
+    line[n++] = '\n';
+    return n;
+}
+
+static size_t make_line(char *line, size_t cap, bool owner, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = build_line(line, cap, owner, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+/* Once: the destination, why it failed, and where the lines go now. In a buffer of
+ * its own (the caller may hold the line buffer), large enough for a path of
+ * PATH_MAX bytes. */
 static __attribute__((noinline, cold)) void report_dest(int err) {
+    static atomic_flag busy = ATOMIC_FLAG_INIT;
+    static char notice[6144];
+    if (atomic_flag_test_and_set(&busy)) return;
     const char *hint = err == ENXIO   ? " (a FIFO with no reader)"
                        : err == ELOOP ? " (a symbolic link, not followed)"
                                       : "";
     const char *why = strerrordesc_np(err); /* NULL for a number it does not know */
-    const char *parts[] = {"memlimit: cannot open the log MEMLIMIT_LOG=",
-                           log_dest,
-                           ": ",
-                           why ? why : "unknown error",
-                           hint,
-                           "; logging to stderr from now on\n"};
-    struct iovec iov[6];
-    for (int i = 0; i < 6; i++)
-        iov[i] = (struct iovec){(void *)parts[i], strlen(parts[i])};
-    write_stderr(iov, 6);
+    size_t n = make_line(notice, sizeof notice, false,
+                         "cannot open the log MEMLIMIT_LOG=%s: %s%s; logging to stderr from now on",
+                         log_dest, why ? why : "unknown error", hint);
+    struct iovec iov = {notice, n};
+    write_stderr(&iov, 1);
+    atomic_flag_clear(&busy);
 }
 
 static void write_dest(char *line, size_t n) {
@@ -312,23 +511,6 @@ static void write_dest(char *line, size_t n) {
     write_stderr(&iov, 1); /* never lose a line silently */
 }
 
-static __attribute__((noinline)) void vlog_into(char *line, size_t cap, const char *fmt,
-                                                va_list ap) {
-    size_t n = ml_fmt(line, cap, "memlimit: ");
-    if (clock_start_ns) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-        uint64_t ms = now > clock_start_ns ? (now - clock_start_ns) / 1000000 : 0;
-        n += ml_fmt(line + n, cap - n, "t=%llu.%c%c%c ", (unsigned long long)(ms / 1000),
-                    (char)('0' + ms % 1000 / 100), (char)('0' + ms % 100 / 10),
-                    (char)('0' + ms % 10));
-    }
-    n += ml_vfmt(line + n, cap - n - 1, fmt, ap);
-    line[n++] = '\n';
-    write_dest(line, n);
-}
-
 /* A line is formatted in static space, not on the stack of whichever thread logs
  * (threads with 16 KiB stacks, signal handlers on small alternate stacks). Its owner
  * is a pid, so a fork child never finds it held by a thread it does not have. A
@@ -343,14 +525,19 @@ static bool take_line(void) {
     return owner != me && atomic_compare_exchange_strong(&line_owner, &owner, me);
 }
 
+static __attribute__((noinline)) void vlog_into(char *line, size_t cap, bool owner, const char *fmt,
+                                                va_list ap) {
+    write_dest(line, build_line(line, cap, owner, fmt, ap));
+}
+
 static void vlog(const char *fmt, va_list ap) {
     if (take_line()) {
-        vlog_into(line_buf, sizeof line_buf, fmt, ap);
+        vlog_into(line_buf, sizeof line_buf, true, fmt, ap);
         atomic_store(&line_owner, 0);
         return;
     }
     char line[256];
-    vlog_into(line, sizeof line, fmt, ap);
+    vlog_into(line, sizeof line, false, fmt, ap);
 }
 
 void ml_log(const char *fmt, ...) {

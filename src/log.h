@@ -28,14 +28,22 @@ void ml_log_init(void);
  * there). The string must outlive the logger. */
 void ml_log_set_dest(const char *dest);
 
-/* From now on every line starts "memlimit: t=SECONDS " (milliseconds, since
- * start_ns on CLOCK_MONOTONIC); 0 turns it off. For MEMLIMIT_TRACE=2. */
+/* From now on every line carries the time since start_ns on CLOCK_MONOTONIC, in
+ * seconds with milliseconds ("t=1.234 " after the prefix; "t":1.234 in JSON); 0 turns
+ * it off. For MEMLIMIT_TRACE=2. */
 void ml_log_set_clock(uint64_t start_ns);
+
+/* MEMLIMIT_LOG_FORMAT: false (text, the default) or true: each line one JSON object,
+ * {"ts":UNIX_SECONDS,"pid":PID,"prog":"NAME"[,"t":SECONDS],"msg":"TEXT"}, escaped
+ * (invalid UTF-8 becomes U+FFFD). */
+void ml_log_set_json(bool on);
 
 /* Whether ml_log_info lines go out (tracing, or an explicit log file); off at first. */
 void ml_log_set_verbose(bool on);
 
-/* One line: "memlimit: " + formatted text + "\n". Keeps errno. Warnings: always out. */
+/* One line: "memlimit[PID NAME]: " + formatted text + "\n", NAME the program's
+ * (/proc/self/comm), control characters in the text shown as '?' so a line stays one
+ * line; or the JSON object above. Keeps errno. Warnings: always out. */
 void ml_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same for informational lines, only when ml_log_set_verbose(true). */
 void ml_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

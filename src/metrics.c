@@ -13,10 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { GAUGE, COUNTER };
+enum { GAUGE, COUNTER, SECONDS }; /* SECONDS: a counter, its value in ns */
 
-size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st, bool reached,
-                         int pid) {
+size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
+                         const struct ml_metrics_extra *x, bool reached, int pid) {
+    static const struct ml_metrics_extra none;
+    if (!x) x = &none;
     const struct {
         const char *name, *help;
         int type;
@@ -43,6 +45,8 @@ size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
         {"memlimit_trims_total", "Allocator trims.", COUNTER, (unsigned long long)st->trims},
         {"memlimit_trimmed_bytes_total", "Usage released by allocator trims.", COUNTER,
          (unsigned long long)st->trimmed_bytes},
+        {"memlimit_trim_cpu_seconds_total", "CPU time the allocator's trim calls took.", SECONDS,
+         (unsigned long long)x->trim_cpu_ns},
         {"memlimit_callback_rounds_total", "Reclaim rounds run by the memlimit thread.", COUNTER,
          (unsigned long long)st->callback_rounds},
         {"memlimit_callback_calls_total", "Reclaim callbacks called.", COUNTER,
@@ -54,9 +58,19 @@ size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
     };
     size_t len = 0;
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
-        size_t n = ml_fmt(buf + len, cap - len, "# HELP %s %s\n# TYPE %s %s\n%s{pid=\"%d\"} %llu\n",
+        char v[32];
+        if (m[i].type == SECONDS) { /* "1.000250000": nine decimals, zeros kept */
+            size_t k = ml_fmt(v, sizeof v, "%llu.", m[i].value / 1000000000ULL);
+            unsigned long long frac = m[i].value % 1000000000ULL;
+            for (int d = 8; d >= 0; d--, frac /= 10)
+                v[k + (size_t)d] = (char)('0' + frac % 10);
+            v[k + 9] = '\0';
+        } else {
+            ml_fmt(v, sizeof v, "%llu", m[i].value);
+        }
+        size_t n = ml_fmt(buf + len, cap - len, "# HELP %s %s\n# TYPE %s %s\n%s{pid=\"%d\"} %s\n",
                           m[i].name, m[i].help, m[i].name, m[i].type == GAUGE ? "gauge" : "counter",
-                          m[i].name, pid, m[i].value);
+                          m[i].name, pid, v);
         if (len + n + 1 >= cap) return 0; /* truncated */
         len += n;
     }

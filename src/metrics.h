@@ -6,14 +6,20 @@
 #include "memlimit.h"
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* internal: never exported, and called without the PLT/GOT */
 #pragma GCC visibility push(hidden)
 
-/* Formats *st into buf (NUL-terminated); returns the length, or 0 if cap is too
- * small. Every sample carries the label pid="<pid>". */
-size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st, bool reached,
-                         int pid);
+/* What the metrics hold beyond the public stats (whose struct is the API's, fixed). */
+struct ml_metrics_extra {
+    uint64_t trim_cpu_ns; /* memlimit_trim_cpu_seconds_total */
+};
+
+/* Formats *st and *x (NULL: zeros) into buf (NUL-terminated); returns the length, or 0
+ * if cap is too small. Every sample carries the label pid="<pid>". */
+size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
+                         const struct ml_metrics_extra *x, bool reached, int pid);
 
 /* Writes the text to path atomically: a temporary file beside it, then rename(2),
  * so a reader never sees half a file. "%p" in path becomes the pid (one file per

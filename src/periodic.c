@@ -3,12 +3,14 @@
 #include "level.h"
 #include "log.h"
 #include "metrics.h"
+#include "trim.h"
 
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
 static const struct ml_config *cfg;
+static int pid0; /* the process that started: not a fork child */
 static uint64_t next_trace_ns, next_metrics_ns;
 static enum memlimit_level traced_level;
 static bool metrics_failed;
@@ -17,6 +19,14 @@ static char text[4096]; /* the metrics text is about 2.2 KiB; a longer one is re
 
 void ml_periodic_init(const struct ml_config *c) {
     cfg = c;
+    pid0 = (int)getpid();
+}
+
+bool ml_periodic_arm_exit(void) {
+    if (!cfg || !cfg->metrics || ((int)getpid() != pid0 && !strstr(cfg->metrics, "%p")))
+        return false;
+    next_metrics_ns = 0;
+    return true;
 }
 
 void ml_periodic_forked(void) {
@@ -44,7 +54,8 @@ void ml_periodic(uint64_t now, enum memlimit_level lv, bool reached,
     if (metrics) {
         next_metrics_ns = now + (uint64_t)cfg->metrics_interval_sec * 1000000000ULL;
         int pid = (int)getpid();
-        size_t n = ml_metrics_format(text, sizeof text, &st, reached, pid);
+        struct ml_metrics_extra x = {.trim_cpu_ns = ml_trim_cpu_ns()};
+        size_t n = ml_metrics_format(text, sizeof text, &st, &x, reached, pid);
         int err = n ? ml_metrics_write(cfg->metrics, text, n, pid) : ENOBUFS;
         if (err && !metrics_failed) { /* once: a full disk must not flood the log */
             metrics_failed = true;

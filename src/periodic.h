@@ -21,6 +21,10 @@ void ml_periodic(uint64_t now, enum memlimit_level lv, bool reached,
                  void (*stats)(struct memlimit_stats *st));
 /* A fork child writes its own files at once. */
 void ml_periodic_forked(void);
+/* At exit, by the sampler before its last sample: true when that sample is to write
+ * the metrics file a last time (so it holds the process's peak), whatever the
+ * interval. Not in a fork child whose path has no %p: the file is its parent's. */
+bool ml_periodic_arm_exit(void);
 
 #pragma GCC visibility pop
 

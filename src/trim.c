@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 static enum ml_allocator alloc_kind = ML_ALLOC_OTHER;
 static int (*glibc_trim)(size_t);
@@ -73,7 +74,21 @@ const char *ml_trim_allocator_name(void) {
     return names[alloc_kind];
 }
 
-bool ml_trim_now(void) {
+/* CPU time spent in the allocator's trim calls, every thread's (their own CPU clock
+ * around the call: a trim preempted midway is not charged for the wait) */
+static _Atomic uint64_t trim_cpu_ns;
+
+static uint64_t thread_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t ml_trim_cpu_ns(void) {
+    return atomic_load_explicit(&trim_cpu_ns, memory_order_relaxed);
+}
+
+static bool trim_call(void) {
     switch (alloc_kind) {
     case ML_ALLOC_GLIBC:
         glibc_trim(0);
@@ -90,6 +105,14 @@ bool ml_trim_now(void) {
     default:
         return false;
     }
+}
+
+bool ml_trim_now(void) {
+    if (alloc_kind == ML_ALLOC_OTHER) return false;
+    uint64_t t0 = thread_cpu_ns();
+    bool ok = trim_call();
+    atomic_fetch_add_explicit(&trim_cpu_ns, thread_cpu_ns() - t0, memory_order_relaxed);
+    return ok;
 }
 
 bool ml_trim_free_bytes(uint64_t *out, bool small_stack) {

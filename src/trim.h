@@ -28,6 +28,9 @@ void ml_trim_init(ml_lookup_fn lookup);
 const char *ml_trim_allocator_name(void);
 /* Returns memory to the kernel; false if this allocator has no way to. */
 bool ml_trim_now(void);
+/* CPU time all trim calls so far took (CLOCK_THREAD_CPUTIME_ID around each), in ns:
+ * memlimit_trim_cpu_seconds_total. */
+uint64_t ml_trim_cpu_ns(void);
 /* Free memory the allocator holds (glibc mallinfo2's fordblks, jemalloc's dirty and
  * muzzy pages, tcmalloc's page heap free bytes); false where it cannot say
  * (mimalloc), and with small_stack for jemalloc and tcmalloc, whose statistics take

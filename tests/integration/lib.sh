@@ -15,3 +15,6 @@ cleanup() { for d in $CREATED; do cg_remove "$d"; done; }
 trap cleanup EXIT
 new_cgroup() { cg_create "$1" "$2" || { echo "FAIL: cannot create cgroup $1"; exit 1; }; CREATED="$CREATED $CG_DIR"; }
 fail() { echo "FAIL: $*"; exit 1; }
+# the start of every line the library writes, "memlimit[PID PROGRAM]: ", as a regular
+# expression (basic or extended)
+ML='memlimit\[[0-9]* [^]]*\]: '

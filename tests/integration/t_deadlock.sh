@@ -15,7 +15,7 @@ for a in "tcmalloc:$L/libtcmalloc_minimal.so.4" "lockalloc:$ROOT/build/lockalloc
     for sizes in "150 256" "40 5120"; do
         out=$(timeout 60 env LD_PRELOAD="$LIB $path" TCMALLOC_SKIP_SBRK=true MEMLIMIT=100MiB MEMLIMIT_HARD=190MiB \
             "$W/edges" tcdeadlock 4 $sizes 2>&1); rc=$?
-        echo "$name: $(echo "$out" | grep -v '^memlimit: hard limit' | tail -1)"
+        echo "$name: $(echo "$out" | grep -v "^${ML}hard limit" | tail -1)"
         [ $rc -eq 0 ] || fail "$name: exit $rc (124: a deadlock): $(echo "$out" | tail -3)"
     done
 done

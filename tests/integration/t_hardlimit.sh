@@ -17,7 +17,7 @@ for a in glibc "jemalloc:$L/libjemalloc.so.2"; do
         echo "$name $mode: exit $rc, peak $(mib "$(cg_peak "$d")") of $(mib $LIMIT): $(cat "$out" 2>/dev/null)"
         [ $rc -eq 0 ] || fail "$name $mode: exit $rc: $msg"
         grep -q "before $([ $mode = c ] && echo 'malloc returned NULL' || echo 'std::bad_alloc')" "$out" || fail "$name $mode: results file: $(cat "$out" 2>/dev/null)"
-        echo "$msg" | grep -q "memlimit: hard limit 108.8MiB: refused" || fail "no refusal line: $msg"
+        echo "$msg" | grep -q "${ML}hard limit 108.8MiB: refused" || fail "no refusal line: $msg"
         [ "$(cg_oom_kills "$d")" -eq 0 ] || fail "$name $mode: OOM kill"
     done
 done

@@ -14,7 +14,7 @@ for a in glibc "jemalloc:$L/libjemalloc.so.2"; do
         [ $rc -eq 0 ] || fail "$name mremap $kind: exit $rc: $out"
     done
     out=$(timeout 120 env LD_PRELOAD="$LIB $path" MEMLIMIT_HARD=64MiB "$W/edges" tls "$ROOT/build/tlsplugin.so" 2>&1); rc=$?
-    echo "$name: $(echo "$out" | grep -v '^memlimit: hard limit')"
+    echo "$name: $(echo "$out" | grep -v "^${ML}hard limit")"
     [ $rc -eq 0 ] || fail "$name tls: exit $rc: $out"
-    echo "$out" | grep -q 'memlimit: hard limit 64.0MiB: refused' || fail "$name tls: the program was never refused: $out"
+    echo "$out" | grep -q "${ML}hard limit 64.0MiB: refused" || fail "$name tls: the program was never refused: $out"
 done

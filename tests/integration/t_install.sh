@@ -6,7 +6,8 @@ stage=$ROOT/build/stage; rm -rf "$stage"
 make -s -C "$ROOT" install DESTDIR="$stage" PREFIX=/usr/local > /dev/null || fail "make install"
 for f in lib/libmemlimit.so.0.1.0 lib/libmemlimit.so.0 lib/libmemlimit.so include/memlimit.h \
          lib/pkgconfig/memlimit.pc bin/memlimit-run bin/memlimit-plot libexec/memlimit/memlimit-show \
-         share/man/man7/memlimit.7 share/man/man1/memlimit-run.1 share/man/man1/memlimit-plot.1; do
+         share/man/man7/memlimit.7 share/man/man3/memlimit.3 share/man/man1/memlimit-run.1 \
+         share/man/man1/memlimit-plot.1; do
     [ -e "$stage/usr/local/$f" ] || fail "not installed: $f"
 done
 [ "$(readlink "$stage/usr/local/lib/libmemlimit.so.0")" = libmemlimit.so.0.1.0 ] || fail "soname link"
@@ -37,7 +38,7 @@ env -u LD_PRELOAD "$stage/usr/local/bin/memlimit-run" -- cat /proc/self/maps | g
     fail "staged memlimit-run did not preload the staged library"
 "$stage/usr/local/bin/memlimit-run" --show | grep -q '^soft limit:' || fail "staged memlimit-run --show"
 "$stage/usr/local/bin/memlimit-plot" --help | grep -q MEMLIMIT_TRACE=2 || fail "staged memlimit-plot"
-for m in man7/memlimit.7 man1/memlimit-run.1 man1/memlimit-plot.1; do
+for m in man7/memlimit.7 man3/memlimit.3 man1/memlimit-run.1 man1/memlimit-plot.1; do
     w=$(groff -man -ww -z "$stage/usr/local/share/man/$m" 2>&1) || fail "man page $m: $w"
     [ -z "$w" ] || fail "man page $m: groff warns: $w"
 done

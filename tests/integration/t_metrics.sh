@@ -41,7 +41,7 @@ ls "$deep"/m-*.prom > /dev/null 2>&1 && [ "$(find "$d/long" -type f | wc -l)" = 
 pat=$d/long/$(printf '%%p%.0s' $(seq 2000)) # 4000 characters; 6000 or more expanded
 env LD_PRELOAD="$LIB" MEMLIMIT=1MiB MEMLIMIT_METRICS="$pat" "$W/logdata" churn 5 2> "$d/toolong.err" ||
     fail "too long a path: exit $?"
-[ "$(grep -c '^memlimit: cannot write metrics ' "$d/toolong.err")" = 1 ] && [ "$(find "$d/long" -type f | wc -l)" = 1 ] ||
+[ "$(grep -c "^${ML}cannot write metrics " "$d/toolong.err")" = 1 ] && [ "$(find "$d/long" -type f | wc -l)" = 1 ] ||
     fail "too long a path: expected one line and no file: $(cut -c1-200 "$d/toolong.err")"
 echo "metrics path of ${#deep} characters written where it says; one of ${#pat} (longer than PATH_MAX with the pid) refused in one line"
 
@@ -65,6 +65,65 @@ if unshare -pf --mount-proc true 2> /dev/null; then
 else
     echo "shared directory: no pid namespace here (unshare -p); the unit test metrics/never_writes_into_a_file_someone_else_made covers it"
 fi
+
+# ---- at exit: the file is written a last time, so it holds the process's peak. grow
+# takes 40 MiB in 1 MiB steps, 12 ms apart, frees it all at once and exits well
+# before the next interval (5 s): without the last write the file holds the first
+# sample only. Usage is sampled on allocation (here every second step: the thread's
+# budget is 1 MiB; at most every 10 ms without a limit), so the peak sampled is within
+# 2 MiB of the 40 MiB held, the block being allocated not touched yet.
+# prom FILE: "usage peak samples trims trim_cpu_seconds pid" from the file
+prom() {
+    j=$($CHECK "$1") || fail "invalid: $1: $(cat "$1")"
+    echo "$j" | "$PY" -c '
+import json, sys
+d = {k.split("{")[0]: (v, k) for k, v in json.load(sys.stdin).items()}
+pid = d["memlimit_usage_bytes"][1].split("\"")[1]
+print(*(int(d[n][0]) for n in ("memlimit_usage_bytes", "memlimit_peak_usage_bytes", "memlimit_samples_total", "memlimit_trims_total")),
+      d["memlimit_trim_cpu_seconds_total"][0], pid)'
+}
+env LD_PRELOAD="$LIB" MEMLIMIT_METRICS="$d/exit.prom" "$W/grow" 40 12 0 0 || fail "grow: exit $?"
+read -r usage peak samples _ _ _ <<< "$(prom "$d/exit.prom")"
+echo "grow 40 MiB, freed, exit: peak $(mib "$peak"), usage at exit $(mib "$usage"), $samples samples"
+[ "$peak" -ge $((37 << 20)) ] || fail "the peak after exit is $(mib "$peak"), not the 38+ MiB it held"
+[ "$samples" -gt 1 ] && [ "$usage" -lt $((8 << 20)) ] || fail "not the last sample at exit: $samples samples, usage $usage"
+# trims' CPU time: a workload that trims (under a 1 MiB limit) has spent some
+env LD_PRELOAD="$LIB" MEMLIMIT=1MiB MEMLIMIT_METRICS="$d/trim.prom" "$W/logdata" churn 20 || fail "logdata: exit $?"
+read -r _ _ _ trims cpu _ <<< "$(prom "$d/trim.prom")"
+echo "20 rounds under MEMLIMIT=1MiB: $trims trims, memlimit_trim_cpu_seconds_total $cpu"
+[ "$trims" -ge 1 ] && "$PY" -c "import sys; sys.exit(not 0 < float('$cpu') < 10)" || fail "trims $trims, cpu $cpu"
+# exit while four threads allocate (and an atexit handler allocates): thirty times
+for i in $(seq 30); do
+    env LD_PRELOAD="$LIB" MEMLIMIT=8MiB MEMLIMIT_METRICS="$d/race.prom" "$W/forkexit" exit || fail "exit race, run $i: status $?"
+    prom "$d/race.prom" > /dev/null
+done
+echo "30 exits while threads allocate: status 0, the file valid each time"
+# a fork child that exits after its parent: without %p the file stays the parent's;
+# with %p each writes its own (the interpreter itself: python3 can be a shim script
+# whose processes would write files of their own)
+REALPY=$("$PY" -c 'import sys; print(sys.executable)')
+for pat in fork.prom fork-%p.prom; do
+    rm -f "$d"/fork*.prom
+    out=$(env LD_PRELOAD="$LIB" MEMLIMIT_METRICS="$d/$pat" "$REALPY" -c '
+import os, sys, time
+child = os.fork()
+if child == 0:
+    x = b"y" * (16 << 20)
+    time.sleep(0.5)
+    sys.exit(0)  # exit(), so destructors run, after the parent is gone
+print(os.getpid(), child)') || fail "fork child: $out"
+    read -r parent child <<< "$out"
+    while kill -0 "$child" 2> /dev/null; do sleep 0.05; done
+    if [ $pat = fork.prom ]; then
+        read -r _ _ _ _ _ pid <<< "$(prom "$d/fork.prom")"
+        [ "$pid" = "$parent" ] || fail "without %p the child ($child) wrote over its parent's ($parent) file: pid $pid"
+    else
+        read -r _ _ _ _ _ pid <<< "$(prom "$d/fork-$child.prom")"
+        [ "$pid" = "$child" ] && [ -s "$d/fork-$parent.prom" ] && [ "$(ls "$d" | grep -c '^fork')" = 2 ] ||
+            fail "with %p: $(ls "$d"/fork*): child's pid $pid"
+    fi
+    echo "a fork child exiting after its parent, $pat: $(ls "$d" | grep '^fork' | tr '\n' ' ')"
+done
 
 need_cgroup
 new_cgroup metrics $((512 << 20))

@@ -93,7 +93,7 @@ for a in $ALLOCATORS; do
     MEMLIMIT_PROFILE="$P/cxx" MEMLIMIT_PROFILE_RATE=16KiB MEMLIMIT_LOG="$P/cxx.log" \
         LD_PRELOAD="$LIB${path:+ $path}" "$W/profcxx" "$P/cxx.heap" || fail "$name: profcxx exit $?: $(cat "$P/cxx.log")"
     top=$(grep 'profile: 1\.' "$P/cxx.log" | head -1)
-    mib=$(echo "$top" | awk '{sub(/MiB/, "", $4); print $4}')
+    mib=$(echo "$top" | sed "s/^${ML}//" | awk '{sub(/MiB/, "", $3); print $3}')
     echo "$top" | grep -q 'in keep_objects(std::vector<std::unique_ptr<char' || fail "$name: top site: $top"
     awk -v m="$mib" 'BEGIN {exit !(m > 56 && m < 69)}' || fail "$name: $mib MiB live, expected 62.5 (10%)"
     grep -q 'churn' "$P/cxx.log" && fail "$name: deleted blocks still live: $(cat "$P/cxx.log")"
@@ -133,5 +133,5 @@ MEMLIMIT_PROFILE="$P/dl" MEMLIMIT_PROFILE_RATE=16KiB MEMLIMIT_LOG="$P/dl.log" LD
     fail "dump after dlclose: exit $?: $(cat "$P/dl.log")"
 grep -q 'profile: 1\. 2[0-9]\.[0-9]MiB' "$P/dl.log" || fail "the unloaded plugin's 25 MiB are not the top site: $(cat "$P/dl.log")"
 google-pprof --text "$P/dlmain" "$P/dl.heap" > /dev/null 2>&1 || fail "pprof cannot read the profile taken after dlclose"
-echo "after dlclose: $(grep 'profile: 1\.' "$P/dl.log" | head -1 | sed 's/^memlimit: profile: //')"
+echo "after dlclose: $(grep 'profile: 1\.' "$P/dl.log" | head -1 | sed "s/^${ML}profile: //")"
 echo PASS

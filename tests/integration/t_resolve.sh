@@ -38,9 +38,9 @@ for a in jemalloc:$L/libjemalloc.so.2 tcmalloc:$L/libtcmalloc_minimal.so.4 mimal
     out=$(LD_PRELOAD="$path $LIB" MEMLIMIT=1GiB MEMLIMIT_TRACE=1 "$R" sizes 2>&1)
     rc=$?
     [ $rc -eq 0 ] && echo "$out" | grep -qx ok || { bad "$name before memlimit: exit $rc: $out"; continue; }
-    echo "$out" | grep -q "^memlimit: soft .*allocator $name" ||
+    echo "$out" | grep -q "^${ML}soft .*allocator $name" ||
         { bad "$name before memlimit: the start-up line names another allocator: $(echo "$out" | grep '^memlimit')"; continue; }
-    n=$(echo "$out" | grep -c "^memlimit: malloc is served by $path, which comes before libmemlimit.so")
+    n=$(echo "$out" | grep -c "^${ML}malloc is served by $path, which comes before libmemlimit.so")
     [ "$n" = 1 ] || { bad "$name before memlimit: $n 'comes before' lines, want 1: $(echo "$out" | grep '^memlimit')"; continue; }
     echo "$name before memlimit: every entry point freed by $name, $(echo "$out" | grep -o "allocator $name.*"), one warning"
 done

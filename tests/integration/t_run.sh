@@ -17,9 +17,38 @@ done
 "$RUN" --limit 12XB -- touch "$ROOT/build/run-ran" 2>/dev/null
 [ ! -e "$ROOT/build/run-ran" ] || { rm -f "$ROOT/build/run-ran"; fail "ran the command despite a bad value"; }
 "$RUN" --help | grep -q -- '--hard SIZE|N%' || fail "--help does not document --hard"
-for o in --limit --hard --scope --trace --samples --log --metrics --profile --show --json; do
+for o in --limit --hard --scope --trace --samples --log --log-format --metrics --profile --show --json; do
     "$RUN" --help | grep -q -- "^  $o" || fail "--help does not document $o"
 done
+
+# a missing value or command: one line naming the option, exit 2, nothing run and no
+# file made (in an empty directory: "--metrics -- true" once wrote a file named "--")
+empty=$ROOT/build/run-empty; rm -rf "$empty"; mkdir -p "$empty"
+for args in "--limit" "--limit=" "--hard" "--metrics -- true" "--metrics" "--log --trace -- true" \
+            "--profile -- true" "--scope=" "--log-format" "--trace=3 -- true" "--show=yes" "--limit 80% --" \
+            "--limit -5MiB -- true" "-x -- true"; do
+    # shellcheck disable=SC2086
+    err=$(cd "$empty" && "$RUN" $args 2>&1 > /dev/null); rc=$?
+    [ $rc -eq 2 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "memlimit-run $args: exit $rc: $err"
+    opt=${args%% *}; opt=${opt%%=*}
+    case $args in "--limit 80% --") opt="no command" ;; esac
+    echo "$err" | grep -q -- "$opt" || fail "memlimit-run $args: the line does not name $opt: $err"
+    [ -z "$(ls -A "$empty")" ] || fail "memlimit-run $args made a file: $(ls -A "$empty")"
+    echo "memlimit-run $args -> exit 2: $err"
+done
+# every option that takes a value takes it after '=' as well; --trace=N
+out=$("$RUN" --limit=80% --hard=95% --scope=cgroup --trace=2 --log=/dev/null --log-format=json \
+      --metrics="$empty/m-%p.prom" --profile="$empty/p" -- \
+      sh -c 'echo "$MEMLIMIT|$MEMLIMIT_HARD|$MEMLIMIT_SCOPE|$MEMLIMIT_TRACE|$MEMLIMIT_LOG|$MEMLIMIT_LOG_FORMAT|$MEMLIMIT_METRICS|$MEMLIMIT_PROFILE"')
+[ "$out" = "80%|95%|cgroup|2|/dev/null|json|$empty/m-%p.prom|$empty/p" ] || fail "--opt=value: $out"
+[ "$("$RUN" --trace=0 -- sh -c 'echo $MEMLIMIT_TRACE' 2>/dev/null)" = 0 ] &&
+    [ "$("$RUN" --trace -- sh -c 'echo $MEMLIMIT_TRACE' 2>/dev/null)" = 1 ] ||
+    fail "--trace=0 / --trace"
+# after --, everything is the command's, options included
+out=$("$RUN" --limit 80% -- sh -c 'echo "$MEMLIMIT:$*"' sh --limit 5 -- --show)
+[ "$out" = "80%:--limit 5 -- --show" ] || fail "arguments after --: $out"
+echo "--opt=value for every option, --trace=N, and what follows -- left to the command: ok"
+rm -rf "$empty"
 
 # exit status, signals, LD_PRELOAD kept, options become variables
 "$RUN" -- sh -c 'exit 7'; rc=$?
@@ -45,6 +74,10 @@ set -- $got
 [ "$2" -eq $(($1 / 2)) ] && [ "$3" -eq 1073741824 ] && [ "$4" -eq 1 ] || fail "v1-hierarchy: $got"
 got=$(MEMLIMIT_REFRESH=0 "$RUN" --show --json --root "$ROOT/tests/fixtures/none" 2>&1) && fail "a bad MEMLIMIT_REFRESH was accepted: $got"
 "$RUN" --show --root "$ROOT/tests/fixtures/v2-high" | grep -q '^memory.high: *768.0MiB' || fail "text --show lacks memory.high"
+# a hard limit below the (default, 90%) soft limit: a warning in --show too
+got=$("$RUN" --show --json --root "$ROOT/tests/fixtures/v2-high" --hard 80% | "$PY" -c 'import json,sys; print("\n".join(json.load(sys.stdin)["warnings"]))')
+echo "$got" | grep -q "^the hard limit 614.4MiB (MEMLIMIT_HARD) is below the soft limit 691.2MiB" || fail "--show --hard 80%: warnings: $got"
+echo "--show --hard 80% (soft 90%): $got"
 
 # --show in a real cgroup, and as a command that links jemalloc would see it
 need_cgroup

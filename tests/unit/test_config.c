@@ -2,6 +2,10 @@
 #include <string.h>
 
 #include "config.h"
+#include "decide.h"
+
+#include <signal.h>
+#include <stdio.h>
 
 static uint64_t bytes_of(const char *s) {
     struct ml_size z = {0};
@@ -242,4 +246,158 @@ Test(config, operator_outputs) {
     cr_expect_eq(c.metrics_interval_sec, 5);
     cr_expect_null(c.metrics);
     cr_expect(strstr(reports[1], "a file path)") != NULL, "no stderr for metrics: %s", reports[1]);
+}
+
+/* ---- configuration that cannot silently go wrong ---- */
+
+static struct ml_config load(const char *const *env, int want_bad) {
+    fake_env = env;
+    struct ml_config c;
+    nreports = 0;
+    memset(reports, 0, sizeof reports);
+    cr_expect_eq(ml_config_load(&c, fake_get, collect), want_bad, "%s", reports[0]);
+    return c;
+}
+
+/* MEMLIMIT=512 is 512 bytes: surely a unit was forgotten */
+Test(config, a_plain_number_below_1MiB_is_no_limit) {
+    static const char *const small[] = {"MEMLIMIT", "512", "MEMLIMIT_HARD", "1000.5", NULL};
+    struct ml_config c = load(small, 2);
+    cr_expect_eq(c.soft.kind, ML_SIZE_UNSET);
+    cr_expect_eq(c.hard.kind, ML_SIZE_UNSET);
+    cr_expect(strstr(reports[0],
+                     "MEMLIMIT='512' is not valid (a number without a unit is bytes, "
+                     "and 512 bytes is below 1MiB: add a unit, like 512MiB, or a share, "
+                     "like 80%); ignoring it"),
+              "%s", reports[0]);
+    cr_expect(strstr(reports[1], "MEMLIMIT_HARD='1000.5'") && strstr(reports[1], "add a unit"),
+              "%s", reports[1]);
+    /* 1 MiB and more as a plain number, or a small size with its unit, are taken */
+    static const char *const fine[] = {"MEMLIMIT", "1048576", "MEMLIMIT_HARD", "512B", NULL};
+    c = load(fine, 0);
+    cr_expect_eq(c.soft.bytes, 1 << 20);
+    cr_expect_eq(c.hard.bytes, 512);
+}
+
+/* MEMLIMIT_PROFILE_RATE is a size in bytes: its error offers neither a share nor off,
+ * and a plain number of bytes is fine there */
+Test(config, profile_rate_error_matches_its_type) {
+    static const char *const bad[] = {"MEMLIMIT_PROFILE_RATE", "80%", NULL};
+    struct ml_config c = load(bad, 1);
+    cr_expect_eq(c.profile_rate.kind, ML_SIZE_UNSET);
+    cr_expect(
+        strstr(reports[0], "MEMLIMIT_PROFILE_RATE='80%' is not valid (expected a size in bytes"),
+        "%s", reports[0]);
+    cr_expect_null(strstr(reports[0], "share"), "%s", reports[0]);
+    cr_expect_null(strstr(reports[0], "off"), "%s", reports[0]);
+    static const char *const off[] = {"MEMLIMIT_PROFILE_RATE", "off", NULL};
+    load(off, 1);
+    static const char *const plain[] = {"MEMLIMIT_PROFILE_RATE", "4096", NULL};
+    c = load(plain, 0);
+    cr_expect_eq(c.profile_rate.bytes, 4096);
+}
+
+/* every option's error names it and what it takes, in one line; only the limits
+ * mention shares and off */
+Test(config, every_error_names_its_option_and_type) {
+    static const char *const names[] = {
+        "MEMLIMIT_LOG",          "MEMLIMIT_LOG_FORMAT",   "MEMLIMIT",
+        "MEMLIMIT_HARD",         "MEMLIMIT_HARD_WAIT",    "MEMLIMIT_SCOPE",
+        "MEMLIMIT_EVENTS",       "MEMLIMIT_TRACE",        "MEMLIMIT_TRACE_INTERVAL",
+        "MEMLIMIT_REFRESH",      "MEMLIMIT_METRICS",      "MEMLIMIT_METRICS_INTERVAL",
+        "MEMLIMIT_PROFILE",      "MEMLIMIT_PROFILE_RATE", "MEMLIMIT_PROFILE_SIGNAL",
+        "MEMORY_PRESSURE_WATCH", "MEMORY_PRESSURE_WRITE"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *env[] = {names[i], "", NULL};
+        load(env, 1);
+        char want[64];
+        snprintf(want, sizeof want, "%s='' is not valid (", names[i]);
+        cr_expect(strstr(reports[0], want) == reports[0], "%s", reports[0]);
+        bool limit = strcmp(names[i], "MEMLIMIT") == 0 || strcmp(names[i], "MEMLIMIT_HARD") == 0;
+        cr_expect_eq(strstr(reports[0], "share like") != NULL, limit, "%s", reports[0]);
+        cr_expect(strchr(reports[0], '\n') == NULL, "%s", reports[0]);
+    }
+}
+
+/* MEMLIMIT_PROFILE_SIGNAL: USR2 or SIGUSR2, in any case */
+Test(config, signal_names_with_or_without_sig) {
+    static const char *const forms[] = {"SIGUSR2", "USR2", "usr2", "SigUsr2"};
+    for (size_t i = 0; i < 4; i++) {
+        const char *env[] = {"MEMLIMIT_PROFILE_SIGNAL", forms[i], NULL};
+        struct ml_config c = load(env, 0);
+        cr_expect_eq(ml_profile_signals[c.profile_signal], SIGUSR2, "%s", forms[i]);
+    }
+    static const char *const pwr[] = {"MEMLIMIT_PROFILE_SIGNAL", "PWR", NULL};
+    cr_expect_eq(ml_profile_signals[load(pwr, 0).profile_signal], SIGPWR);
+    static const char *const off[] = {"MEMLIMIT_PROFILE_SIGNAL", "off", NULL};
+    cr_expect_eq(load(off, 0).profile_signal, 0);
+    static const char *const bad[] = {"MEMLIMIT_PROFILE_SIGNAL", "TERM", NULL};
+    load(bad, 1);
+    cr_expect(strstr(reports[0],
+                     "expected one of off, SIGUSR1, SIGUSR2, SIGPWR, SIGURG (SIGUSR2 or "
+                     "USR2)"),
+              "%s", reports[0]);
+}
+
+Test(config, log_format) {
+    static const char *const json[] = {"MEMLIMIT_LOG_FORMAT", "json", NULL};
+    cr_expect_eq(load(json, 0).log_format, ML_LOG_JSON);
+    static const char *const none[] = {NULL};
+    cr_expect_eq(load(none, 0).log_format, ML_LOG_TEXT);
+    static const char *const bad[] = {"MEMLIMIT_LOG_FORMAT", "xml", NULL};
+    cr_expect_eq(load(bad, 1).log_format, ML_LOG_TEXT);
+    cr_expect(strstr(reports[0], "expected one of text|json"), "%s", reports[0]);
+}
+
+Test(config, edit_distance) {
+    cr_expect_eq(ml_edit_distance("kitten", 6, "sitting", 7), 3);
+    cr_expect_eq(ml_edit_distance("", 0, "abc", 3), 3);
+    cr_expect_eq(ml_edit_distance("abc", 3, "abc", 3), 0);
+    cr_expect_eq(ml_edit_distance("MEMLIMIT_TRCE", 13, "MEMLIMIT_TRACE", 14), 1);
+}
+
+/* unknown MEMLIMIT_* names: one line each, with the nearest option */
+Test(config, unknown_names_are_reported_with_the_nearest) {
+    char *env[] = {"MEMLIMIT_TRCE=1",
+                   "MEMLIMIT=80%",
+                   "PATH=/bin",
+                   "MEMLIMIT_HARDWAIT=3",
+                   "MEMLIMIT_PRELOAD=/x.so",
+                   "MEMLIMIT_LOG_FORMAT=json",
+                   "MEMLIMIT_PROFILESIGNAL",
+                   "MEMLIMITX=1",
+                   "MEMLIMIT_=1",
+                   "MEMLIMIT_SCOPE=cgroup",
+                   NULL};
+    nreports = 0;
+    cr_expect_eq(ml_config_check_names(env, collect), 4);
+    cr_assert_eq(nreports, 4);
+    cr_expect_str_eq(reports[0], "MEMLIMIT_TRCE is not a memlimit variable (did you mean "
+                                 "MEMLIMIT_TRACE?); ignoring it");
+    cr_expect(strstr(reports[1], "MEMLIMIT_HARDWAIT is not") &&
+                  strstr(reports[1], "MEMLIMIT_HARD_WAIT?"),
+              "%s", reports[1]);
+    cr_expect(strstr(reports[2], "MEMLIMIT_PROFILESIGNAL is not") &&
+                  strstr(reports[2], "MEMLIMIT_PROFILE_SIGNAL?"),
+              "%s", reports[2]);
+    cr_expect(strstr(reports[3], "MEMLIMIT_ is not"), "%s", reports[3]);
+    char *known[] = {"MEMLIMIT_TRACE=1", "MEMLIMIT_REQUIRE_CGROUP=1", NULL};
+    nreports = 0;
+    cr_expect_eq(ml_config_check_names(known, collect), 0);
+    cr_expect_eq(nreports, 0);
+}
+
+/* a hard limit at or below the soft limit is said, in one line */
+Test(config, hard_at_or_below_soft_is_warned) {
+    char w[256];
+    cr_expect(ml_decide_hard_warning(100 << 20, 100 << 20, w, sizeof w));
+    cr_expect(strstr(w, "the hard limit 100.0MiB (MEMLIMIT_HARD) is at the soft limit 100.0MiB"),
+              "%s", w);
+    cr_expect(ml_decide_hard_warning(461ULL << 20, 409ULL << 20, w, sizeof w));
+    cr_expect(strstr(w, "409.0MiB (MEMLIMIT_HARD) is below the soft limit 461.0MiB"), "%s", w);
+    cr_expect(strchr(w, '\n') == NULL);
+    cr_expect_not(ml_decide_hard_warning(100 << 20, 101 << 20, w, sizeof w));
+    cr_expect_not(ml_decide_hard_warning(0, 10 << 20, w, sizeof w),
+                  "no soft limit: nothing to say");
+    cr_expect_not(ml_decide_hard_warning(10 << 20, 0, w, sizeof w), "no hard limit");
 }

@@ -8,10 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -33,6 +36,36 @@ static size_t drain(int fd, char *buf, size_t cap) {
         n += (size_t)r;
     buf[n] = '\0';
     return n;
+}
+
+/* this process's name as the kernel has it (unit-tests, or unit-tsan under TSan) */
+static const char *comm(void) {
+    static char name[32];
+    FILE *f = fopen("/proc/self/comm", "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(name, sizeof name, f));
+    fclose(f);
+    name[strcspn(name, "\n")] = '\0';
+    return name;
+}
+
+/* "memlimit[PID NAME]: " of this process, as the logger writes it */
+static const char *pfx(void) {
+    static char buf[64];
+    snprintf(buf, sizeof buf, "memlimit[%d %s]: ", (int)getpid(), comm());
+    return buf;
+}
+
+/* lines, each with this process's prefix: lines("first 1", "second 2", NULL) */
+static const char *lines(const char *first, ...) {
+    static char buf[1024];
+    va_list ap;
+    va_start(ap, first);
+    buf[0] = '\0';
+    for (const char *l = first; l; l = va_arg(ap, const char *))
+        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s\n", pfx(), l);
+    va_end(ap);
+    return buf;
 }
 
 static int count(const char *hay, const char *needle) {
@@ -70,7 +103,7 @@ Test(log, fifo_without_reader_never_blocks, .timeout = 10) {
     drain(err, got, sizeof got);
     cr_expect_eq(count(got, path), 1, "one notice naming the path:\n%s", got);
     cr_expect_eq(count(got, "stderr from now on"), 1, "%s", got);
-    cr_expect(strstr(got, "memlimit: first 1\nmemlimit: second 2\n"), "%s", got);
+    cr_expect(strstr(got, lines("first 1", "second 2", NULL)), "%s", got);
     remove_dir();
 }
 
@@ -101,7 +134,7 @@ Test(log, full_fifo_drops_lines, .timeout = 10) {
     drain(rd, sink, sizeof sink);
     ml_log("kept");
     drain(rd, got, sizeof got);
-    cr_expect_str_eq(got, "memlimit: kept\n");
+    cr_expect_str_eq(got, lines("kept", NULL));
     remove_dir();
 }
 
@@ -115,7 +148,7 @@ Test(log, unopenable_destination_is_reported_once) {
     cr_expect_eq(count(got, "\n"), 3, "a notice and two lines:\n%s", got);
     cr_expect_eq(count(got, "/nonexistent/dir/x"), 1, "%s", got);
     cr_expect_eq(count(got, "No such file or directory"), 1, "%s", got);
-    cr_expect(strstr(got, "memlimit: one\nmemlimit: two\n"), "%s", got);
+    cr_expect(strstr(got, lines("one", "two", NULL)), "%s", got);
 }
 
 /* stderr a pipe whose reader is gone: the line is lost, the host is not (SIGPIPE,
@@ -148,7 +181,7 @@ Test(log, fd2_reused_by_the_program_gets_nothing) {
     cr_expect_eq(st.st_size, 0, "our line went into the program's file");
     char got[4096];
     drain(err, got, sizeof got);
-    cr_expect_str_eq(got, "memlimit: while fd 2 is stderr\n");
+    cr_expect_str_eq(got, lines("while fd 2 is stderr", NULL));
     remove_dir();
 }
 
@@ -196,7 +229,122 @@ Test(log, info_lines_only_when_verbose) {
     ml_log_info("quiet %d", 3);
     char got[256];
     drain(err, got, sizeof got);
-    cr_expect_str_eq(got, "memlimit: warning\nmemlimit: asked for 2\n");
+    cr_expect_str_eq(got, lines("warning", "asked for 2", NULL));
+}
+
+/* Every line names the process: its pid (a fork child's own) and its program, read
+ * from /proc/self/comm; a name that could break the line (']', control characters)
+ * is shown with '?' for them. */
+Test(log, lines_name_the_pid_and_the_program) {
+    int err = capture_stderr();
+    ml_log_init();
+    ml_log("parent");
+    char got[4096];
+    drain(err, got, sizeof got);
+    cr_expect_str_eq(got, lines("parent", NULL));
+    char named[64];
+    snprintf(named, sizeof named, " %s]: parent", comm());
+    cr_expect(strstr(got, named) && strstr(comm(), "unit-"), "the program's name: %s", got);
+    pid_t child = fork();
+    if (child == 0) {
+        ml_log("child");
+        _exit(0);
+    }
+    cr_assert(child > 0);
+    int st;
+    waitpid(child, &st, 0);
+    drain(err, got, sizeof got);
+    char want[64];
+    snprintf(want, sizeof want, "memlimit[%d %s]: child\n", (int)child, comm());
+    cr_expect_str_eq(got, want, "the child's pid: %s", got);
+    /* a name with ']' and a control character; a value with a newline */
+    child = fork();
+    if (child == 0) {
+        prctl(PR_SET_NAME, "we]ird\tname");
+        ml_log("a path with a\nnewline");
+        _exit(0);
+    }
+    waitpid(child, &st, 0);
+    drain(err, got, sizeof got);
+    snprintf(want, sizeof want, "memlimit[%d we?ird?name]: a path with a?newline\n", (int)child);
+    cr_expect_str_eq(got, want);
+}
+
+/* the "msg" of a JSON line, unescaped no further; NULL if the line is not
+ * {"ts":N,"pid":N,"prog":"...",["t":N,]"msg":"..."}\n */
+static const char *json_msg(const char *line, int pid, const char *prog, bool with_t) {
+    static char msg[2048];
+    char head[128];
+    int n = snprintf(head, sizeof head, ",\"pid\":%d,\"prog\":\"%s\",", pid, prog);
+    if (strncmp(line, "{\"ts\":", 6) != 0) return NULL;
+    const char *p = line + 6;
+    while ((*p >= '0' && *p <= '9') || *p == '.')
+        p++;
+    if (strncmp(p, head, (size_t)n) != 0) return NULL;
+    p += n;
+    if (with_t) {
+        if (strncmp(p, "\"t\":", 4) != 0) return NULL;
+        for (p += 4; (*p >= '0' && *p <= '9') || *p == '.'; p++)
+            ;
+        if (*p++ != ',') return NULL;
+    }
+    if (strncmp(p, "\"msg\":\"", 7) != 0) return NULL;
+    p += 7;
+    size_t len = strlen(p);
+    if (len < 3 || strcmp(p + len - 3, "\"}\n") != 0) return NULL;
+    snprintf(msg, sizeof msg, "%.*s", (int)(len - 3), p);
+    return msg;
+}
+
+/* MEMLIMIT_LOG_FORMAT=json: one object per line with the same fields, the message
+ * escaped (quotes, backslashes, control characters, bytes that are not UTF-8), cut
+ * at a whole escape when it is too long, and always closed. */
+Test(log, json_lines_are_escaped_and_closed) {
+    int err = capture_stderr();
+    ml_log_init();
+    ml_log_set_json(true);
+    char got[8192];
+    ml_log("plain %d", 7);
+    drain(err, got, sizeof got);
+    const char *m = json_msg(got, (int)getpid(), comm(), false);
+    cr_assert_not_null(m, "not the JSON line expected: %s", got);
+    cr_expect_str_eq(m, "plain 7");
+    /* quote, backslash, newline, tab, a control character, valid UTF-8 (é, €, 😀),
+     * and invalid bytes: a lone continuation, a cut sequence, an overlong form */
+    ml_log("q\"b\\n\nt\tc\x01 \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 \x80 \xe2\x82 \xc0\xaf end");
+    drain(err, got, sizeof got);
+    m = json_msg(got, (int)getpid(), comm(), false);
+    cr_assert_not_null(m, "%s", got);
+    cr_expect_str_eq(m, "q\\\"b\\\\n\\nt\\tc\\u0001 \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 \\ufffd "
+                        "\\ufffd\\ufffd \\ufffd\\ufffd end");
+    /* too long for the line: cut at a whole escape, still one closed object */
+    static char big[3000];
+    memset(big, '"', sizeof big - 1);
+    ml_log("%s", big);
+    drain(err, got, sizeof got);
+    m = json_msg(got, (int)getpid(), comm(), false);
+    cr_assert_not_null(m, "%s", got);
+    cr_expect(strlen(got) <= 1024, "%zu", strlen(got));
+    cr_expect(strlen(m) > 800 && strlen(m) % 2 == 0, "whole escapes: %zu", strlen(m));
+    for (size_t i = 0; m[i]; i += 2)
+        cr_assert(m[i] == '\\' && m[i + 1] == '"', "at %zu: %s", i, m);
+    /* with MEMLIMIT_TRACE=2's clock: the "t" field; the notice for a log that cannot be
+     * opened is JSON too */
+    ml_log_set_clock(1);
+    ml_log_set_dest("/nonexistent/dir/\"x\"");
+    ml_log("timed");
+    drain(err, got, sizeof got);
+    char *second = strchr(got, '\n');
+    cr_assert_not_null(second, "%s", got);
+    char first[2048];
+    snprintf(first, sizeof first, "%.*s", (int)(++second - got), got);
+    m = json_msg(first, (int)getpid(), comm(), true);
+    cr_assert_not_null(m, "%s", got);
+    cr_expect_str_eq(m, "cannot open the log MEMLIMIT_LOG=/nonexistent/dir/\\\"x\\\": No such file "
+                        "or directory; logging to stderr from now on");
+    m = json_msg(second, (int)getpid(), comm(), true);
+    cr_assert_not_null(m, "%s", second);
+    cr_expect_str_eq(m, "timed");
 }
 
 /* ---- the formatter (ml_fmt and friends) ---- */

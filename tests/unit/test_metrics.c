@@ -15,7 +15,8 @@ static const struct memlimit_stats st = {
 
 Test(metrics, format_has_every_metric_with_type_and_pid) {
     char buf[8192];
-    size_t n = ml_metrics_format(buf, sizeof buf, &st, true, 1234);
+    struct ml_metrics_extra x = {.trim_cpu_ns = 1000250000};
+    size_t n = ml_metrics_format(buf, sizeof buf, &st, &x, true, 1234);
     cr_assert_gt(n, 0);
     cr_expect_eq(strlen(buf), n);
     cr_expect(
@@ -25,10 +26,17 @@ Test(metrics, format_has_every_metric_with_type_and_pid) {
     cr_expect(
         strstr(buf, "# TYPE memlimit_trims_total counter\nmemlimit_trims_total{pid=\"1234\"} 3\n"));
     cr_expect(strstr(buf, "memlimit_failed_allocations_total{pid=\"1234\"} 7\n"));
+    /* CPU seconds with nine decimals, and without extras, zero */
+    cr_expect(strstr(buf, "# TYPE memlimit_trim_cpu_seconds_total counter\n"
+                          "memlimit_trim_cpu_seconds_total{pid=\"1234\"} 1.000250000\n"),
+              "%s", buf);
     int samples = 0;
     for (char *p = buf; (p = strstr(p, "{pid=")); p++)
         samples++;
-    cr_expect_eq(samples, 14);
+    cr_expect_eq(samples, 15);
+    cr_assert_gt(ml_metrics_format(buf, sizeof buf, &st, NULL, true, 1234), 0);
+    cr_expect(strstr(buf, "memlimit_trim_cpu_seconds_total{pid=\"1234\"} 0.000000000\n"), "%s",
+              buf);
 }
 
 Test(metrics, limit_reached_is_what_memlimit_reached_says) {
@@ -37,15 +45,15 @@ Test(metrics, limit_reached_is_what_memlimit_reached_says) {
     struct memlimit_stats crit = st;
     crit.level = MEMLIMIT_LEVEL_CRITICAL;
     char buf[8192];
-    cr_assert_gt(ml_metrics_format(buf, sizeof buf, &crit, false, 1), 0);
+    cr_assert_gt(ml_metrics_format(buf, sizeof buf, &crit, NULL, false, 1), 0);
     cr_expect(strstr(buf, "memlimit_limit_reached{pid=\"1\"} 0\n"), "%s", buf);
-    cr_assert_gt(ml_metrics_format(buf, sizeof buf, &crit, true, 1), 0);
+    cr_assert_gt(ml_metrics_format(buf, sizeof buf, &crit, NULL, true, 1), 0);
     cr_expect(strstr(buf, "memlimit_limit_reached{pid=\"1\"} 1\n"));
 }
 
 Test(metrics, format_refuses_to_truncate) {
     char buf[256];
-    cr_expect_eq(ml_metrics_format(buf, sizeof buf, &st, true, 1), 0);
+    cr_expect_eq(ml_metrics_format(buf, sizeof buf, &st, NULL, true, 1), 0);
 }
 
 Test(metrics, write_is_whole_and_names_by_pid) {
