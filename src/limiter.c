@@ -15,6 +15,7 @@
 #include "pathfmt.h"
 #include "profile.h"
 #include "siglock.h"
+#include "threadops.h"
 #include "memlimit.h"
 #include "reclaim.h"
 #include "usage.h"
@@ -35,8 +36,7 @@ enum { ST_NEW, ST_INITIALIZING, ST_READY };
 
 /* A kernel stall report (PSI "full", memory.events max/oom) makes CRITICAL for one PSI
  * window, and rounds then aim at 80% of the soft limit. */
-#define ML_STALL_NS              (2000ULL * 1000000)
-#define ML_STALL_TARGET_PERMILLE 800
+#define ML_STALL_NS (2000ULL * 1000000)
 
 static struct {
     _Atomic int state;
@@ -288,11 +288,9 @@ static size_t chunk_size(void) {
                      ml_hard_get());
 }
 
-/* ---- what the reclaim thread uses ---- */
+/* ---- what the memlimit thread's operations (threadops.c) ask ---- */
 
-/* A fresh sample, unless one was taken in the last millisecond. wait: the memlimit
- * thread waits for another sampler; application threads take the figure there is. */
-static uint64_t fresh_usage(bool wait, enum memlimit_level *lv) {
+uint64_t ml_core_fresh_usage(bool wait, enum memlimit_level *lv) {
     uint64_t now = ml_now_ns();
     uint64_t u;
     if (wait ? take_sampler() : try_take_sampler()) { /* on re-entry: the figure we have */
@@ -303,101 +301,29 @@ static uint64_t fresh_usage(bool wait, enum memlimit_level *lv) {
     return atomic_load(&S.usage);
 }
 
-static uint64_t op_measure(enum memlimit_level *lv) {
-    return fresh_usage(true, lv);
+uint64_t ml_core_last_usage(void) {
+    return atomic_load(&S.usage);
 }
 
-static uint64_t op_target(enum memlimit_level lv) {
-    /* every level aims below 95% of the soft limit (or of the hard limit); a kernel
-     * stall report lower, to 80%: the stall means the cgroup is short now, even
-     * where our own figure is only at the moderate watermark */
-    uint64_t soft = ml_limits_soft(), hard = ml_hard_get();
-    uint64_t stall = atomic_load(&S.stall_until);
-    unsigned pm = lv >= MEMLIMIT_LEVEL_CRITICAL && stall && ml_now_ns() < stall
-                      ? ML_STALL_TARGET_PERMILLE
-                      : ML_RELEASE_PERMILLE;
-    uint64_t t = soft ? ml_permille(soft, pm) : UINT64_MAX;
-    if (hard && ml_permille(hard, ML_RELEASE_PERMILLE) < t)
-        t = ml_permille(hard, ML_RELEASE_PERMILLE);
-    return t == UINT64_MAX ? 0 : t;
-}
-
-/* Usage is the cgroup's: this process's share of what a round wants freed. */
-static uint64_t op_share(uint64_t want, uint64_t usage) {
-    return ml_limits_by_cgroup() ? ml_decide_share(want, ml_usage_process(NULL), usage) : want;
-}
-
-/* Growth the thread sees between its passes (other processes in the cgroup, pages
- * no allocation of ours made) shortens its sleep: cgroup v2 has no usage thresholds
- * to wake it. Near-free far from the limit: 0.5 s when a quarter of the headroom
- * would take that long at ML_ASSUMED_RATE. The thread's own state. */
-#define ML_ASSUMED_RATE (4ULL << 30) /* bytes/s: one thread faulting in fresh pages */
-static uint64_t op_wait(uint64_t base) {
-    static uint64_t last_u, last_ns, rate;
-    if (!ml_limits_by_cgroup()) return base; /* our own growth passes the slow path */
-    uint64_t now = ml_now_ns(), u = atomic_load(&S.usage);
-    if (last_ns && now > last_ns) {
-        uint64_t inst =
-            u > last_u ? (uint64_t)((unsigned __int128)(u - last_u) * 1000000000u / (now - last_ns))
-                       : 0;
-        rate = rate / 2 + inst / 2;
-    }
-    last_u = u;
-    last_ns = now;
-    uint64_t soft = ml_limits_soft(), hard = ml_hard_get(), cgl = ml_limits_cgroup();
-    uint64_t mark = soft;
-    if (!soft || u >= soft) mark = hard ? hard : cgl != ML_NO_LIMIT ? cgl : 0;
-    return ml_decide_wait_ns(u, mark, rate, ML_ASSUMED_RATE, base);
-}
-
-static void op_trim(enum memlimit_level lv) {
+void ml_core_thread_trim(enum memlimit_level lv) {
     trim_if_due(lv, true); /* the memlimit thread: its stack is ours */
 }
 
-/* ---- the memlimit thread's pass: limits re-read, kernel events ---- */
+bool ml_core_stalled(uint64_t now) {
+    uint64_t stall = atomic_load(&S.stall_until);
+    return stall && now < stall;
+}
 
-#define ML_REREAD_NS        (500ULL * 1000000)         /* limit files, on the thread */
-#define ML_EVENT_REFRESH_NS (100ULL * 1000000)         /* full re-discovery on events, at most */
-static uint64_t next_reread_ns, next_event_refresh_ns; /* the thread's own */
+void ml_core_kernel_event(uint64_t now, bool stall) {
+    if (stall) atomic_store(&S.stall_until, now + ML_STALL_NS);
+    atomic_store(&S.last_sample_ns, 0); /* the next slow path samples */
+}
 
-/* On the thread, every ML_REREAD_NS: the limit files again, so a lowered memory.max
- * or limit_in_bytes takes effect within a second without a full re-discovery. */
-static void reread_limits(uint64_t now) {
-    if (now < next_reread_ns || !take_sampler()) return;
-    next_reread_ns = now + ML_REREAD_NS;
+void ml_core_reread_limits(void) {
+    if (!take_sampler()) return; /* re-entry: the sampler re-reads them itself */
     ml_limits_reread();
     give_sampler();
 }
-
-static int op_events(struct pollfd *fds, int cap, bool lost) {
-    ml_dump_run_due();
-    reread_limits(ml_now_ns());                       /* wherever the thread runs, events or not */
-    static char dir[ML_PATH_MAX], v2dir[ML_PATH_MAX]; /* this thread's copies */
-    struct ml_watch_view v;
-    ml_limits_watch_view(&v, dir, v2dir);
-    return ml_watch_arm(&v, fds, cap, lost);
-}
-
-static void op_fired(const struct pollfd *fds, int n) {
-    unsigned r = ml_watch_fired(fds, n);
-    if (!(r & ML_WATCH_ANY)) return;
-    uint64_t now = ml_now_ns();
-    if (r & ML_WATCH_STALL) atomic_store(&S.stall_until, now + ML_STALL_NS);
-    /* the next sample re-reads everything: a resize, a move to another cgroup */
-    if (now >= next_event_refresh_ns) {
-        next_event_refresh_ns = now + ML_EVENT_REFRESH_NS;
-        ml_limits_refresh_soon();
-    }
-    atomic_store(&S.last_sample_ns, 0);
-}
-
-static const struct ml_reclaim_ops reclaim_ops = {.measure = op_measure,
-                                                  .target = op_target,
-                                                  .share = op_share,
-                                                  .wait = op_wait,
-                                                  .trim = op_trim,
-                                                  .events = op_events,
-                                                  .fired = op_fired};
 
 /* ---- what the hard limit (hardlimit.c) asks ---- */
 
@@ -410,7 +336,7 @@ uint64_t ml_core_estimate(void) {
 }
 
 uint64_t ml_core_usage_now(void) {
-    return fresh_usage(false, NULL);
+    return ml_core_fresh_usage(false, NULL);
 }
 
 bool ml_core_critical_round(uint64_t wait_ns) {
@@ -504,9 +430,7 @@ void ml_core_init(ml_lookup_fn lookup) {
                     (S.cfg.events == ML_EVENTS_AUTO && S.cfg.scope == ML_SCOPE_CGROUP);
     if (S.want_thread) ml_reclaim_want_thread();
     ml_watch_init(&S.cfg);
-    struct ml_reclaim_ops ops = reclaim_ops;
-    ops.trace = S.cfg.trace > 0;
-    ml_reclaim_set_ops(&ops);
+    ml_threadops_install(S.cfg.trace > 0);
 
     ml_trim_init(lookup);
     int arenas = eager ? cap_arenas() : 0;

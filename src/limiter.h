@@ -38,6 +38,16 @@ uint64_t ml_core_usage_now(void); /* a sample no older than 1 ms, never waiting 
  * thread may act; with wait_ns 0 (mmap) only a wake. True if one ran. */
 bool ml_core_critical_round(uint64_t wait_ns);
 
+/* What the memlimit thread's operations (threadops.c) ask of the core. */
+/* A fresh sample, unless one is under 1 ms old; wait: for another sampler (the
+ * thread), else the figure there is. Sets *lv (if lv) to the level. */
+uint64_t ml_core_fresh_usage(bool wait, enum memlimit_level *lv);
+uint64_t ml_core_last_usage(void);                   /* the last sample */
+void ml_core_thread_trim(enum memlimit_level lv);    /* a trim if due, on the thread */
+bool ml_core_stalled(uint64_t now);                  /* a kernel stall report is in force */
+void ml_core_kernel_event(uint64_t now, bool stall); /* the next slow path samples */
+void ml_core_reread_limits(void);                    /* the limit files again */
+
 /* What the public API (api.c) asks of the core. The level and whether the soft
  * limit is reached are one load each (memlimit_level and memlimit_reached's common
  * case); only the core writes them. */

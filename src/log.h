@@ -3,6 +3,8 @@
 #ifndef ML_LOG_H
 #define ML_LOG_H
 
+#include "fmt.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,16 +49,6 @@ void ml_log_set_verbose(bool on);
 void ml_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same for informational lines, only when ml_log_set_verbose(true). */
 void ml_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* The formatter behind ml_log: %s %c %d %i %u %x with l, ll, z modifiers and %%.
- * Always NUL-terminates; returns the length written (truncated to cap - 1). */
-size_t ml_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
-size_t ml_fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* "460.8MiB", "512B", "1.5GiB": binary units, one decimal. buf needs 24 bytes. */
-const char *ml_fmt_bytes(char *buf, uint64_t bytes);
-/* "1.9ms", "850us", "2.3s". buf needs 24 bytes. */
-const char *ml_fmt_ns(char *buf, uint64_t ns);
 
 #pragma GCC visibility pop
 

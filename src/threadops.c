@@ -1,0 +1,117 @@
+/* What the memlimit thread (reclaim.c) asks, answered from the core and the
+ * limits: a fresh sample, the target a round aims below and this process's share
+ * of it, how long to sleep before the next look (shorter as headroom shrinks when
+ * usage is the cgroup's), trims, the limit files re-read, kernel events armed and
+ * read. The thread's own state lives here. */
+#include "threadops.h"
+#include "clock.h"
+#include "decide.h"
+#include "dump.h"
+#include "level.h"
+#include "limiter.h"
+#include "limitset.h"
+#include "reclaim.h"
+#include "usage.h"
+#include "watch.h"
+
+#include <poll.h>
+
+/* A kernel stall report: rounds at CRITICAL aim at 80% of the soft limit. */
+#define ML_STALL_TARGET_PERMILLE 800
+
+static uint64_t op_measure(enum memlimit_level *lv) {
+    return ml_core_fresh_usage(true, lv);
+}
+
+static uint64_t op_target(enum memlimit_level lv) {
+    /* every level aims below 95% of the soft limit (or of the hard limit); a kernel
+     * stall report lower, to 80%: the stall means the cgroup is short now, even
+     * where our own figure is only at the moderate watermark */
+    uint64_t soft = ml_limits_soft(), hard = ml_hard_get();
+    unsigned pm = lv >= MEMLIMIT_LEVEL_CRITICAL && ml_core_stalled(ml_now_ns())
+                      ? ML_STALL_TARGET_PERMILLE
+                      : ML_RELEASE_PERMILLE;
+    uint64_t t = soft ? ml_permille(soft, pm) : UINT64_MAX;
+    if (hard && ml_permille(hard, ML_RELEASE_PERMILLE) < t)
+        t = ml_permille(hard, ML_RELEASE_PERMILLE);
+    return t == UINT64_MAX ? 0 : t;
+}
+
+/* Usage is the cgroup's: this process's share of what a round wants freed. */
+static uint64_t op_share(uint64_t want, uint64_t usage) {
+    return ml_limits_by_cgroup() ? ml_decide_share(want, ml_usage_process(NULL), usage) : want;
+}
+
+/* Growth the thread sees between its passes (other processes in the cgroup, pages
+ * no allocation of ours made) shortens its sleep: cgroup v2 has no usage thresholds
+ * to wake it. Near-free far from the limit: 0.5 s when a quarter of the headroom
+ * would take that long at ML_ASSUMED_RATE. The thread's own state. */
+#define ML_ASSUMED_RATE (4ULL << 30) /* bytes/s: one thread faulting in fresh pages */
+static uint64_t op_wait(uint64_t base) {
+    static uint64_t last_u, last_ns, rate;
+    if (!ml_limits_by_cgroup()) return base; /* our own growth passes the slow path */
+    uint64_t now = ml_now_ns(), u = ml_core_last_usage();
+    if (last_ns && now > last_ns) {
+        uint64_t inst =
+            u > last_u ? (uint64_t)((unsigned __int128)(u - last_u) * 1000000000u / (now - last_ns))
+                       : 0;
+        rate = rate / 2 + inst / 2;
+    }
+    last_u = u;
+    last_ns = now;
+    uint64_t soft = ml_limits_soft(), hard = ml_hard_get(), cgl = ml_limits_cgroup();
+    uint64_t mark = soft;
+    if (!soft || u >= soft) mark = hard ? hard : cgl != ML_NO_LIMIT ? cgl : 0;
+    return ml_decide_wait_ns(u, mark, rate, ML_ASSUMED_RATE, base);
+}
+
+static void op_trim(enum memlimit_level lv) {
+    ml_core_thread_trim(lv);
+}
+
+/* ---- the memlimit thread's pass: limits re-read, kernel events ---- */
+
+#define ML_REREAD_NS        (500ULL * 1000000)         /* limit files, on the thread */
+#define ML_EVENT_REFRESH_NS (100ULL * 1000000)         /* full re-discovery on events, at most */
+static uint64_t next_reread_ns, next_event_refresh_ns; /* the thread's own */
+
+/* On the thread, every ML_REREAD_NS: the limit files again, so a lowered memory.max
+ * or limit_in_bytes takes effect within a second without a full re-discovery. */
+static void reread_limits(uint64_t now) {
+    if (now < next_reread_ns) return;
+    next_reread_ns = now + ML_REREAD_NS;
+    ml_core_reread_limits();
+}
+
+static int op_events(struct pollfd *fds, int cap, bool lost) {
+    ml_dump_run_due();
+    reread_limits(ml_now_ns());                       /* wherever the thread runs, events or not */
+    static char dir[ML_PATH_MAX], v2dir[ML_PATH_MAX]; /* this thread's copies */
+    struct ml_watch_view v;
+    ml_limits_watch_view(&v, dir, v2dir);
+    return ml_watch_arm(&v, fds, cap, lost);
+}
+
+static void op_fired(const struct pollfd *fds, int n) {
+    unsigned r = ml_watch_fired(fds, n);
+    if (!(r & ML_WATCH_ANY)) return;
+    uint64_t now = ml_now_ns();
+    /* the next sample re-reads everything: a resize, a move to another cgroup */
+    if (now >= next_event_refresh_ns) {
+        next_event_refresh_ns = now + ML_EVENT_REFRESH_NS;
+        ml_limits_refresh_soon();
+    }
+    ml_core_kernel_event(now, r & ML_WATCH_STALL);
+}
+
+void ml_threadops_install(bool trace) {
+    struct ml_reclaim_ops ops = {.measure = op_measure,
+                                 .target = op_target,
+                                 .share = op_share,
+                                 .wait = op_wait,
+                                 .trim = op_trim,
+                                 .events = op_events,
+                                 .fired = op_fired,
+                                 .trace = trace};
+    ml_reclaim_set_ops(&ops);
+}
