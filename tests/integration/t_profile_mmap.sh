@@ -133,23 +133,25 @@ if dump != '-':
     print(r)
 PY
 "$PY" -c 'import sys; sys._debugmallocstats()' 2>&1 | grep -m1 'bytes/arena' | sed 's/^/python: pymalloc: /'
-coverage() { # RATE NAME: prints "live_MiB rss_MiB percent"
+coverage() { # RATE NAME: prints "live_MiB rss_MiB percent", or why not and fails
     local rss t
     rss=$(MEMLIMIT_PROFILE="$P/py" MEMLIMIT_PROFILE_RATE=$1 MEMLIMIT_LOG="$P/$2.log" LD_PRELOAD="$LIB" \
-        "$PY" "$P/grow.py" "$P/$2.heap" 100) || fail "python ($1): $(cat "$P/$2.log")"
-    google-pprof --text --inuse_space "$PY" "$P/$2.heap" > "$P/$2.txt" 2> /dev/null || fail "pprof cannot read $P/$2.heap"
+        "$PY" "$P/grow.py" "$P/$2.heap" 100) || { echo "python ($1): $(cat "$P/$2.log")"; return 1; }
+    google-pprof --text --inuse_space "$PY" "$P/$2.heap" > "$P/$2.txt" 2> /dev/null || { echo "pprof cannot read $P/$2.heap"; return 1; }
     t=$(total "$P/$2.txt")
     awk -v t="$t" -v r="$rss" 'BEGIN {printf "%.1f %.1f %.1f\n", t, r / 1048576, 100 * t * 1048576 / r}'
 }
 sum=0
 for k in 1 2 3; do
-    read -r live rss pct <<< "$(coverage 512KiB def$k)"
+    out=$(coverage 512KiB def$k) || fail "$out"
+    read -r live rss pct <<< "$out"
     echo "python $PY, default rate: profile $live MiB live of RssAnon $rss MiB: $pct%"
     awk -v p="$pct" 'BEGIN {exit !(p >= 80)}' || fail "python: the profile holds $pct% of RssAnon: $(head -12 "$P/def$k.txt")"
     sum=$(awk -v s="$sum" -v p="$pct" 'BEGIN {print s + p}')
 done
 awk -v s="$sum" 'BEGIN {exit !(s / 3 >= 90)}' || fail "python: the profiles hold $(awk -v s="$sum" 'BEGIN {print s / 3}')% of RssAnon on average, under 90%"
-read -r live rss pct <<< "$(coverage 64KiB fine)"
+out=$(coverage 64KiB fine) || fail "$out"
+read -r live rss pct <<< "$out"
 echo "python, 64 KiB rate: profile $live MiB live of RssAnon $rss MiB: $pct%"
 awk -v p="$pct" 'BEGIN {exit !(p >= 90)}' || fail "python at 64 KiB: the profile holds $pct% of RssAnon: $(head -12 "$P/fine.txt")"
 grep -q '_PyObject_ArenaMmap' "$P/fine.txt" || echo "(pprof names no _PyObject_ArenaMmap: $PY has no symbols)"
