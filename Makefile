@@ -30,7 +30,8 @@ SHOW        := $(B)/memlimit-show
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 WORK_C    := $(wildcard tests/work/*.c)
 WORK_CXX  := $(wildcard tests/work/*.cpp)
-WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
+WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%) \
+  $(B)/work/profsites-plain
 
 .PHONY: all test unit integration check-symbols check-docs demo deps install uninstall bench clean format check-real sanitize fuzz bindings
 all: $(LIB) $(SHOW)
@@ -65,6 +66,12 @@ $(B)/unit-tests: $(UNIT_SRC) $(CORE_SRC) $(wildcard src/*.h)
 $(B)/work/%: tests/work/%.c tests/work/check.h $(LIB)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -fno-builtin -Isrc -rdynamic -o $@ $< -lpthread -ldl
+
+# profsites as most programs are linked, without -rdynamic: its sites are named from
+# its .symtab (t_profile_names)
+$(B)/work/profsites-plain: tests/work/profsites.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -fno-builtin -Isrc -o $@ $< -lpthread -ldl
 
 $(B)/work/%: tests/work/%.cpp tests/work/check.h $(LIB)
 	@mkdir -p $(@D)

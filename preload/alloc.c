@@ -32,12 +32,28 @@ void ml_alloc_check_every_block(void) {
 }
 
 void ml_after_alloc(void *p, size_t n, bool may_act) {
-    if (tl_in_core) return; /* the core's own calls (dlsym, atfork, libunwind): budget stays 0 */
+    if (tl_in_core) {
+        /* the core's own calls (dlsym, atfork, libunwind): budget stays 0, and what
+         * their take saved is not the thread's (a later mmap would read it) */
+        ml_tl_left = SIZE_MAX;
+        return;
+    }
     tl_in_core = true;
     /* the unused budget: saved by the take that failed, else what is left now */
     size_t left = ml_tl_left != SIZE_MAX ? ml_tl_left : ml_tl_budget;
     ml_tl_left = SIZE_MAX;
     ml_tl_budget = ml_core_slow(p, n, left, may_act);
+    tl_in_core = false;
+}
+
+void ml_after_map(void *p, size_t n, size_t left) {
+    if (tl_in_core) return;
+    tl_in_core = true;
+    /* inside a malloc whose budget ran out (its allocator maps memory): that take
+     * saved what was left, and this one found nothing */
+    if (ml_tl_left != SIZE_MAX) left = ml_tl_left;
+    ml_tl_left = SIZE_MAX;
+    ml_tl_budget = ml_core_slow(p, n, left, false);
     tl_in_core = false;
 }
 

@@ -46,11 +46,28 @@ static inline bool ml_take_nosave(size_t n) {
     return false;
 }
 
+/* The same for mmap and mremap, which keep what was left in a local: the thread's
+ * ml_tl_left may hold what a malloc calling them left (allocators map memory from
+ * inside malloc), which must not be overwritten. */
+static inline bool ml_take_local(size_t n, size_t *left) {
+    if (likely(!__builtin_sub_overflow(ml_tl_budget, n, &ml_tl_budget))) return true;
+    *left = ml_tl_budget + n;
+    ml_tl_budget = 0;
+    return false;
+}
+
 /* Slow path after a forwarded call that may have grown usage by n bytes (p: the heap
  * block, NULL for mmap). may_act
  * is false from mmap/mremap: allocators call those holding their own locks, so the
  * core must not call back into the allocator (trim, mallctl) from there. */
 void ml_after_alloc(void *p, size_t n, bool may_act);
+/* The same after mmap or mremap (never acts: allocators call those holding their
+ * locks): left is what ml_take_local saved; p is NULL or ML_PROF_REGION(mapping). */
+void ml_after_map(void *p, size_t n, size_t left);
+
+/* With the heap profile on: mmap samples the private anonymous mappings it counts as
+ * regions, except the allocator's own (its heap, sampled block by block). */
+void ml_mmap_profile_start(void);
 
 /* With the heap profile on: free and realloc send every block to their slow path,
  * where a sampled one is forgotten. */

@@ -39,5 +39,6 @@ static __attribute__((constructor)) void memlimit_init(void) {
     if (ml_prof_enabled()) {
         ml_alloc_check_every_block();
         ml_next_cxx_through_runtime();
+        ml_mmap_profile_start();
     }
 }

@@ -265,6 +265,19 @@ bool ml_next_served_before(const char **malloc_by, const char **mmap_by) {
     return true;
 }
 
+bool ml_next_allocator_span(uintptr_t *lo, uintptr_t *hi) {
+    *lo = *hi = 0;
+    /* before us, our malloc is never called: nothing of its heap is sampled twice */
+    if (!next_obj.hi || served_before) return false;
+    /* the C library maps its heap with its own internal mmap, never through ours, and
+     * holds much else that maps memory for the program */
+    void *libc = base_version ? dlvsym(RTLD_DEFAULT, "__libc_start_main", base_version)
+                              : dlsym(RTLD_DEFAULT, "__libc_start_main");
+    if (in_obj(libc, &next_obj)) return false;
+    *lo = next_obj.lo, *hi = next_obj.hi;
+    return true;
+}
+
 /* built from the next allocator's own primitives */
 static void *via_memalign(size_t al, size_t n) {
     void *p = NULL;

@@ -65,6 +65,13 @@ void *ml_next_lookup(const char *name, bool glibc);
  * constructor, not for the allocation path. */
 bool ml_next_served_before(const char **malloc_by, const char **mmap_by);
 
+/* The span of the allocator's own object (jemalloc, tcmalloc, mimalloc after us): an
+ * mmap called from there maps its heap, whose blocks the profile samples through
+ * malloc. False (and 0, 0) for the C library, whose malloc maps memory without our
+ * mmap, and when our malloc is not called (the allocator comes before us). For our
+ * constructor. */
+bool ml_next_allocator_span(uintptr_t *lo, uintptr_t *hi);
+
 /* The C++ runtime's own operator new variant (libstdc++'s: malloc, the new-handler
  * loop, std::bad_alloc), never the allocator's; found even when that runtime was
  * loaded RTLD_LOCAL. NULL if no C++ runtime is loaded. */

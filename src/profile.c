@@ -32,7 +32,8 @@ bool ml_prof_enabled(void) {
 #define NSTACKS   ML_PROF_NSTACKS /* distinct stacks; power of two */
 #define NLIVE     (1u << 17)      /* live table slots; 3/4 may be used (48 GiB at 512 KiB) */
 #define LIVE_MAX  (NLIVE / 4 * 3)
-#define FILTER_LG 20 /* lg of the counters of live sampled blocks: free's quick "no" */
+#define FILTER_LG 20         /* lg of the counters of live sampled blocks: free's quick "no" */
+#define NREGIONS  (1u << 15) /* sampled mmap regions live at once (32 GiB of 1 MiB arenas) */
 
 struct stack {
     uint64_t hash;
@@ -48,10 +49,22 @@ struct live {
     uint64_t size;
 };
 
+/* A sampled mmap region, [lo, hi) in pages. Regions are kept apart from heap blocks,
+ * sorted by address, since munmap and mremap act on ranges: a region may be unmapped
+ * in part, or moved. They never overlap: a mapping the kernel hands out is not in use
+ * (an overlapping record is stale: its munmap was not seen, e.g. a raw syscall). */
+struct region {
+    uintptr_t lo, hi;
+    uint32_t stack;
+};
+
 static struct {
     uint64_t rate;
     struct stack *stacks;
     struct live *live;
+    struct region *regions; /* sorted by lo; nregions used */
+    uint32_t nregions;
+    uintptr_t page;
     /* live sampled blocks per bucket of addresses, saturating (255 stays "maybe"):
      * written under the lock, read without it on every free */
     _Atomic uint8_t *filter;
@@ -61,6 +74,9 @@ static struct {
     int (*backtrace)(void **, int);
     uintptr_t self_lo, self_hi; /* our own code: frames there are not the caller's */
 } P = {.lock = ATOMIC_FLAG_INIT};
+
+/* live sampled regions: munmap's quick "no", read without the lock */
+_Atomic uint32_t ml_prof_nregions;
 
 /* lock returns the thread's signal mask, which unlock restores */
 static uint64_t lock(void) {
@@ -122,7 +138,12 @@ int ml_prof_init(uint64_t rate) {
     P.stacks = ml_raw_map(sizeof(struct stack) * NSTACKS, MAP_NORESERVE);
     P.live = ml_raw_map(sizeof(struct live) * NLIVE, MAP_NORESERVE);
     P.filter = ml_raw_map(1u << FILTER_LG, MAP_NORESERVE);
-    if (!P.stacks || !P.live || !P.filter) return ENOMEM;
+    P.regions = ml_raw_map(sizeof(struct region) * NREGIONS, MAP_NORESERVE);
+    if (!P.stacks || !P.live || !P.filter || !P.regions) return ENOMEM;
+    P.nregions = 0;
+    atomic_store(&ml_prof_nregions, 0);
+    long page = sysconf(_SC_PAGESIZE);
+    P.page = page > 0 ? (uintptr_t)page : 4096;
     dl_iterate_phdr(find_self, NULL);
     first_unwind_high();
     P.rate = rate ? rate : 1;
@@ -241,18 +262,115 @@ static void live_drop(uint32_t slot, const void *p) {
     live_remove(slot);
 }
 
+/* ---- mmap regions: under the lock ---- */
+
+static void regions_publish(void) {
+    atomic_store_explicit(&ml_prof_nregions, P.nregions, memory_order_release);
+}
+
+/* The first region that ends after a (regions are disjoint: their ends are sorted). */
+static uint32_t region_after(uintptr_t a) {
+    uint32_t lo = 0, hi = P.nregions;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (P.regions[mid].hi <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Takes [a, b) out of the regions: one wholly inside goes, one cut at an end shrinks,
+ * one that holds the whole range becomes two (the part above is forgotten when the
+ * table is full). Each region is one object of its stack, its bytes its size. With
+ * out, the parts taken are copied there (at most cap; the rest are forgotten). */
+static uint32_t region_cut(uintptr_t a, uintptr_t b, struct ml_prof_region *out, uint32_t cap) {
+    uint32_t i = region_after(a), end = i, nout = 0;
+    while (end < P.nregions && P.regions[end].lo < b)
+        end++;
+    if (i == end) return 0;
+    struct region *r = &P.regions[i];
+    if (end - i == 1 && r->lo < a && r->hi > b) { /* a hole in the middle */
+        struct stack *e = &P.stacks[r->stack];
+        if (out && cap) out[nout++] = (struct ml_prof_region){a, b, r->stack};
+        e->live_b -= b - a;
+        if (P.nregions < NREGIONS) {
+            memmove(r + 2, r + 1, sizeof *r * (P.nregions - i - 1));
+            r[1] = (struct region){.lo = b, .hi = r->hi, .stack = r->stack};
+            P.nregions++;
+            e->live_n++;
+        } else {
+            e->live_b -= r->hi - b;
+        }
+        r->hi = a;
+        return nout;
+    }
+    uint32_t w = i;
+    for (uint32_t k = i; k < end; k++) {
+        struct region g = P.regions[k];
+        struct stack *e = &P.stacks[g.stack];
+        uintptr_t lo = g.lo > a ? g.lo : a, hi = g.hi < b ? g.hi : b;
+        if (out && nout < cap) out[nout++] = (struct ml_prof_region){lo, hi, g.stack};
+        e->live_b -= hi - lo;
+        if (g.lo < a) { /* the first may keep its start */
+            g.hi = a;
+            P.regions[w++] = g;
+        } else if (g.hi > b) { /* the last its end */
+            g.lo = b;
+            P.regions[w++] = g;
+        } else {
+            e->live_n--;
+        }
+    }
+    memmove(&P.regions[w], &P.regions[end], sizeof *P.regions * (P.nregions - end));
+    P.nregions -= end - w;
+    return nout;
+}
+
+/* [lo, hi) is mapped afresh: whatever was recorded there is gone. False if full. */
+static bool region_insert(uintptr_t lo, uintptr_t hi, uint32_t s) {
+    region_cut(lo, hi, NULL, 0);
+    if (P.nregions >= NREGIONS) return false;
+    uint32_t i = region_after(lo);
+    memmove(&P.regions[i + 1], &P.regions[i], sizeof *P.regions * (P.nregions - i));
+    P.regions[i] = (struct region){.lo = lo, .hi = hi, .stack = s};
+    P.nregions++;
+    P.stacks[s].live_n++;
+    P.stacks[s].live_b += hi - lo;
+    return true;
+}
+
+static uintptr_t page_up(uintptr_t n) {
+    return (n + P.page - 1) & ~(P.page - 1);
+}
+
+/* ---- sampling a block or a region ---- */
+
 static void record(void *p, size_t n) {
     void *raw[MAX_DEPTH + 8];
     int got = P.backtrace(raw, MAX_DEPTH + 8);
     uintptr_t pc[MAX_DEPTH];
     int depth = 0, i = 0;
     while (i < got && (uintptr_t)raw[i] >= P.self_lo && (uintptr_t)raw[i] < P.self_hi)
-        i++; /* our own frames: the stack starts at malloc's caller */
+        i++; /* our own frames: the stack starts at malloc's (or mmap's) caller */
     for (; i < got && depth < MAX_DEPTH; i++)
         pc[depth++] = (uintptr_t)raw[i];
     uint64_t mask = lock();
     P.samples++;
     uint32_t s = stack_slot(pc, depth);
+    if ((uintptr_t)p & 1) { /* ML_PROF_REGION: a mapping, in whole pages */
+        uintptr_t lo = (uintptr_t)p & ~(uintptr_t)1, hi = lo + page_up(n);
+        if (s == UINT32_MAX || hi < lo || !region_insert(lo, hi, s)) {
+            P.dropped++;
+        } else {
+            P.stacks[s].alloc_n++;
+            P.stacks[s].alloc_b += hi - lo;
+        }
+        regions_publish();
+        unlock(mask);
+        return;
+    }
     uint32_t slot = live_find((uintptr_t)p);
     if (P.live[slot].p) {
         /* the allocator handed out an address we still hold (a free we did not see:
@@ -273,6 +391,50 @@ static void record(void *p, size_t n) {
     e->alloc_b += n;
     e->live_n++;
     e->live_b += n;
+    unlock(mask);
+}
+
+/* [a, a+len) as munmap takes it: page-aligned start, length rounded up; false where
+ * munmap would fail (EINVAL), so nothing is forgotten for a call that did nothing */
+static bool page_range(const void *a, size_t len, uintptr_t *lo, uintptr_t *hi) {
+    *lo = (uintptr_t)a;
+    if (!len || (*lo & (P.page - 1))) return false;
+    *hi = *lo + page_up(len);
+    if (*hi < *lo) *hi = UINTPTR_MAX & ~(P.page - 1);
+    return true;
+}
+
+void ml_prof_unmap(const void *a, size_t len) {
+    uintptr_t lo, hi;
+    if (!prof_on || !page_range(a, len, &lo, &hi)) return;
+    uint64_t mask = lock();
+    region_cut(lo, hi, NULL, 0);
+    regions_publish();
+    unlock(mask);
+}
+
+void ml_prof_move_begin(struct ml_prof_move *m, const void *old, size_t len) {
+    m->n = 0;
+    if (!prof_on || !page_range(old, len, &m->old_lo, &m->old_hi)) return;
+    uint64_t mask = lock();
+    m->n = region_cut(m->old_lo, m->old_hi, m->r, ML_PROF_MOVE_MAX);
+    regions_publish();
+    unlock(mask);
+}
+
+void ml_prof_move_end(struct ml_prof_move *m, const void *to, size_t len) {
+    if (!m->n) return;
+    uintptr_t base = (uintptr_t)to, end = base + page_up(len);
+    uint64_t mask = lock();
+    for (uint32_t k = 0; k < m->n; k++) {
+        struct ml_prof_region g = m->r[k];
+        uintptr_t lo = base + (g.lo - m->old_lo), hi = base + (g.hi - m->old_lo);
+        if (g.hi == m->old_hi || hi > end) hi = end; /* the part at the end follows its size */
+        /* region_cut counted a whole region as gone, region_insert counts it again:
+         * a move keeps the count of objects (a part moved alone is one more) */
+        if (lo < hi) region_insert(lo, hi, g.stack);
+    }
+    regions_publish();
     unlock(mask);
 }
 

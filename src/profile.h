@@ -2,12 +2,15 @@
  * a Poisson process (the gap to the next sampled byte is exponential with mean
  * `rate`), so an allocation of n bytes is sampled with probability 1-exp(-n/rate);
  * a sampled allocation's stack is captured with libunwind and deduplicated into a
- * table in memory mapped directly, and its pointer kept until it is freed. Nothing
- * here calls malloc. Output: the gperftools heap profile text ("heap_v2"), which
+ * table in memory mapped directly, and its pointer kept until it is freed. Private
+ * anonymous mmap regions are sampled the same way, from the same stream of bytes,
+ * and kept as address ranges until munmap (or mremap) takes them. Nothing here calls
+ * malloc. Output: the gperftools heap profile text ("heap_v2"), which
  * pprof reads, with the process's mappings so it symbolises offline. */
 #ifndef ML_PROFILE_H
 #define ML_PROFILE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +40,37 @@ bool ml_prof_enabled(void); /* true after a successful ml_prof_init */
 size_t ml_prof_account(void *p, size_t n, size_t left);
 /* The budget actually issued (at most what ml_prof_account returned). */
 void ml_prof_issued(size_t budget);
+
+/* ml_prof_account's p for an mmap region at page-aligned p (its n bytes are rounded up
+ * to pages): the low bit, never set in a heap block, tells the two apart, so the slow
+ * path between (ml_core_slow) carries it unchanged. */
+#define ML_PROF_REGION(p) ((void *)((uintptr_t)(p) | 1))
+
+/* Live sampled regions; munmap's test without the lock: 0 means none to forget. */
+extern _Atomic uint32_t ml_prof_nregions;
+static inline bool ml_prof_regions_live(void) {
+    return atomic_load_explicit(&ml_prof_nregions, memory_order_acquire) != 0;
+}
+/* munmap (or a MAP_FIXED mapping over it) of [a, a+len), before the call (after it,
+ * another thread could map and sample the same addresses): a sampled region there is
+ * forgotten, or shrinks to what stays mapped (a hole splits it in two). */
+void ml_prof_unmap(const void *a, size_t len);
+
+/* mremap of a sampled region: begin takes the regions in [old, old+len) out before
+ * the call, end puts them back at the new address with the new length (or, after a
+ * failed call, at old with len). The part that reached the old end follows the size. */
+struct ml_prof_region {
+    uintptr_t lo, hi;
+    uint32_t stack;
+};
+#define ML_PROF_MOVE_MAX 4 /* regions moved by one mremap; more are forgotten */
+struct ml_prof_move {
+    uint32_t n;
+    uintptr_t old_lo, old_hi;
+    struct ml_prof_region r[ML_PROF_MOVE_MAX];
+};
+void ml_prof_move_begin(struct ml_prof_move *m, const void *old, size_t len);
+void ml_prof_move_end(struct ml_prof_move *m, const void *to, size_t len);
 
 /* A block is freed or moved by realloc: if it was sampled, it is no longer live. */
 void ml_prof_forget(void *p);

@@ -1,6 +1,7 @@
 /* Writing a heap profile: gperftools' heap_v2 text with the mapped objects (pprof
  * reads it and symbolises offline), and the top allocation sites, named here, for
  * the log. The tables are profile.c's; this reads them through ml_prof_each. */
+#include "elfsym.h"
 #include "log.h"
 #include "pathfmt.h"
 #include "profile.h"
@@ -9,6 +10,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -183,10 +185,21 @@ struct site {
     uintptr_t site;
     double bytes, objs;
 };
+/* the loaded object that holds an address: its file, load bias and build id */
+struct object {
+    uintptr_t pc, bias;
+    bool found;
+    size_t id_len;
+    uint8_t id[64];
+    char path[4096];  /* "" for the program */
+    char debug[4096]; /* /usr/lib/debug/.build-id/xx/yyyy.debug */
+    char sym[1024];
+};
 struct scratch {
     struct site sites[1024];
     struct ml_prof_stack snap[ML_PROF_NSTACKS];
     int ns;
+    struct object obj;
 };
 static void snap_one(const struct ml_prof_stack *s, void *arg) {
     struct scratch *m = arg;
@@ -207,6 +220,61 @@ static uintptr_t site_of(const struct ml_prof_stack *e) {
         return e->pc[k];
     }
     return e->depth ? e->pc[0] : 0;
+}
+
+static int find_object(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    struct object *o = arg;
+    bool in = false;
+    for (int i = 0; i < info->dlpi_phnum && !in; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        in = ph->p_type == PT_LOAD && o->pc - lo < ph->p_memsz;
+    }
+    if (!in) return 0;
+    o->found = true;
+    o->bias = info->dlpi_addr;
+    size_t l = info->dlpi_name ? strlen(info->dlpi_name) : 0;
+    if (l >= sizeof o->path) l = 0; /* (then /proc/self/exe: its build id will differ) */
+    memcpy(o->path, info->dlpi_name ? info->dlpi_name : "", l);
+    o->path[l] = '\0';
+    o->id_len = 0;
+    for (int i = 0; i < info->dlpi_phnum && !o->id_len; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        const uint8_t *id;
+        size_t k = ph->p_type == PT_NOTE
+                       ? ml_elf_note_build_id((const void *)(info->dlpi_addr + ph->p_vaddr),
+                                              ph->p_memsz, &id)
+                       : 0;
+        if (k && k <= sizeof o->id) memcpy(o->id, id, o->id_len = k);
+    }
+    return 1;
+}
+
+/* The name of the function holding pc in its object's own symbol table (.symtab:
+ * static functions, programs linked without -rdynamic), or in the separate debug file
+ * that the object's build id names; into o->sym, with pc's offset. */
+static bool symtab_name(uintptr_t pc, struct object *o, uint64_t *off) {
+    o->pc = pc;
+    o->found = false;
+    dl_iterate_phdr(find_object, o);
+    if (!o->found) return false;
+    /* the program's own name: the kernel's link to it, even when it was replaced */
+    const char *path = o->path[0] ? o->path : "/proc/self/exe";
+    const uint8_t *id = o->id_len ? o->id : NULL;
+    if (ml_elf_symbol(path, pc - o->bias, id, o->id_len, o->sym, sizeof o->sym, off)) return true;
+    if (!id) return false;
+    static const char dir[] = "/usr/lib/debug/.build-id/", hex[] = "0123456789abcdef";
+    char *d = o->debug;
+    memcpy(d, dir, sizeof dir - 1);
+    d += sizeof dir - 1;
+    for (size_t k = 0; k < o->id_len; k++) { /* (o->id: at most 64 bytes) */
+        *d++ = hex[o->id[k] >> 4];
+        *d++ = hex[o->id[k] & 15];
+        if (k == 0) *d++ = '/';
+    }
+    memcpy(d, ".debug", 7);
+    return ml_elf_symbol(o->debug, pc - o->bias, id, o->id_len, o->sym, sizeof o->sym, off);
 }
 
 void ml_prof_top(int n, void (*line)(const char *text)) {
@@ -269,21 +337,27 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
     for (int k = 0; k < ntop; k++) {
         Dl_info di;
         uintptr_t pc = top[k].site;
-        if (dladdr((void *)(pc - 1), &di) && di.dli_sname) {
+        bool in_obj = dladdr((void *)(pc - 1), &di) && di.dli_fname;
+        const char *sname = in_obj ? di.dli_sname : NULL, *file = in_obj ? di.dli_fname : NULL;
+        uint64_t off = sname ? pc - (uintptr_t)di.dli_saddr : 0;
+        /* not a dynamic symbol: the object's own symbol table names it */
+        if (!sname && symtab_name(pc - 1, &m->obj, &off)) {
+            sname = m->obj.sym;
+            off += 1;
+            if (!file) file = m->obj.path[0] ? m->obj.path : NULL;
+        }
+        const char *base = file ? strrchr(file, '/') : NULL;
+        base = base ? base + 1 : file ? file : "?";
+        if (sname) {
             int st = -1;
-            char *d = demangle && di.dli_sname[0] == '_' && di.dli_sname[1] == 'Z'
-                          ? demangle(di.dli_sname, NULL, NULL, &st)
+            char *d = demangle && sname[0] == '_' && sname[1] == 'Z'
+                          ? demangle(sname, NULL, NULL, &st)
                           : NULL;
-            const char *base = di.dli_fname ? strrchr(di.dli_fname, '/') : NULL;
-            ml_fmt(name, sizeof name, "%s+0x%llx (%s)", d && st == 0 ? d : di.dli_sname,
-                   (unsigned long long)(pc - (uintptr_t)di.dli_saddr),
-                   base           ? base + 1
-                   : di.dli_fname ? di.dli_fname
-                                  : "?");
+            ml_fmt(name, sizeof name, "%s+0x%llx (%s)", d && st == 0 ? d : sname,
+                   (unsigned long long)off, base);
             if (d) deps.free(d);
-        } else if (dladdr((void *)(pc - 1), &di) && di.dli_fname) {
-            const char *base = strrchr(di.dli_fname, '/');
-            ml_fmt(name, sizeof name, "%s+0x%llx", base ? base + 1 : di.dli_fname,
+        } else if (in_obj) {
+            ml_fmt(name, sizeof name, "%s+0x%llx", base,
                    (unsigned long long)(pc - (uintptr_t)di.dli_fbase));
         } else {
             ml_fmt(name, sizeof name, "0x%llx", (unsigned long long)pc);

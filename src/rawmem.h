@@ -19,6 +19,16 @@ static inline void *ml_raw_map(size_t bytes, int flags) {
     return m == MAP_FAILED ? NULL : m;
 }
 
+/* a file, read-only (the caller may close fd at once) */
+static inline void *ml_raw_map_file(int fd, size_t bytes) {
+#ifdef __SANITIZE_THREAD__
+    void *m = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+#else
+    void *m = (void *)syscall(SYS_mmap, NULL, bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+#endif
+    return m == MAP_FAILED ? NULL : m;
+}
+
 static inline void ml_raw_unmap(void *p, size_t bytes) {
 #ifdef __SANITIZE_THREAD__
     munmap(p, bytes);

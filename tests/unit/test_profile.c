@@ -135,7 +135,7 @@ Test(profile, freed_slots_are_reused, .timeout = 30) {
             ml_prof_forget((void *)held[k]);
             nheld--;
         }
-        held[k] = next, next += 64 + (rng >> 40) % 4096;
+        held[k] = next, next += 64 + (rng >> 40) % 4096 / 16 * 16; /* aligned, as malloc's */
         alloc(held[k], sz);
         nheld++;
     }
@@ -324,4 +324,85 @@ Test(profile, concurrent_writes_and_samples, .timeout = 30) {
         }
     rmdir(race_dir);
     cr_expect_eq(whole, 40, "%d of 40 profiles whole", whole);
+}
+
+/* mmap regions: sampled from the same stream, forgotten or cut by munmap, moved by
+ * mremap. At rate 1 every region is sampled and pprof's scale is 1: exact figures. */
+static struct ml_prof_totals totals(void) {
+    struct ml_prof_totals t;
+    ml_prof_totals(&t);
+    return t;
+}
+Test(profile, regions_unmapped_cut_and_moved) {
+    cr_assert_eq(ml_prof_init(1), 0, "libunwind.so.8 must load");
+    const uintptr_t base = 0x7f0000000000, K = 1024;
+    cr_expect(!ml_prof_regions_live());
+    for (uintptr_t i = 0; i < 8; i++) /* 8 regions of 64 KiB, 1 MiB apart */
+        alloc((uintptr_t)ML_PROF_REGION(base + i * (1 << 20)), 64 * K);
+    alloc(0x10000000, 4096); /* and a heap block */
+    struct ml_prof_totals t = totals();
+    cr_expect_eq(t.live_objects, 9);
+    cr_expect_eq(t.live_bytes, 8 * 64 * K + 4096);
+    cr_expect(ml_prof_regions_live());
+    cr_expect(!ml_prof_maybe_sampled((void *)base), "regions are not in free's filter");
+    ml_prof_forget((void *)base); /* free of a region's address: not a heap block */
+    cr_expect_eq(totals().live_objects, 9);
+
+    /* munmap: whole, head, tail, a hole (two regions), nothing (unaligned, 0 bytes) */
+    ml_prof_unmap((void *)base, 64 * K);
+    cr_expect_eq(totals().live_bytes, 7 * 64 * K + 4096);
+    ml_prof_unmap((void *)(base + (1 << 20)), 16 * K);
+    ml_prof_unmap((void *)(base + (1 << 20) + 48 * K), 100 * K);
+    t = totals();
+    cr_expect_eq(t.live_bytes, 6 * 64 * K + 32 * K + 4096, "head and tail cut: %llu",
+                 (unsigned long long)t.live_bytes);
+    cr_expect_eq(t.live_objects, 8);
+    ml_prof_unmap((void *)(base + 2 * (1 << 20) + 16 * K), 16 * K);
+    t = totals();
+    cr_expect_eq(t.live_bytes, 6 * 64 * K + 16 * K + 4096);
+    cr_expect_eq(t.live_objects, 9, "a hole splits a region in two");
+    ml_prof_unmap((void *)(base + 3 * (1 << 20) + 1), 4096);
+    ml_prof_unmap((void *)(base + 3 * (1 << 20)), 0);
+    cr_expect_eq(totals().live_bytes, 6 * 64 * K + 16 * K + 4096);
+    /* one munmap across several: what is left of region 2, regions 3 and 4 */
+    ml_prof_unmap((void *)(base + 2 * (1 << 20)), 3 * (1 << 20));
+    t = totals();
+    cr_expect_eq(t.live_bytes, 32 * K + 3 * 64 * K + 4096, "%llu",
+                 (unsigned long long)t.live_bytes);
+    cr_expect_eq(t.live_objects, 5);
+
+    /* mremap: region 5 moves and grows to 256 KiB, region 6 shrinks in place, region 7
+     * fails to move and stays */
+    struct ml_prof_move m;
+    uintptr_t r5 = base + 5 * (1 << 20), r6 = base + 6 * (1 << 20), r7 = base + 7 * (1 << 20);
+    ml_prof_move_begin(&m, (void *)r5, 64 * K);
+    cr_expect_eq(m.n, 1);
+    ml_prof_move_end(&m, (void *)(base + 100 * (1 << 20)), 256 * K);
+    ml_prof_move_begin(&m, (void *)r6, 64 * K);
+    ml_prof_move_end(&m, (void *)r6, 8 * K);
+    ml_prof_move_begin(&m, (void *)r7, 64 * K);
+    ml_prof_move_end(&m, (void *)r7, 64 * K);
+    t = totals();
+    cr_expect_eq(t.live_bytes, 32 * K + 256 * K + 8 * K + 64 * K + 4096, "%llu",
+                 (unsigned long long)t.live_bytes);
+    cr_expect_eq(t.live_objects, 5, "moves keep the count");
+    ml_prof_unmap((void *)r5, 64 * K); /* the old place holds nothing now */
+    cr_expect_eq(totals().live_bytes, 32 * K + 256 * K + 8 * K + 64 * K + 4096);
+    ml_prof_unmap((void *)(base + 100 * (1 << 20)), 256 * K);
+    cr_expect_eq(totals().live_bytes, 32 * K + 8 * K + 64 * K + 4096);
+
+    /* a region mapped where a stale record lies (its munmap went unseen) replaces it */
+    alloc((uintptr_t)ML_PROF_REGION(r7 + 32 * K), 64 * K);
+    t = totals();
+    cr_expect_eq(t.live_bytes, 32 * K + 8 * K + 32 * K + 64 * K + 4096, "%llu",
+                 (unsigned long long)t.live_bytes);
+    /* lengths are whole pages */
+    alloc((uintptr_t)ML_PROF_REGION(base + 200 * (1 << 20)), 100);
+    cr_expect_eq(totals().live_bytes, 32 * K + 8 * K + 32 * K + 64 * K + 4096 + 4096);
+    ml_prof_unmap((void *)base, 1ULL << 40);
+    t = totals();
+    cr_expect_eq(t.live_bytes, 4096, "only the heap block is left: %llu",
+                 (unsigned long long)t.live_bytes);
+    cr_expect(!ml_prof_regions_live());
+    cr_expect_eq(t.dropped, 0);
 }
