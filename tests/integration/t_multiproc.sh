@@ -4,8 +4,8 @@
 # its own memory with 90% of the limit, none trims, and together they overshoot.
 # Three shapes, each in a 256 MiB cgroup: four C processes leaving freed holes
 # (tests/work/holes: 80 MiB touched, 40 live each, held 1 s); Python
-# multiprocessing with four forked workers doing the same (72 MiB) and waiting for each
-# other (tests/work/prefork.py); and a real prefork
+# multiprocessing with four forked workers doing the same (72 MiB) and holding it 2 s
+# (tests/work/prefork.py); and a real prefork
 # server, Debian's gunicorn with four sync workers whose first request builds such
 # a cache (tests/work/wsgi, 64 MiB touched each). Expected: scope process at least
 # one OOM kill in each; auto none, every process done.
