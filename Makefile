@@ -19,6 +19,13 @@ BASE    := -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden
 # the interposed entry points must not be "optimised" into calls to themselves,
 # and C++ exceptions must unwind through them
 PRELOAD_FLAGS := -fno-builtin -fexceptions -ftls-model=initial-exec
+# the glibc floor (make check-abi): no symbol version past GLIBC_2.17 in the library or
+# memlimit-show, whatever glibc builds them (src/glibc_floor.h says how). The old
+# versions of pthread_* and dl* live in libpthread.so.0 and libdl.so.2 before glibc
+# 2.34, so both are needed by name (-ldl finds only an empty libdl.a from 2.34 on).
+FLOOR      := -include src/glibc_floor.h
+FLOOR_LIBS := -Wl,--no-as-needed -l:libdl.so.2 -l:libpthread.so.0 -Wl,--as-needed
+FLOOR_START := -Wl,--wrap=__libc_start_main
 
 CORE_SRC    := $(wildcard src/*.c)
 PRELOAD_SRC := $(wildcard preload/*.c)
@@ -32,33 +39,34 @@ WORK_C    := $(wildcard tests/work/*.c)
 WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
 
-.PHONY: all test unit integration check-symbols demo deps install uninstall bench clean format check-real sanitize fuzz bindings
+.PHONY: all test unit integration check-symbols check-abi demo deps install uninstall bench clean format check-real sanitize fuzz bindings
 all: $(LIB) $(SHOW)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) -ftls-model=initial-exec -c $< -o $@
+	$(CC) $(BASE) $(FLOOR) $(CFLAGS) -ftls-model=initial-exec -c $< -o $@
 
 $(B)/preload/%.o: preload/%.c $(wildcard src/*.h preload/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) $(PRELOAD_FLAGS) -c $< -o $@
+	$(CC) $(BASE) $(FLOOR) $(CFLAGS) $(PRELOAD_FLAGS) -c $< -o $@
 
 # -z nodelete: dlclose must never unmap code the memlimit thread is running.
 # No -lm: every preloaded process would load libm.so.6 (src/fmath.c instead); -z defs
 # makes a symbol left for the program to provide (a libm call, say) a link error.
 $(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map
 	$(CC) -shared -Wl,-soname,libmemlimit.so.$(SOMAJOR) -Wl,--version-script=preload/exports.map \
-	  -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -Wl,-z,defs -o $@ $(CORE_OBJ) $(PRELOAD_OBJ) -ldl -lpthread
+	  -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -Wl,-z,defs -o $@ $(CORE_OBJ) $(PRELOAD_OBJ) $(FLOOR_LIBS)
 	ln -sf libmemlimit.so $(B)/libmemlimit.so.$(SOMAJOR)
 
 # memlimit-run --show: the core's own discovery and derivation, in a program
-$(SHOW): scripts/memlimit-show.c $(CORE_SRC) $(wildcard src/*.h)
-	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(CFLAGS) -Isrc -o $@ $< $(CORE_SRC) -ldl -lpthread
+$(SHOW): scripts/memlimit-show.c scripts/glibc_start.c $(CORE_SRC) $(wildcard src/*.h)
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(FLOOR) $(CFLAGS) -Isrc -o $@ $< scripts/glibc_start.c \
+	  $(CORE_SRC) $(FLOOR_START) $(FLOOR_LIBS)
 
 # unit tests: the core alone, no interposition (-lm: test_fmath compares with libm)
 $(B)/unit-tests: $(UNIT_SRC) $(CORE_SRC) $(wildcard src/*.h)
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(CFLAGS) -Isrc -o $@ $(UNIT_SRC) $(CORE_SRC) \
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(FLOOR) $(CFLAGS) -Isrc -o $@ $(UNIT_SRC) $(CORE_SRC) \
 	  -lcriterion -ldl -lpthread -lm
 
 # workloads call the allocator for real: no builtin folding of malloc/free pairs
@@ -83,12 +91,17 @@ integration: deps $(LIB) $(SHOW) $(WORK_BIN)
 check-symbols: $(LIB)
 	scripts/check-symbols
 
+# no glibc symbol version past 2.17 in the library or memlimit-show (src/glibc_floor.h)
+check-abi: $(LIB) $(SHOW)
+	scripts/check-abi
+
 # the Python, Rust and Go bindings alone (tests/integration/t_bind_*.sh; part of make test)
 bindings: deps $(LIB)
 	ONLY=t_bind tests/integration/run
 
 test: deps
 	$(MAKE) --no-print-directory check-symbols
+	$(MAKE) --no-print-directory check-abi
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
 
