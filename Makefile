@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # memlimit: `make` builds build/libmemlimit.so. See README.md.
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -7,15 +8,18 @@ BINDIR  ?= $(PREFIX)/bin
 PCDIR   ?= $(LIBDIR)/pkgconfig
 LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR  ?= $(PREFIX)/share/man
-VERSION := 0.1.0
-SOMAJOR := 0
+# the release: the VERSION file alone (soname, file names, memlimit_version(), the
+# metrics' build_info, memlimit.pc, memlimit-run --version, the Debian packages)
+VERSION := $(shell cat VERSION)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 
 CC      ?= cc
 CXX     ?= c++
 B       := build
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
-BASE    := -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden
+VERDEF  := -DML_VERSION='"$(VERSION)"'
+BASE    := -std=gnu11 $(WARN) -D_GNU_SOURCE $(VERDEF) -fPIC -fvisibility=hidden
 # the interposed entry points must not be "optimised" into calls to themselves,
 # and C++ exceptions must unwind through them
 PRELOAD_FLAGS := -fno-builtin -fexceptions -ftls-model=initial-exec
@@ -32,6 +36,8 @@ PRELOAD_SRC := $(wildcard preload/*.c)
 CORE_OBJ    := $(CORE_SRC:%.c=$(B)/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o)
 LIB         := $(B)/libmemlimit.so
+LIBFILE     := $(B)/libmemlimit.so.$(VERSION)
+PC          := $(B)/memlimit.pc
 SHOW        := $(B)/memlimit-show
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
@@ -40,9 +46,9 @@ WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
 
 .PHONY: all test unit integration check-symbols check-abi demo deps install uninstall bench clean format check-real sanitize fuzz bindings
-all: $(LIB) $(SHOW)
+all: $(LIB) $(SHOW) $(PC)
 
-$(B)/src/%.o: src/%.c $(wildcard src/*.h)
+$(B)/src/%.o: src/%.c $(wildcard src/*.h) VERSION
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(FLOOR) $(CFLAGS) -ftls-model=initial-exec -c $< -o $@
 
@@ -53,20 +59,24 @@ $(B)/preload/%.o: preload/%.c $(wildcard src/*.h preload/*.h)
 # -z nodelete: dlclose must never unmap code the memlimit thread is running.
 # No -lm: every preloaded process would load libm.so.6 (src/fmath.c instead); -z defs
 # makes a symbol left for the program to provide (a libm call, say) a link error.
+# The file is libmemlimit.so.VERSION; build/libmemlimit.so (what the tests and docs
+# preload) and the soname are links to it, as installed.
 $(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map
 	$(CC) -shared -Wl,-soname,libmemlimit.so.$(SOMAJOR) -Wl,--version-script=preload/exports.map \
-	  -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -Wl,-z,defs -o $@ $(CORE_OBJ) $(PRELOAD_OBJ) $(FLOOR_LIBS)
-	ln -sf libmemlimit.so $(B)/libmemlimit.so.$(SOMAJOR)
+	  -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -Wl,-z,defs -o $(LIBFILE) $(CORE_OBJ) $(PRELOAD_OBJ) \
+	  $(FLOOR_LIBS)
+	ln -sf libmemlimit.so.$(VERSION) $(B)/libmemlimit.so.$(SOMAJOR)
+	ln -sf libmemlimit.so.$(VERSION) $@
 
 # memlimit-run --show: the core's own discovery and derivation, in a program
-$(SHOW): scripts/memlimit-show.c scripts/glibc_start.c $(CORE_SRC) $(wildcard src/*.h)
-	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(FLOOR) $(CFLAGS) -Isrc -o $@ $< scripts/glibc_start.c \
+$(SHOW): scripts/memlimit-show.c scripts/glibc_start.c $(CORE_SRC) $(wildcard src/*.h) VERSION
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(VERDEF) $(FLOOR) $(CFLAGS) -Isrc -o $@ $< scripts/glibc_start.c \
 	  $(CORE_SRC) $(FLOOR_START) $(FLOOR_LIBS)
 
 # unit tests: the core alone, no interposition (-lm: test_fmath compares with libm)
-$(B)/unit-tests: $(UNIT_SRC) $(CORE_SRC) $(wildcard src/*.h)
+$(B)/unit-tests: $(UNIT_SRC) $(CORE_SRC) $(wildcard src/*.h) VERSION
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(FLOOR) $(CFLAGS) -Isrc -o $@ $(UNIT_SRC) $(CORE_SRC) \
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(VERDEF) $(FLOOR) $(CFLAGS) -Isrc -o $@ $(UNIT_SRC) $(CORE_SRC) \
 	  -lcriterion -ldl -lpthread -lm
 
 # workloads call the allocator for real: no builtin folding of malloc/free pairs
@@ -131,10 +141,14 @@ INSTALLED = $(LIBDIR)/libmemlimit.so.$(VERSION) $(LIBDIR)/libmemlimit.so.$(SOMAJ
 	  $(BINDIR)/memlimit-plot $(LIBEXECDIR)/memlimit/memlimit-show $(MANDIR)/man7/memlimit.7 \
 	  $(MANDIR)/man1/memlimit-run.1 $(MANDIR)/man1/memlimit-plot.1
 
-install: $(LIB) $(SHOW)
+$(PC): memlimit.pc.in VERSION
+	@mkdir -p $(@D)
+	$(SUBST) memlimit.pc.in > $@
+
+install: $(LIB) $(SHOW) $(PC)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PCDIR) \
 	  $(DESTDIR)$(LIBEXECDIR)/memlimit $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
-	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(VERSION)
+	install -m 0755 $(LIBFILE) $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(VERSION)
 	ln -sf libmemlimit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(SOMAJOR)
 	ln -sf libmemlimit.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libmemlimit.so
 	install -m 0644 src/memlimit.h $(DESTDIR)$(INCDIR)/memlimit.h

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The mmap family: private anonymous mappings and growing mremaps count against
  * the same budget as malloc. PROT_NONE and MAP_NORESERVE reservations (node, JVMs,
  * Go) do not: they are address space, touched a page at a time, not memory the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "next.h"
 
 #include "../src/siglock.h"

@@ -5,10 +5,10 @@
  * __libc_start_main@GLIBC_2.34, so any program built there needs 2.34. This
  * function takes Scrt1.o's call (linked with -Wl,--wrap=__libc_start_main: a
  * definition of that name would also take our own call below) and makes it at the
- * old version, which runs the same code. Scrt1.o of 2.34 passes no init function, and a glibc before 2.34 would
- * then run none of the program's constructors (it left them to the init function):
- * so one that runs them, as the old static part of crt1 did, is passed instead; a
- * newer glibc calls it instead of running them itself. */
+ * old version, which runs the same code. Scrt1.o of 2.34 passes no init function, and a glibc
+ * before 2.34 would then run none of the program's constructors (it left them to the init
+ * function): so one that runs them, as the old static part of crt1 did, is passed instead; a newer
+ * glibc calls it instead of running them itself. */
 #if defined(__GLIBC__) && (defined(__x86_64__) || defined(__aarch64__))
 #include <stddef.h>
 
@@ -37,7 +37,7 @@ static void run_constructors(int argc, char **argv, char **envp) {
 }
 
 int __wrap___libc_start_main(main_fn main, int argc, char **argv, init_fn init, void (*fini)(void),
-                      void (*rtld_fini)(void), void *stack_end) {
+                             void (*rtld_fini)(void), void *stack_end) {
     return ml_old_start_main(main, argc, argv, init ? init : run_constructors, fini, rtld_fini,
                              stack_end);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* memlimit-show: what libmemlimit would decide in this place, without running
  * anything. Built from the library's own core (src/), so the answer is the
  * library's: the same configuration table, discovery and derivation. The allocator
