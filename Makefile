@@ -18,6 +18,9 @@ CXX     ?= c++
 B       := build
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
+# CPPFLAGS and LDFLAGS as the distributions pass them (dpkg-buildflags: fortify, relro)
+CPPFLAGS ?=
+LDFLAGS  ?=
 VERDEF  := -DML_VERSION='"$(VERSION)"'
 BASE    := -std=gnu11 $(WARN) -D_GNU_SOURCE $(VERDEF) -fPIC -fvisibility=hidden
 # the interposed entry points must not be "optimised" into calls to themselves,
@@ -45,16 +48,16 @@ WORK_C    := $(wildcard tests/work/*.c)
 WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
 
-.PHONY: all test unit integration check-symbols check-abi demo deps install uninstall bench clean format check-real sanitize fuzz bindings
+.PHONY: all test unit integration check-symbols check-abi deb check-deb demo deps install uninstall bench clean format check-real sanitize fuzz bindings
 all: $(LIB) $(SHOW) $(PC)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h) VERSION
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(FLOOR) $(CFLAGS) -ftls-model=initial-exec -c $< -o $@
+	$(CC) $(BASE) $(FLOOR) $(CFLAGS) $(CPPFLAGS) -ftls-model=initial-exec -c $< -o $@
 
 $(B)/preload/%.o: preload/%.c $(wildcard src/*.h preload/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(FLOOR) $(CFLAGS) $(PRELOAD_FLAGS) -c $< -o $@
+	$(CC) $(BASE) $(FLOOR) $(CFLAGS) $(CPPFLAGS) $(PRELOAD_FLAGS) -c $< -o $@
 
 # -z nodelete: dlclose must never unmap code the memlimit thread is running.
 # No -lm: every preloaded process would load libm.so.6 (src/fmath.c instead); -z defs
@@ -62,7 +65,7 @@ $(B)/preload/%.o: preload/%.c $(wildcard src/*.h preload/*.h)
 # The file is libmemlimit.so.VERSION; build/libmemlimit.so (what the tests and docs
 # preload) and the soname are links to it, as installed.
 $(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map
-	$(CC) -shared -Wl,-soname,libmemlimit.so.$(SOMAJOR) -Wl,--version-script=preload/exports.map \
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libmemlimit.so.$(SOMAJOR) -Wl,--version-script=preload/exports.map \
 	  -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -Wl,-z,defs -o $(LIBFILE) $(CORE_OBJ) $(PRELOAD_OBJ) \
 	  $(FLOOR_LIBS)
 	ln -sf libmemlimit.so.$(VERSION) $(B)/libmemlimit.so.$(SOMAJOR)
@@ -70,7 +73,8 @@ $(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map
 
 # memlimit-run --show: the core's own discovery and derivation, in a program
 $(SHOW): scripts/memlimit-show.c scripts/glibc_start.c $(CORE_SRC) $(wildcard src/*.h) VERSION
-	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(VERDEF) $(FLOOR) $(CFLAGS) -Isrc -o $@ $< scripts/glibc_start.c \
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(VERDEF) $(FLOOR) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) -Isrc \
+	  -o $@ $< scripts/glibc_start.c \
 	  $(CORE_SRC) $(FLOOR_START) $(FLOOR_LIBS)
 
 # unit tests: the core alone, no interposition (-lm: test_fmath compares with libm)
@@ -127,6 +131,16 @@ sanitize: deps $(LIB) $(WORK_BIN)
 # libFuzzer targets for the parsers, FUZZ_SECONDS each (default 60; scripts/fuzz)
 fuzz: deps
 	scripts/fuzz
+
+# Debian packages libmemlimit0, libmemlimit-dev, memlimit-tools under build/deb/
+# (scripts/deb: dpkg-buildpackage, then lintian); check-deb installs, tries and
+# purges them (scripts/check-deb; in CI)
+deb: deps
+	scripts/deb
+
+# a skip (not root, or the packages already installed here) fails only in CI
+check-deb: deb
+	scripts/check-deb || { rc=$$?; [ $$rc = 77 ] && [ "$${CI:-}" != true ]; }
 
 demo: deps $(LIB) $(SHOW) $(WORK_BIN)
 	scripts/demo
