@@ -72,9 +72,10 @@ $(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map
 	ln -sf libmemlimit.so.$(VERSION) $@
 
 # memlimit-run --show: the core's own discovery and derivation, in a program
-$(SHOW): scripts/memlimit-show.c scripts/glibc_start.c $(CORE_SRC) $(wildcard src/*.h) VERSION
+$(SHOW): scripts/memlimit-show.c scripts/glibc_start.c scripts/preflight.c scripts/preflight.h \
+	  $(CORE_SRC) $(wildcard src/*.h) VERSION
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(VERDEF) $(FLOOR) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) -Isrc \
-	  -o $@ $< scripts/glibc_start.c \
+	  -o $@ $< scripts/glibc_start.c scripts/preflight.c \
 	  $(CORE_SRC) $(FLOOR_START) $(FLOOR_LIBS)
 
 # unit tests: the core alone, no interposition (-lm: test_fmath compares with libm)
