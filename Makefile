@@ -34,6 +34,33 @@ FLOOR      := -include src/glibc_floor.h
 FLOOR_LIBS := -Wl,--no-as-needed -l:libdl.so.2 -l:libpthread.so.0 -Wl,--as-needed
 FLOOR_START := -Wl,--wrap=__libc_start_main
 
+.DEFAULT_GOAL := all
+
+# make MUSL=1: the library and memlimit-show for musl (Alpine) with Debian's musl-gcc,
+# in build-musl/ (docs/musl.md). A compiler that targets musl itself (Alpine's cc) is
+# taken as it is. musl has no symbol versions: no floor to keep.
+NATIVE_MUSL := $(findstring musl,$(shell $(CC) -dumpmachine 2> /dev/null))
+ifeq ($(MUSL),1)
+B           := build-musl
+ifeq ($(NATIVE_MUSL),)
+CC          := musl-gcc
+# musl-gcc leaves /usr/include out; the kernel's own headers (linux/futex.h) are
+# libc-neutral, so they come from there
+MUSL_KH     := $(B)/kernel-headers
+MULTIARCH   := $(shell gcc -dumpmachine)
+BASE        += -isystem $(MUSL_KH)
+$(MUSL_KH):
+	mkdir -p $@
+	ln -sfn /usr/include/linux $@/linux
+	ln -sfn /usr/include/asm-generic $@/asm-generic
+	ln -sfn /usr/include/$(MULTIARCH)/asm $@/asm
+endif
+endif
+ifneq ($(MUSL)$(NATIVE_MUSL),)
+FLOOR_LIBS  :=
+FLOOR_START :=
+endif
+
 CORE_SRC    := $(wildcard src/*.c)
 PRELOAD_SRC := $(wildcard preload/*.c)
 CORE_OBJ    := $(CORE_SRC:%.c=$(B)/%.o)
@@ -51,11 +78,11 @@ WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(
 .PHONY: all test unit integration check-symbols check-abi deb check-deb demo deps install uninstall bench clean format check-real sanitize fuzz bindings
 all: $(LIB) $(SHOW) $(PC)
 
-$(B)/src/%.o: src/%.c $(wildcard src/*.h) VERSION
+$(B)/src/%.o: src/%.c $(wildcard src/*.h) VERSION | $(MUSL_KH)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(FLOOR) $(CFLAGS) $(CPPFLAGS) -ftls-model=initial-exec -c $< -o $@
 
-$(B)/preload/%.o: preload/%.c $(wildcard src/*.h preload/*.h)
+$(B)/preload/%.o: preload/%.c $(wildcard src/*.h preload/*.h) | $(MUSL_KH)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(FLOOR) $(CFLAGS) $(CPPFLAGS) $(PRELOAD_FLAGS) -c $< -o $@
 
@@ -73,8 +100,9 @@ $(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map
 
 # memlimit-run --show: the core's own discovery and derivation, in a program
 $(SHOW): scripts/memlimit-show.c scripts/glibc_start.c scripts/preflight.c scripts/preflight.h \
-	  $(CORE_SRC) $(wildcard src/*.h) VERSION
+	  $(CORE_SRC) $(wildcard src/*.h) VERSION | $(MUSL_KH)
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(VERDEF) $(FLOOR) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) -Isrc \
+	  $(if $(MUSL_KH),-isystem $(MUSL_KH)) \
 	  -o $@ $< scripts/glibc_start.c scripts/preflight.c \
 	  $(CORE_SRC) $(FLOOR_START) $(FLOOR_LIBS)
 
@@ -183,4 +211,4 @@ format:
 	clang-format -i src/*.[ch] preload/*.[ch] scripts/*.c tests/unit/*.c tests/unit/shim/*.c tests/unit/shim/criterion/*.h tests/fuzz/*.[ch] tests/work/*.c tests/work/*.cpp
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) build-musl

@@ -17,6 +17,10 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+#ifdef mmap64 /* musl's <sys/mman.h> makes it a name for mmap; we still export both */
+#undef mmap64
+#endif
+
 static __attribute__((noinline, cold)) void *mmap_slow(void *a, size_t l, int prot, int fl, int fd,
                                                        off_t o) {
     /* at the hard limit: refuse, never wait (allocators call mmap holding locks) */
