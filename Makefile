@@ -75,7 +75,7 @@ WORK_C    := $(wildcard tests/work/*.c)
 WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
 
-.PHONY: all test unit integration check-symbols check-abi deb check-deb check-container demo deps install uninstall bench clean format check-real sanitize fuzz bindings
+.PHONY: all test unit integration check-symbols check-abi deb check-deb check-container check-oldglibc demo deps install uninstall bench clean format check-real sanitize fuzz bindings
 all: $(LIB) $(SHOW) $(PC)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h) VERSION | $(MUSL_KH)
@@ -170,6 +170,11 @@ deb: deps
 # a skip (not root, or the packages already installed here) fails only in CI
 check-deb: deb
 	scripts/check-deb || { rc=$$?; [ $$rc = 77 ] && [ "$${CI:-}" != true ]; }
+
+# the glibc floor at run time: the library and memlimit-show in a Debian 11 chroot
+# (glibc 2.31; scripts/check-oldglibc)
+check-oldglibc: deps $(LIB) $(SHOW)
+	scripts/check-oldglibc
 
 # docs/operators.md's Dockerfile, its steps run in debootstrap chroots (no container
 # engine here; scripts/check-container says what is and is not emulated)
