@@ -218,7 +218,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/memlimit 2>/dev/null
 
 format:
-	clang-format -i src/*.[ch] preload/*.[ch] scripts/*.c tests/unit/*.c tests/unit/shim/*.c tests/unit/shim/criterion/*.h tests/fuzz/*.[ch] tests/work/*.c tests/work/*.cpp
+	clang-format -i src/*.[ch] preload/*.[ch] scripts/*.c tests/unit/*.c tests/unit/shim/*.c tests/unit/shim/criterion/*.h tests/fuzz/*.[ch] tests/work/*.c tests/work/*.cpp tests/work/musl/*.c
 
 clean:
 	rm -rf $(B) build-musl
