@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # memlimit: `make` builds build/libmemlimit.so. See README.md.
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -7,24 +8,66 @@ BINDIR  ?= $(PREFIX)/bin
 PCDIR   ?= $(LIBDIR)/pkgconfig
 LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR  ?= $(PREFIX)/share/man
-VERSION := 0.1.0
-SOMAJOR := 0
+# the release: the VERSION file alone (soname, file names, memlimit_version(), the
+# metrics' build_info, memlimit.pc, memlimit-run --version, the Debian packages)
+VERSION := $(shell cat VERSION)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 
 CC      ?= cc
 CXX     ?= c++
 B       := build
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
-BASE    := -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden
+# CPPFLAGS and LDFLAGS as the distributions pass them (dpkg-buildflags: fortify, relro)
+CPPFLAGS ?=
+LDFLAGS  ?=
+VERDEF  := -DML_VERSION='"$(VERSION)"'
+BASE    := -std=gnu11 $(WARN) -D_GNU_SOURCE $(VERDEF) -fPIC -fvisibility=hidden
 # the interposed entry points must not be "optimised" into calls to themselves,
 # and C++ exceptions must unwind through them
 PRELOAD_FLAGS := -fno-builtin -fexceptions -ftls-model=initial-exec
+# the glibc floor (make check-abi): no symbol version past GLIBC_2.17 in the library or
+# memlimit-show, whatever glibc builds them (src/glibc_floor.h says how). The old
+# versions of pthread_* and dl* live in libpthread.so.0 and libdl.so.2 before glibc
+# 2.34, so both are needed by name (-ldl finds only an empty libdl.a from 2.34 on).
+FLOOR      := -include src/glibc_floor.h
+FLOOR_LIBS := -Wl,--no-as-needed -l:libdl.so.2 -l:libpthread.so.0 -Wl,--as-needed
+FLOOR_START := -Wl,--wrap=__libc_start_main
+
+.DEFAULT_GOAL := all
+
+# make MUSL=1: the library and memlimit-show for musl (Alpine) with Debian's musl-gcc,
+# in build-musl/ (docs/musl.md). A compiler that targets musl itself (Alpine's cc) is
+# taken as it is. musl has no symbol versions: no floor to keep.
+NATIVE_MUSL := $(findstring musl,$(shell $(CC) -dumpmachine 2> /dev/null))
+ifeq ($(MUSL),1)
+B           := build-musl
+ifeq ($(NATIVE_MUSL),)
+CC          := musl-gcc
+# musl-gcc leaves /usr/include out; the kernel's own headers (linux/futex.h) are
+# libc-neutral, so they come from there
+MUSL_KH     := $(B)/kernel-headers
+MULTIARCH   := $(shell gcc -dumpmachine)
+BASE        += -isystem $(MUSL_KH)
+$(MUSL_KH):
+	mkdir -p $@
+	ln -sfn /usr/include/linux $@/linux
+	ln -sfn /usr/include/asm-generic $@/asm-generic
+	ln -sfn /usr/include/$(MULTIARCH)/asm $@/asm
+endif
+endif
+ifneq ($(MUSL)$(NATIVE_MUSL),)
+FLOOR_LIBS  :=
+FLOOR_START :=
+endif
 
 CORE_SRC    := $(wildcard src/*.c)
 PRELOAD_SRC := $(wildcard preload/*.c)
 CORE_OBJ    := $(CORE_SRC:%.c=$(B)/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o)
 LIB         := $(B)/libmemlimit.so
+LIBFILE     := $(B)/libmemlimit.so.$(VERSION)
+PC          := $(B)/memlimit.pc
 SHOW        := $(B)/memlimit-show
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
@@ -33,33 +76,41 @@ WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%) \
   $(B)/work/profsites-plain
 
-.PHONY: all test unit integration check-symbols check-docs demo deps install uninstall bench clean format check-real sanitize fuzz bindings
-all: $(LIB) $(SHOW)
+.PHONY: all test unit integration check-symbols check-docs check-abi deb check-deb check-container check-oldglibc demo deps install uninstall bench clean format check-real sanitize fuzz bindings
+all: $(LIB) $(SHOW) $(PC)
 
-$(B)/src/%.o: src/%.c $(wildcard src/*.h)
+$(B)/src/%.o: src/%.c $(wildcard src/*.h) VERSION | $(MUSL_KH)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) -ftls-model=initial-exec -c $< -o $@
+	$(CC) $(BASE) $(FLOOR) $(CFLAGS) $(CPPFLAGS) -ftls-model=initial-exec -c $< -o $@
 
-$(B)/preload/%.o: preload/%.c $(wildcard src/*.h preload/*.h)
+$(B)/preload/%.o: preload/%.c $(wildcard src/*.h preload/*.h) | $(MUSL_KH)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) $(PRELOAD_FLAGS) -c $< -o $@
+	$(CC) $(BASE) $(FLOOR) $(CFLAGS) $(CPPFLAGS) $(PRELOAD_FLAGS) -c $< -o $@
 
 # -z nodelete: dlclose must never unmap code the memlimit thread is running.
 # No -lm: every preloaded process would load libm.so.6 (src/fmath.c instead); -z defs
 # makes a symbol left for the program to provide (a libm call, say) a link error.
+# The file is libmemlimit.so.VERSION; build/libmemlimit.so (what the tests and docs
+# preload) and the soname are links to it, as installed.
 $(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map
-	$(CC) -shared -Wl,-soname,libmemlimit.so.$(SOMAJOR) -Wl,--version-script=preload/exports.map \
-	  -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -Wl,-z,defs -o $@ $(CORE_OBJ) $(PRELOAD_OBJ) -ldl -lpthread
-	ln -sf libmemlimit.so $(B)/libmemlimit.so.$(SOMAJOR)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libmemlimit.so.$(SOMAJOR) -Wl,--version-script=preload/exports.map \
+	  -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -Wl,-z,defs -o $(LIBFILE) $(CORE_OBJ) $(PRELOAD_OBJ) \
+	  $(FLOOR_LIBS)
+	ln -sf libmemlimit.so.$(VERSION) $(B)/libmemlimit.so.$(SOMAJOR)
+	ln -sf libmemlimit.so.$(VERSION) $@
 
 # memlimit-run --show: the core's own discovery and derivation, in a program
-$(SHOW): scripts/memlimit-show.c $(CORE_SRC) $(wildcard src/*.h)
-	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(CFLAGS) -Isrc -o $@ $< $(CORE_SRC) -ldl -lpthread
+$(SHOW): scripts/memlimit-show.c scripts/glibc_start.c scripts/preflight.c scripts/preflight.h \
+	  $(CORE_SRC) $(wildcard src/*.h) VERSION | $(MUSL_KH)
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(VERDEF) $(FLOOR) $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) -Isrc \
+	  $(if $(MUSL_KH),-isystem $(MUSL_KH)) \
+	  -o $@ $< scripts/glibc_start.c scripts/preflight.c \
+	  $(CORE_SRC) $(FLOOR_START) $(FLOOR_LIBS)
 
 # unit tests: the core alone, no interposition (-lm: test_fmath compares with libm)
-$(B)/unit-tests: $(UNIT_SRC) $(CORE_SRC) $(wildcard src/*.h)
+$(B)/unit-tests: $(UNIT_SRC) $(CORE_SRC) $(wildcard src/*.h) VERSION
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(CFLAGS) -Isrc -o $@ $(UNIT_SRC) $(CORE_SRC) \
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(VERDEF) $(FLOOR) $(CFLAGS) -Isrc -o $@ $(UNIT_SRC) $(CORE_SRC) \
 	  -lcriterion -ldl -lpthread -lm
 
 # workloads call the allocator for real: no builtin folding of malloc/free pairs
@@ -95,6 +146,10 @@ check-symbols: $(LIB)
 check-docs:
 	scripts/check-docs
 
+# no glibc symbol version past 2.17 in the library or memlimit-show (src/glibc_floor.h)
+check-abi: $(LIB) $(SHOW)
+	scripts/check-abi
+
 # the Python, Rust and Go bindings alone (tests/integration/t_bind_*.sh; part of make test)
 bindings: deps $(LIB)
 	ONLY=t_bind tests/integration/run
@@ -102,6 +157,7 @@ bindings: deps $(LIB)
 test: deps
 	$(MAKE) --no-print-directory check-symbols
 	$(MAKE) --no-print-directory check-docs
+	$(MAKE) --no-print-directory check-abi
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
 
@@ -118,6 +174,26 @@ sanitize: deps $(LIB) $(WORK_BIN)
 fuzz: deps
 	scripts/fuzz
 
+# Debian packages libmemlimit0, libmemlimit-dev, memlimit-tools under build/deb/
+# (scripts/deb: dpkg-buildpackage, then lintian); check-deb installs, tries and
+# purges them (scripts/check-deb; in CI)
+deb: deps
+	scripts/deb
+
+# a skip (not root, or the packages already installed here) fails only in CI
+check-deb: deb
+	scripts/check-deb || { rc=$$?; [ $$rc = 77 ] && [ "$${CI:-}" != true ]; }
+
+# the glibc floor at run time: the library and memlimit-show in a Debian 11 chroot
+# (glibc 2.31; scripts/check-oldglibc)
+check-oldglibc: deps $(LIB) $(SHOW)
+	scripts/check-oldglibc
+
+# docs/operators.md's Dockerfile, its steps run in debootstrap chroots (no container
+# engine here; scripts/check-container says what is and is not emulated)
+check-container: deps
+	scripts/check-container
+
 demo: deps $(LIB) $(SHOW) $(WORK_BIN)
 	scripts/demo
 
@@ -131,11 +207,15 @@ INSTALLED = $(LIBDIR)/libmemlimit.so.$(VERSION) $(LIBDIR)/libmemlimit.so.$(SOMAJ
 	  $(BINDIR)/memlimit-plot $(LIBEXECDIR)/memlimit/memlimit-show $(MANDIR)/man7/memlimit.7 \
 	  $(MANDIR)/man3/memlimit.3 $(MANDIR)/man1/memlimit-run.1 $(MANDIR)/man1/memlimit-plot.1
 
-install: $(LIB) $(SHOW)
+$(PC): memlimit.pc.in VERSION
+	@mkdir -p $(@D)
+	$(SUBST) memlimit.pc.in > $@
+
+install: $(LIB) $(SHOW) $(PC)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PCDIR) \
 	  $(DESTDIR)$(LIBEXECDIR)/memlimit $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 	  $(DESTDIR)$(MANDIR)/man7
-	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(VERSION)
+	install -m 0755 $(LIBFILE) $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(VERSION)
 	ln -sf libmemlimit.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmemlimit.so.$(SOMAJOR)
 	ln -sf libmemlimit.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libmemlimit.so
 	install -m 0644 src/memlimit.h $(DESTDIR)$(INCDIR)/memlimit.h
@@ -153,7 +233,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/memlimit 2>/dev/null
 
 format:
-	clang-format -i src/*.[ch] preload/*.[ch] scripts/*.c tests/unit/*.c tests/unit/shim/*.c tests/unit/shim/criterion/*.h tests/fuzz/*.[ch] tests/work/*.c tests/work/*.cpp
+	clang-format -i src/*.[ch] preload/*.[ch] scripts/*.c tests/unit/*.c tests/unit/shim/*.c tests/unit/shim/criterion/*.h tests/fuzz/*.[ch] tests/work/*.c tests/work/*.cpp tests/work/musl/*.c
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) build-musl

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The malloc family. Each entry point: an overflow check where the C library
  * makes one, the budget (ml_take), and a tail call to the next allocator. Anything
  * unusual (first call of a thread, budget spent, huge or invalid sizes, blocks from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The per-thread allocation budget: the whole fast path. A thread may hand out
  * ml_tl_budget more bytes before it must report to the core (ml_core_slow). A new
  * thread starts at 0, so its first allocation takes the slow path. */

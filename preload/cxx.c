@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* C++ operator new and delete. When the next allocator exports them (jemalloc,
  * tcmalloc, mimalloc), C++ code would call them directly and bypass malloc, so we
  * interpose, account and forward. Otherwise we forward new to the C++ runtime's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The C++ allocation operators we interpose, each named once (LP64 mangling: size_t
  * is 'm'). X-macros: next.h makes the variant enums from them, next.c the names it
  * looks up in the next allocator, cxx.c the definitions. preload/exports.map must

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Start-up: resolve the allocator and start the core from our constructor, which
  * is the first point where the C library is fully initialised. Allocations made
  * before it (other libraries' constructors) are forwarded but not yet accounted. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The mmap family: private anonymous mappings and growing mremaps count against
  * the same budget as malloc. PROT_NONE and MAP_NORESERVE reservations (node, JVMs,
  * Go) do not: they are address space, touched a page at a time, not memory the
@@ -24,6 +25,10 @@
 
 #define EXPORT __attribute__((visibility("default")))
 #define COLD   __attribute__((noinline, cold))
+
+#ifdef mmap64 /* musl's <sys/mman.h> makes it a name for mmap; we still export both */
+#undef mmap64
+#endif
 
 static bool prof_regions;              /* sampling mappings as regions */
 static uintptr_t alloc_lo, alloc_span; /* the allocator's object: its mmaps map its heap */

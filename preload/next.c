@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "next.h"
 
 #include "../src/siglock.h"
@@ -188,6 +189,13 @@ static __thread bool tl_resolving TLS_IE;
  * library defines it, at its base version on every port (its newer GLIBC_2.34 is not
  * in the list). malloc could not tell: an object without version information matches
  * any version. */
+#ifndef __GLIBC__ /* musl: no symbol versions (base_version stays NULL), no dladdr1 */
+static void *dlvsym(void *scope, const char *name, const char *version) {
+    (void)scope, (void)name, (void)version;
+    return NULL;
+}
+#endif
+
 static void find_base_version(void) {
     static const char *const candidates[] = {
         "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0",  "GLIBC_2.2",  "GLIBC_2.3", "GLIBC_2.4",
@@ -209,9 +217,13 @@ static void find_base_version(void) {
  * address is not a definition. Asked only when the address is in the executable. */
 static bool real_definition(void *p, const struct obj *o) {
     if (!p || o->index != 0) return p != NULL;
+#ifdef __GLIBC__
     Dl_info info;
     const ElfW(Sym) *sym = NULL;
     return dladdr1(p, &info, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_shndx != SHN_UNDEF;
+#else
+    return true; /* musl cannot tell (no dladdr1); its executables are PIE by default */
+#endif
 }
 
 static void *find_malloc(void *scope, struct obj *o) {
@@ -357,6 +369,7 @@ bool ml_resolve(void) {
                 n.delete_fn[i] = from_next(delete_names[i], false);
         }
     }
+#ifdef __GLIBC__ /* (musl has no such names: its malloc is found through RTLD_NEXT) */
     if (!n.malloc || !n.free || !n.calloc || !n.realloc) {
         /* nothing after us (linked after libc?): glibc's own names */
         extern void *__libc_malloc(size_t), *__libc_calloc(size_t, size_t),
@@ -375,6 +388,7 @@ bool ml_resolve(void) {
         next_obj = (struct obj){0};
         served_before = false;
     }
+#endif
     if (!n.memalign && n.aligned_alloc) n.memalign = n.aligned_alloc;
     if (!n.memalign && n.posix_memalign) n.memalign = via_memalign;
     if (!n.posix_memalign) n.posix_memalign = via_posix_memalign;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The allocator underneath: the object that the program's malloc binds to after us in
  * the lookup order (glibc, libc_malloc_debug, or jemalloc/tcmalloc/mimalloc preloaded
  * after us), or the one that serves malloc before us when we are not first. Every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* memlimit-show: what libmemlimit would decide in this place, without running
  * anything. Built from the library's own core (src/), so the answer is the
  * library's: the same configuration table, discovery and derivation. The allocator
@@ -11,6 +12,7 @@
 #include "watch.h"
 #include "log.h"
 #include "trim.h"
+#include "preflight.h"
 #include "usage.h"
 
 #include <dlfcn.h>
@@ -91,6 +93,12 @@ static void describe_sources(char *out, size_t cap, const struct ml_cgroup *cg, 
 int main(int argc, char **argv) {
     int json = 0, check = 0;
     const char *root = "";
+    if (argc == 4 && strcmp(argv[1], "--preload-check") == 0) { /* memlimit-run, before exec */
+        char msg[8400];
+        if (ml_preflight(argv[2], argv[3], msg, sizeof msg) == 0) return 0;
+        fprintf(stderr, "memlimit-run: %s\n", msg);
+        return 2;
+    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
@@ -101,7 +109,7 @@ int main(int argc, char **argv) {
         else {
             fprintf(stderr,
                     "memlimit-show: unknown argument '%s' (usage: memlimit-show [--json] "
-                    "[--root DIR] | --check)\n",
+                    "[--root DIR] | --check | --preload-check LIB CMD)\n",
                     argv[i]);
             return 2;
         }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The public API (memlimit.h), exported: argument checks and errno over the core,
  * the callback registry and the heap dump. */
 #include "dump.h"
@@ -5,6 +6,7 @@
 #include "memlimit.h"
 #include "profile.h"
 #include "reclaim.h"
+#include "version.h"
 
 #include <errno.h>
 
@@ -54,4 +56,8 @@ EXPORT int memlimit_profile_dump(const char *path) {
         return -1;
     }
     return 0;
+}
+
+EXPORT const char *memlimit_version(void) {
+    return ML_VERSION;
 }

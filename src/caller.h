@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Who is allocating: the dynamic loader, the language runtime (the C library,
  * libstdc++, libgcc_s) or the application, told from a return address. Asked only
  * where the hard limit would refuse, so its cost (a walk of the loaded objects,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Memory-limit discovery: which cgroup this process is in, where its hierarchy is
  * mounted, and the smallest limit on the way up to the mount's root, capped by
  * physical memory. A pure function of a filesystem root ("" for the real system),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The monotonic clock in nanoseconds, the one time base of every interval here
  * (vDSO: no system call). */
 #ifndef ML_CLOCK_H

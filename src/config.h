@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Configuration: one declarative table of environment variables (config.c),
  * each parsed exactly once at start-up. A bad value yields one line naming the
  * variable, the value and what is accepted, and the option keeps its default. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the configuration and a discovery decide: the soft and hard limits and how
  * to describe them. Pure, so the library and `memlimit-run --show` agree. */
 #ifndef ML_DECIDE_H

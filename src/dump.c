@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "dump.h"
 #include "log.h"
 #include "pathfmt.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Heap-dump policy: when and where heap profiles are written (MEMLIMIT_PROFILE).
  * Files are PATH (with %p as the pid) + ".soft" when the soft limit is first reached,
  * ".critical" at CRITICAL, ".signal" on MEMLIMIT_PROFILE_SIGNAL, ".exit" at exit; a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Kernel memory events that wake the memlimit thread when nothing allocates: growth
  * of other processes in the cgroup, page cache, raw mmap. cgroup v1 usage thresholds
  * (cgroup.event_control with an eventfd), PSI triggers, cgroup v2 memory.events and

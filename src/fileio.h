@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reading kernel files without malloc and without keeping a descriptor:
  * every read is open-read-close with O_CLOEXEC, so an application that calls
  * close_range() or reuses descriptor numbers can never see one of ours. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "fmath.h"
 
 #include <stdint.h>

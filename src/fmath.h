@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* exp and natural log for the heap profile, without libm: linking libm made every
  * preloaded process load libm.so.6 (~0.6 ms of CPU per exec) for two calls on the
  * profile's slow path. Accurate to a few units in the last place over the whole

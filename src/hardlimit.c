@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "hardlimit.h"
 #include "caller.h"
 #include "clock.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The hard limit (MEMLIMIT_HARD): whether an allocation may proceed, the reserves
  * past the limit, and the refusal line. Asks the core for usage and for a CRITICAL
  * round; holds nothing of its own while it does. */

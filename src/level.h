@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Levels from usage and limits: a pure function, so the rules are unit-tested. */
 #ifndef ML_LEVEL_H
 #define ML_LEVEL_H

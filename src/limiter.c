@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "limiter.h"
 #include "caller.h"
 #include "clock.h"

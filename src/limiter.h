@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The limiter's state and its slow path. preload/ calls in here; nothing in src/
  * knows about interposition. */
 #ifndef ML_LIMITER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "limitset.h"
 #include "cgroup.h"
 #include "clock.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The limits in force: discovery's result, published for readers (stats, the
  * memlimit thread); the soft and hard limits derived from it and derived again when
  * it changes (an in-place pod resize, a move to another cgroup); and an explicit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Allocation-free logging: a fixed stack buffer, a tiny formatter and write(2).
  * Safe to call from the allocation slow path; never calls malloc or stdio. */
 #ifndef ML_LOG_H

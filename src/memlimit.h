@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* memlimit: a soft memory limit for native programs, like Go's GOMEMLIMIT.
  *
  * The same library serves LD_PRELOAD (no code changes) and linking with
@@ -93,6 +94,9 @@ MEMLIMIT_API int memlimit_stats(struct memlimit_stats *out);
  * allocation sites to the log. Returns 0, or -1 with errno: ENOTSUP when profiling
  * is off, EINVAL for a NULL path, or what open/write/rename said. */
 MEMLIMIT_API int memlimit_profile_dump(const char *path);
+
+/* The library's release, "MAJOR.MINOR.PATCH" (0.1.0 and on): a static string. */
+MEMLIMIT_API const char *memlimit_version(void);
 
 #ifdef MEMLIMIT_OPTIONAL
 /* True when the library is loaded (preloaded or linked). */

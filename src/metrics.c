@@ -1,6 +1,8 @@
+/* SPDX-License-Identifier: MIT */
 #include "metrics.h"
 #include "log.h"
 #include "pathfmt.h"
+#include "version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,16 @@
 #include <unistd.h>
 
 enum { GAUGE, COUNTER, SECONDS }; /* SECONDS: a counter, its value in ns */
+
+/* The release, as Prometheus exporters say theirs: a gauge of 1 with a version label. */
+static size_t build_info(char *buf, size_t cap, size_t len, int pid) {
+    size_t n = ml_fmt(buf + len, cap - len,
+                      "# HELP memlimit_build_info The library's release (the version label).\n"
+                      "# TYPE memlimit_build_info gauge\n"
+                      "memlimit_build_info{pid=\"%d\",version=\"%s\"} 1\n",
+                      pid, ML_VERSION);
+    return len + n + 1 >= cap ? 0 : len + n;
+}
 
 size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
                          const struct ml_metrics_extra *x, bool reached, int pid) {
@@ -74,7 +86,7 @@ size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
         if (len + n + 1 >= cap) return 0; /* truncated */
         len += n;
     }
-    return len;
+    return build_info(buf, cap, len, pid);
 }
 
 /* The expanded path. Static, not 4 KiB of an application thread's stack (the limiter

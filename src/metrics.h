@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The stats in Prometheus text exposition format (version 0.0.4), for node_exporter's
  * textfile collector or a sidecar. Allocation-free: callable from the sampler. */
 #ifndef ML_METRICS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "pathfmt.h"
 #include <unistd.h>
 #include <time.h>

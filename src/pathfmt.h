@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The user's path patterns (MEMLIMIT_METRICS, MEMLIMIT_PROFILE): "%p" is the pid, so
  * each process of a fork tree or a service's restarts writes its own file. */
 #ifndef ML_PATHFMT_H

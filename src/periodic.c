@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "periodic.h"
 #include "cgroup.h"
 #include "level.h"

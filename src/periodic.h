@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Output at intervals, from whoever samples: the sample line (MEMLIMIT_TRACE=2, for
  * memlimit-plot) and the Prometheus metrics file (MEMLIMIT_METRICS). */
 #ifndef ML_PERIODIC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "pressure.h"
 
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Parsers for what the kernel says about memory pressure: PSI lines ("some avg10=...
  * total=..."), cgroup v2 memory.events, PSI trigger strings, and the base64 of
  * systemd's $MEMORY_PRESSURE_WRITE. Pure functions of their input, no allocation,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sampled heap profile (MEMLIMIT_PROFILE). Allocations are sampled by bytes with
  * a Poisson process (the gap to the next sampled byte is exponential with mean
  * `rate`), so an allocation of n bytes is sampled with probability 1-exp(-n/rate);

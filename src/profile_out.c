@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Writing a heap profile: gperftools' heap_v2 text with the mapped objects (pprof
  * reads it and symbolises offline), and the top allocation sites, named here, for
  * the log. The tables are profile.c's; this reads them through ml_prof_each. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Memory straight from the kernel, for the profile's tables and writers: never
  * through the preload layer's mmap (src/ does not call into it), allocation-free and
  * async-signal-safe (a signal handler writes profiles). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "reclaim.h"
 #include "siglock.h"
 #include "clock.h"

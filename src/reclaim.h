@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reclaim callbacks and the thread that runs them. Callbacks never run inside an
  * application's allocation call: a callback that takes a mutex the allocating
  * thread holds must not deadlock. The thread starts when the first callback is

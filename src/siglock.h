@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Spin locks taken with every signal blocked on the holding thread: a signal
  * handler that allocates (or asks for stats) on a thread interrupted inside the
  * critical section would otherwise spin on a lock its own thread holds. Costs two

@@ -1,4 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 #include "trim.h"
+#include "log.h"
 
 #include <malloc.h>
 #include <stdatomic.h>
@@ -13,12 +15,21 @@ static void (*tc_release)(void);
 static void (*mi_collect)(bool);
 
 static int (*glibc_mallopt)(int, int);
+#ifdef __GLIBC__
 static struct mallinfo2 (*glibc_mallinfo2)(void);
+#else /* musl: neither malloc_trim nor mallinfo2 nor arenas (ml_trim_now says so) */
+static struct mallinfo2 { size_t fordblks; } (*glibc_mallinfo2)(void);
+#define M_ARENA_MAX (-8)
+#endif
 static int (*tc_property)(const char *, size_t *);
 
 static unsigned je_narenas; /* jemalloc's arenas at start-up, 0 if unknown */
 
+#ifdef __GLIBC__
 static const char *const names[] = {"glibc", "jemalloc", "tcmalloc", "mimalloc", "unknown"};
+#else /* built with musl, no allocator of the four: musl's own malloc */
+static const char *const names[] = {"glibc", "jemalloc", "tcmalloc", "mimalloc", "musl"};
+#endif
 
 void ml_trim_init(ml_lookup_fn lookup) {
     /* the allocator's own entry points, found in the object that serves malloc */
@@ -74,6 +85,17 @@ const char *ml_trim_allocator_name(void) {
     return names[alloc_kind];
 }
 
+/* Once, when a trim is first due: this allocator has nothing to call (musl's malloc
+ * has no malloc_trim), so no trim happens and none is counted. */
+static void no_trim_said(void) {
+    static atomic_flag said = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&said)) return;
+    ml_log_info("no trim: allocator %s has no call to give freed memory back (no malloc_trim); "
+                "memlimit measures, calls callbacks and refuses at the hard limit, but trims "
+                "nothing",
+                names[alloc_kind]);
+}
+
 /* CPU time spent in the allocator's trim calls, every thread's (their own CPU clock
  * around the call: a trim preempted midway is not charged for the wait) */
 static _Atomic uint64_t trim_cpu_ns;
@@ -103,12 +125,16 @@ static bool trim_call(void) {
         mi_collect(true);
         return true;
     default:
+        no_trim_said();
         return false;
     }
 }
 
 bool ml_trim_now(void) {
-    if (alloc_kind == ML_ALLOC_OTHER) return false;
+    if (alloc_kind == ML_ALLOC_OTHER) {
+        no_trim_said();
+        return false;
+    }
     uint64_t t0 = thread_cpu_ns();
     bool ok = trim_call();
     atomic_fetch_add_explicit(&trim_cpu_ns, thread_cpu_ns() - t0, memory_order_relaxed);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Giving freed memory back: the allocator-aware trim call, and the policy that
  * decides when trimming is worth its cost (it walks every arena under its lock,
  * and what it releases is often faulted back in). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the kernel cannot reclaim on its own: the number compared with the limits. */
 #ifndef ML_USAGE_H
 #define ML_USAGE_H

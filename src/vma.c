@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "vma.h"
 #include "fileio.h"
 

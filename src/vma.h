@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What kind of mapping an address is in, for the hard limit: growing a mapping with
  * mremap may count only where mmap would have counted the mapping (private,
  * anonymous, accessible, not MAP_NORESERVE, not hugetlb). Read from

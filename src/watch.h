@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The kernel's memory events, as one set of sources the memlimit thread polls: an
  * eventfd (our own wakes, and cgroup v1 usage thresholds), PSI triggers on the
  * cgroup's memory.pressure or systemd's $MEMORY_PRESSURE_WATCH, and cgroup v2

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ns per memlimit_reached() call from C, the reference the bindings are measured
  * against (scripts/bench): N calls in a loop, best of 5. Run it preloaded.
  * usage: reached [calls=100000000] */

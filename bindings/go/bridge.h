@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The C side of the Go binding: libmemlimit's functions found with dlsym in the
  * process (preloaded, or linked with the memlimit_link build tag), and the
  * trampoline that turns a reclaim call into a call of the exported Go function. */

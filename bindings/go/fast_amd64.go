@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 //go:build !memlimit_cgocall
 
 package memlimit

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 //go:build !memlimit_link
 
 package memlimit

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 // Package memlimit binds libmemlimit, a soft memory limit for native programs (like
 // GOMEMLIMIT for the C side of a process), with back-pressure and reclaim callbacks.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 package memlimit
 
 // Tests against the real library. `go test` in this directory re-executes the test

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 package memlimit
 
 // Helpers for memlimit_test.go, which cannot use cgo itself.

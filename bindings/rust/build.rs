@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // With the `link` feature: where to find libmemlimit.so. MEMLIMIT_LIB_DIR, else the
 // repository's build/ (when this crate sits in bindings/rust of a built checkout),
 // else the linker's default path (an installed library). The rpath is added to this

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared by the libFuzzer targets: the input as a NUL-terminated string, and a
  * check that aborts (a crash libFuzzer records) when an invariant breaks. */
 #ifndef ML_FUZZ_H

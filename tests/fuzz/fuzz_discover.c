@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Discovery end to end on a file tree made from the input: the part before the
  * first "\n--\n" is proc/self/mountinfo, the rest proc/self/cgroup (and the same
  * text as memory.max and memory.limit_in_bytes where they point). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cgroup v2 memory.events: two readings from one input (its two halves), and the
  * difference between them. */
 #include "fuzz.h"

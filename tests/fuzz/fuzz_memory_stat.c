@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* memory.stat, statm and limit files: the key scanner and the number parsers. */
 #include "cgroup.h"
 #include "fileio.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* /proc/self/mountinfo lines: the fields returned lie inside the line. */
 #include "cgroup.h"
 #include "fuzz.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* /proc/self/cgroup lines, into buffers of every small size. */
 #include "cgroup.h"
 #include "fuzz.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* PSI lines, PSI trigger strings (by length, not NUL) and systemd's base64. */
 #include "fuzz.h"
 #include "pressure.h"

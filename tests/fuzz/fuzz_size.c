@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* MEMLIMIT and MEMLIMIT_HARD values: ml_parse_size, then resolving it. */
 #include "config.h"
 #include "fuzz.h"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The two examples every binding has, run the same way (sourced by t_bind_*.sh after
 # lib.sh; B is the test's build directory).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Memory cgroup helpers for tests, the demo and benchmarks (sourced by sh/bash).
 # Finds this process's memory cgroup through /proc/self/cgroup and mountinfo
 # (v1 memory controller, or v2 with memory enabled), creates children with a

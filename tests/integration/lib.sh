@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared by the integration tests.
 . "$ROOT/tests/integration/cgroup.sh"
 L=/usr/lib/x86_64-linux-gnu

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A strict reader of the Prometheus text exposition format (0.0.4), for the
 metrics file: every line must be a HELP, TYPE, comment or sample line; names and
 labels well-formed; TYPE before the samples it types and once; a metric's samples

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Reclaim that frees nothing backs off, and comes back when there is something to
 # free. (1) A callback that frees nothing, with the live set stuck at 125% of the soft
 # limit: at most 40 calls in 4 s (before: ~190 a second), and called again at once

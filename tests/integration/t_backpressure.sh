@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Back-pressure (tests/work/pool): workers that ask memlimit_reached() before taking
 # a job finish every job in the cgroup (on glibc and on jemalloc); the same pool
 # without the check is killed.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The Go binding (bindings/go): go vet and go test with Debian's Go and no outside
 # modules, against the built library preloaded (the direct read of the level, and
 # cgo calls only with -tags memlimit_cgocall) and linked (-tags memlimit_link); the

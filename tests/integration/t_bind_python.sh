@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The Python binding (bindings/python): installs offline with pip into a venv, its
 # struct matches the C header, its unit tests pass against the library; the cache app
 # is killed in a 256 MiB cgroup without its callback and completes with it, the pool

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The Rust binding (bindings/rust): cargo test offline against the built library,
 # preloaded and linked (--features link), with the C compiler's struct layout; the
 # cache app is killed in a 256 MiB cgroup without its callback and completes with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # An aware application with a droppable index (tests/work/cacheapp): killed part-way
 # without its eviction callback, completes with it, peak below the cgroup limit.
 . "$ROOT/tests/integration/lib.sh"

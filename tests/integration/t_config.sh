@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Bad configuration: one clear line naming the variable, value and what is accepted;
 # the program runs unharmed with the setting ignored.
 . "$ROOT/tests/integration/lib.sh"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # C++ new/delete under every next allocator: no failure the allocator alone does not
 # have (Debian's mimalloc 2.0.9 misaligns some 256-byte aligned new on its own),
 # bad_alloc reaches the caller, and C++ allocations are accounted.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A C program loads 40 libraries, then a C++ plugin with RTLD_LOCAL: under memlimit
 # its new/delete work and std::bad_alloc reaches it (our operator new must find the
 # C++ runtime outside the global scope, however many objects come before it).

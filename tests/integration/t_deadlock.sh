@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Nothing reached from an allocator's mmap waits, and no flag of ours is held while
 # the allocator trims. (1) tcmalloc (TCMALLOC_SKIP_SBRK: heap growth by mmap under its
 # page-heap lock) and lockalloc (tests/work/plugin: the same locking shape, every

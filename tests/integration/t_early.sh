@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Allocations made before our constructor (another library's constructor runs
 # first): served by the next allocator, freed and grown later without harm.
 . "$ROOT/tests/integration/lib.sh"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Kernel events (cgroup v1 usage thresholds): an idle preloaded process holding a
 # cache (tests/work/holder, MEMLIMIT_SCOPE=cgroup) while another process grows by
 # raw mmap (tests/work/rawgrow, no library, no malloc) in the same cgroup. With

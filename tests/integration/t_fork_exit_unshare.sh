@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # fork from a multi-threaded program, exit while threads allocate, and
 # unshare -U -r (which refuses a multi-threaded process) under the library with a
 # limit that forces trimming.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Forks in odd places. A vfork child that allocates (its parent's memory, its
 # parent's thread-local state) must not act there: before, it could start the
 # memlimit thread, which died with the child while the parent believed it ran, so the

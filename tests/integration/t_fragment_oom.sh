@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The main claim: a multi-threaded service whose live set fits its cgroup, but whose
 # freed memory strands in allocator arenas, is OOM-killed without memlimit and
 # completes with it, peak below the limit. glibc, then stacked on jemalloc.

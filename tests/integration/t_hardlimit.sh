@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # MEMLIMIT_HARD: a program that keeps allocating gets NULL (malloc) or std::bad_alloc
 # (new), writes its results and exits 0, where without memlimit it is killed (137).
 # glibc, and stacked on jemalloc.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The hard limit refuses only what it should. mremap growth of a mapping mmap does not
 # count (shared anonymous, file, PROT_NONE, MAP_NORESERVE) is never refused; growth
 # of private anonymous memory is. And after a program ate its own reserve past the

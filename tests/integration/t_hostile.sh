@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Hostile environments: the host program runs to completion, its data intact, and
 # the library says what it cannot do in one line. tests/work/hostile churns 640 MiB
 # through malloc past a 16 MiB soft limit after making things bad. Expected:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The host is not disturbed: descriptors, errno, threads, and the log file is
 # created 0600 and receives the trace (never the application's reused descriptor).
 . "$ROOT/tests/integration/lib.sh"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Where the lines go (MEMLIMIT_LOG, stderr) never hurts the host: a FIFO without a
 # reader or with a reader that does not read never blocks it (the line is dropped);
 # a log that cannot be opened is said once on stderr, where the lines then go; a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # MEMLIMIT_METRICS: the file is valid Prometheus text (tests/integration/promcheck.py,
 # a strict reader that is first shown to reject malformed files), "%p" becomes the
 # pid, it is replaced atomically, and its values follow usage as it rises and falls.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # memlimit-plot: a PNG of sane size from a recorded trace (tests/data/cacheapp.trace)
 # and from one recorded now with MEMLIMIT_TRACE=2, whose lines are checked against
 # the documented format; a log without sample lines is refused.

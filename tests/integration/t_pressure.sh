@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Pressure sources besides usage thresholds, on the real kernel:
 # - a lowered cgroup limit reaches an idle preloaded process within a second (the
 #   memlimit thread re-reads the limit files every 0.5 s), 5 trials;

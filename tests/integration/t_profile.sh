@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The sampled heap profile (MEMLIMIT_PROFILE), read back with google-pprof (Debian's
 # google-perftools: the pprof that reads gperftools heap profiles and symbolises them
 # offline from the mappings we write):

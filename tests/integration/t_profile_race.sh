@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Every heap profile writer at once (item: the writer shared a static buffer and
 # descriptor outside its lock): tests/work/profdump has 3 threads calling
 # memlimit_profile_dump in a loop, SIGUSR2 (MEMLIMIT_PROFILE_SIGNAL) sent to them

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The callback example in README.md, compiled from the README itself: OOM-killed
 # in a 256 MiB cgroup without memlimit, completes with it.
 . "$ROOT/tests/integration/lib.sh"

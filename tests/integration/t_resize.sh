@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # An in-place resize (as Kubernetes does) is followed: lowering the cgroup limit of a
 # running process lowers its soft limit at the next re-read.
 . "$ROOT/tests/integration/lib.sh"

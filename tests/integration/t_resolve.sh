@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Which allocator memlimit forwards to (tests/work/resolve).
 # - libc_malloc_debug after us with MALLOC_CHECK_=3: its malloc family exists only
 #   as non-default versions (malloc@GLIBC_2.2.5), which dlsym skips; every entry point

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A signal handler calls operator new on a thread that is inside memlimit's first
 # lookup of the C++ runtime's operator new (tests/work/resolve_signal): it must not
 # wait for that lookup, which its own thread holds (the lookup runs with signals

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # memlimit-run for real: options and their errors, --show (text and JSON) on fixture
 # trees and inside a real cgroup, the exit status and a terminating signal passed
 # through, LD_PRELOAD kept.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # MEMLIMIT_SCOPE=cgroup: two different processes (tests/work/cacheapp), each with an
 # eviction callback, fill one 256 MiB cgroup together; each alone would fit. Without
 # the library the cgroup OOMs; with it both are called back and both complete.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The allocation API's contract under every next allocator, compared with the
 # allocator alone: glibc alone defines the expected answers (0 failures); with
 # memlimit every allocator gives them, and its blocks are its own.

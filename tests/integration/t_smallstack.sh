@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # What runs on an application's thread fits small stacks: four threads made with
 # PTHREAD_STACK_MIN and a signal handler on an alternate stack of MINSIGSTKSZ bytes
 # allocate 2 MiB every 20 ms near a small soft limit, with limits re-read every

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # 16 threads allocating across threads while callbacks are registered and
 # unregistered, another thread forks (each child must get its own memlimit thread
 # and see its callback called) and a plugin registering in its constructor is loaded

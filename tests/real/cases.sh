@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The real programs of `make check-real`, one pair of functions each (sourced by
 # tests/real/run). setup_NAME DIR makes the inputs (not measured, no library);
 # run_NAME DIR is the measured run: what it prints to stdout is compared byte for

@@ -1,5 +1,8 @@
+/* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "memlimit.h"
 
@@ -30,4 +33,15 @@ Test(api, stats_needs_a_buffer) {
     errno = 0;
     cr_expect_eq(memlimit_stats(NULL), -1);
     cr_expect_eq(errno, EINVAL);
+}
+
+/* the VERSION file, as the Makefile passed it */
+Test(api, version_is_the_version_file) {
+    char want[64] = "";
+    FILE *f = fopen("VERSION", "r");
+    cr_assert_not_null(f, "run from the top of the tree");
+    cr_assert_not_null(fgets(want, sizeof want, f));
+    fclose(f);
+    want[strcspn(want, "\n")] = '\0';
+    cr_expect_str_eq(memlimit_version(), want);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* caller.c: the kind of object a return address is in (the hard limit's reserves). */
 #include <criterion/criterion.h>
 #include <gnu/libc-version.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* events.c: the descriptors, on real files, FIFOs and sockets: memory.events, PSI
  * triggers and systemd's watch. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hardlimit.c: the decision past the hard limit, by who asks. */
 #include <criterion/criterion.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The logger never blocks or kills its host and never writes into a descriptor that
  * is no longer the stderr it was given. Each test runs in its own process, so each
  * may point fd 2 where it likes. */

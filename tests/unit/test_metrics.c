@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,10 +34,19 @@ Test(metrics, format_has_every_metric_with_type_and_pid) {
     int samples = 0;
     for (char *p = buf; (p = strstr(p, "{pid=")); p++)
         samples++;
-    cr_expect_eq(samples, 15);
+    cr_expect_eq(samples, 16); /* and memlimit_build_info */
     cr_assert_gt(ml_metrics_format(buf, sizeof buf, &st, NULL, true, 1234), 0);
     cr_expect(strstr(buf, "memlimit_trim_cpu_seconds_total{pid=\"1234\"} 0.000000000\n"), "%s",
               buf);
+}
+
+Test(metrics, build_info_has_the_release) {
+    char buf[8192], want[160];
+    cr_assert_gt(ml_metrics_format(buf, sizeof buf, &st, NULL, false, 99), 0);
+    snprintf(want, sizeof want,
+             "# TYPE memlimit_build_info gauge\nmemlimit_build_info{pid=\"99\",version=\"%s\"} 1\n",
+             memlimit_version());
+    cr_expect(strstr(buf, want), "%s", buf);
 }
 
 Test(metrics, limit_reached_is_what_memlimit_reached_says) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pathfmt.c: the %p expander and random temporary names. */
 #include <criterion/criterion.h>
 #include <errno.h>

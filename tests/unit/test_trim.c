@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* trim.c: the pacing of trims (duty cycle, back-off, frees ending the back-off). */
 #include <criterion/criterion.h>
 

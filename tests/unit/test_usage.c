@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* usage.c: statm and memory.stat, and the process's real usage. */
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vma.c: which mappings the hard limit counts when mremap grows them, from smaps text
  * (copied from this machine's /proc/self/smaps), and from the live process. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* watch.c: which kernel sources the memlimit thread would open (memlimit-run --show
  * prints the same plan). */
 #include <criterion/criterion.h>

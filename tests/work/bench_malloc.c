@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* malloc/free pairs for scripts/bench: bench_malloc THREADS small|mixed PAIRS
  * Prints nanoseconds per pair (wall time over all threads' pairs). */
 #include <pthread.h>

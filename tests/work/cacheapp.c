@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An aware application, after the classic GOMEMLIMIT experiment: an import fills an
  * in-memory index (an LRU cache of records) while each record also makes heavy
  * short-lived garbage. The index alone would outgrow the container. With --callback

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CHECK for the workload programs (C and C++): counts, and prints each failure as
  * "FAIL file:line: message" without stopping, so one run reports every failure. */
 #ifndef ML_TEST_CHECK_H

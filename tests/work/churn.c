@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Lifecycle stress, one mode per run; exit 0 when everything held.
  *   churn threads N      N short-lived threads (8 alive at a time), each with a TLS
  *                        destructor that allocates, and thread-local blocks freed by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // C++ operator new/delete under memlimit: every variant works and is freed by the
 // allocator that made it, std::bad_alloc still reaches the caller, and C++
 // allocations are accounted (the limiter samples as they grow).

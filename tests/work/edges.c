@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reproducers of defects a review found, one per subcommand; each prints one line
  * ending in "ok" or "FAIL ..." (exit 1). Run by t_deadlock, t_smallstack,
  * t_hardlimit_kinds, t_backoff and t_forks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A program that closes every descriptor it did not open while running, then
  * reuses the numbers for pipes of its own, then grows toward its limit. With
  * events on, memlimit's eventfd was among those closed: it must notice, and never

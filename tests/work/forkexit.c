@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hostile moments for an interposer: fork while other threads allocate (the child
  * must allocate and exit cleanly), and exit (with an atexit handler that allocates)
  * while threads are mid-allocation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A request-processing service whose live data fits its container but whose freed
  * memory strands in glibc's per-thread arenas: T worker threads, at most K requests
  * in flight, each request builds an M MiB working set of small objects, keeps 1 in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Grows by 1 MiB (touched) every `ms` milliseconds up to `mib`, holds, frees it all,
  * then lingers: usage that changes slowly enough for periodic outputs to see it.
  * usage: grow [mib=120] [ms=10] [hold ms=1500] [linger ms=1500] */

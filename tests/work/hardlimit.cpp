@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // The opt-in hard limit: a program that keeps allocating gets NULL (malloc) or
 // std::bad_alloc (new) at MEMLIMIT_HARD, writes its results to a file and exits 0,
 // instead of being killed by the kernel with 137.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An idle aware process: it fills a droppable cache, registers a callback that drops
  * it, says "ready" and then allocates nothing. Only kernel events (or the thread's
  * idle timer) can tell it that someone else is filling the cgroup. The callback

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hostile conditions for a preloaded library, one per subcommand. Each churns
  * through memory past a small soft limit (so the library samples, trims and logs)
  * after making the conditions bad, checks its own data and prints "ok" or exits 1.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The library must not disturb its host: no descriptor of ours stays open or is
  * written behind the application's back (even after close_range and descriptor
  * reuse), errno survives allocations, and a single-threaded program stays

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A program whose descriptor 2 is its own data: it closes stderr, opens FILE (which
  * gets number 2) and writes records to it between rounds of allocation that, under a
  * tiny MEMLIMIT, make trims and trace lines. memlimit's lines must never land in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* malloc/free pairs at many addresses for scripts/bench, to compare MEMLIMIT_PROFILE
  * on and off over a long run: a window of WINDOW live blocks of 16..MAX+15 bytes,
  * one freed and one allocated per pair, so the heap's addresses are reused over and

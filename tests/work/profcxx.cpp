@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // C++ blocks in the heap profile, whatever allocator serves them: 4000 arrays of 16 KiB
 // (62.5 MiB) kept by keep_objects, and 20000 more made and deleted by churn, which must
 // hold nothing. usage: profcxx PROFILE_OUT (with MEMLIMIT_PROFILE set)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Heap profiles written concurrently, from every writer at once: DUMPERS threads call
  * memlimit_profile_dump in a loop (one file per call) while allocating, a thread
  * sends SIGUSR2 (MEMLIMIT_PROFILE_SIGNAL) to all of them every few hundred

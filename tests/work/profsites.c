@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Three allocation sites with known live shares (60%, 30%, 10% of live memory, in
  * blocks of different sizes) and a fourth that allocates much more but frees it all.
  * With MEMLIMIT_PROFILE set, the written profile must give each site its share.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Growth no allocator sees: anonymous memory from the mmap system call itself,
  * touched page by page, 1 MiB at a time. After each step it reads the cgroup's
  * usage and prints the moment (CLOCK_MONOTONIC, ns) it first reached THRESHOLD.

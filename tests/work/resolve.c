@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Which allocator serves each entry point (tests/integration/t_resolve.sh).
  * usage: resolve sizes | overflow
  *   sizes:    every allocation function once: its block's usable size, then free;

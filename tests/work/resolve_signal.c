@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A signal handler that calls operator new while its thread is inside memlimit's
  * first lookup of the C++ runtime's operator new (tests/integration/t_resolve_signal.sh).
  * usage: resolve_signal RUNTIME LIB...

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The allocation API's contract, checked under whatever allocator is loaded:
  * glibc's answers for invalid calls under every allocator, errno untouched by
  * successful calls, and every block owned by the allocator that serves malloc

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Everything at once, under a limit low enough that reclaim rounds and trims never
  * stop: 16 threads allocate and free across threads (some while holding the mutex
  * the callbacks take), 2 threads register and unregister callbacks that allocate,

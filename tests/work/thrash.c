@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Memory pressure that no allocator sees: reads random pages of a file larger than
  * its cgroup's limit, for a while. The pages it reads push each other out of the
  * page cache and come back as refaults; the kernel counts the waits as memory stalls

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A PEP 517 build backend with no dependencies: it packs src/memlimit into a pure
 Python wheel (and an sdist), so that `pip install ./bindings/python` needs nothing
 from an index. Metadata comes from pyproject.toml's [project] table (the few keys

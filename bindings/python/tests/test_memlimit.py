@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Tests of the memlimit package against the real library. Run with it preloaded:
 
     MEMLIMIT_SCOPE=process LD_PRELOAD=build/libmemlimit.so python3 -m unittest discover -s bindings/python/tests

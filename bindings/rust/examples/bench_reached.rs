@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! ns per memlimit::reached() call (scripts/bench): N calls in a loop, best of 5.
 //! usage: LD_PRELOAD=.../libmemlimit.so bench_reached [calls=100000000]
 use std::time::Instant;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Back-pressure (tests/work/pool.c) in Rust, as go-rtml's IsMemLimitReached() is
 //! used: a pool of workers turns jobs into 1 MiB results that one slow writer ships
 //! and frees. The workers are faster than the writer, so the results waiting for it

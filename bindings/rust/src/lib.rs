@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! Safe bindings for libmemlimit, a soft memory limit for native programs (like Go's
 //! GOMEMLIMIT), with back-pressure and reclaim callbacks.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 //! The safe wrapper against the real library: `cargo test` here runs with
 //! build/libmemlimit.so preloaded (tests/preload), or linked (`--features link`).
 //! Rounds are provoked by a soft limit of 1 byte and allocation. The tests share the

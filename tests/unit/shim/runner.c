@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Runs the tests shim/criterion/criterion.h registered, each in a forked child with
  * its suite's init and a timeout; prints Criterion-like totals; exit 1 on a failure. */
 #include "criterion/criterion.h"

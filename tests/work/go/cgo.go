@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 // A Go program with cgo: Go's heap comes from the Go runtime's own mmap system
 // calls, which no library sees; its C side allocates through malloc.
 package main

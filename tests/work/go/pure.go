@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 // A Go program without cgo: statically linked, no libc, nothing to preload into.
 package main
 

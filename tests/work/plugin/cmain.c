@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A C program (no C++ runtime of its own) that loads many libraries and then a C++
  * plugin with RTLD_LOCAL. usage: cmain PLUGIN LIB... */
 #include <dlfcn.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // A C++ plugin that a C program loads with RTLD_LOCAL: its libstdc++ is then not in
 // the global scope, where our operator new is; memlimit must still find the
 // runtime's operator new, and std::bad_alloc must still reach this code.

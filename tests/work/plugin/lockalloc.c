@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A small allocator with tcmalloc's locking shape, for t_deadlock: one heap lock,
  * held while it maps more memory with mmap (through the PLT, so a preloaded
  * library's mmap runs inside it), and a MallocExtension_ReleaseFreeMemory that takes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A plugin that registers a reclaim callback in its constructor and unregisters it
  * in its destructor: after dlclose its code is gone, so memlimit_unregister must
  * not return while the callback runs. Built by tests/integration/t_stress.sh. */

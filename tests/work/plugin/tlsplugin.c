@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A plugin with dynamic TLS (general-dynamic model): each thread's block is
  * allocated by the dynamic loader at the thread's first access, through malloc. */
 __thread char tls_block[64 << 10];

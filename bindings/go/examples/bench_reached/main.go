@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 // ns per memlimit.Reached() call (scripts/bench): N calls in a loop, best of 5.
 // usage: LD_PRELOAD=.../libmemlimit.so bench_reached [calls=100000000]
 package main

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 // The cache app (tests/work/cacheapp.c) in Go: an import fills an in-memory index
 // (an LRU of records) while each record also makes short-lived garbage. The index
 // alone outgrows a 256 MiB container. With --callback it registers an eviction

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: MIT
+
 // Back-pressure (tests/work/pool.c) in Go, as go-rtml's IsMemLimitReached is used: a
 // pool of worker goroutines turns jobs into 1 MiB results that one slow writer ships
 // and drops. The workers are faster than the writer, so the results waiting for it

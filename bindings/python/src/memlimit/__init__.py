@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """memlimit: Python bindings for libmemlimit, a soft memory limit for native programs.
 
 Pure Python over ctypes. The library itself must already be in the process: start

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The subset of Criterion's API our unit tests use, for the ThreadSanitizer build
  * only: Criterion cannot start under TSan (its boxfort arena mmap fails with EAGAIN,
  * Snaipe/Criterion#274). Each test runs in a forked child, as under Criterion; a
