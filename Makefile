@@ -32,7 +32,7 @@ WORK_C    := $(wildcard tests/work/*.c)
 WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%)
 
-.PHONY: all test unit integration check-symbols demo deps install uninstall bench clean format check-real sanitize fuzz bindings
+.PHONY: all test unit integration check-symbols demo deps install uninstall bench clean format check-real check-v2 sanitize fuzz bindings
 all: $(LIB) $(SHOW)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h)
@@ -96,6 +96,15 @@ test: deps
 check-real: deps $(LIB)
 	@scripts/deps real
 	tests/real/run
+
+# the protection cases on a real cgroup v2 kernel under QEMU, per THP mode (scripts/check-v2)
+$(B)/v2/nsrun: tests/v2/nsrun.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARN) -O2 -o $@ $<
+
+check-v2: deps $(LIB) $(SHOW) $(WORK_BIN) $(B)/v2/nsrun
+	@scripts/deps v2
+	scripts/check-v2
 
 # ASan+UBSan and TSan on the unit tests, valgrind on workloads (scripts/sanitize)
 sanitize: deps $(LIB) $(WORK_BIN)
