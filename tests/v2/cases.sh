@@ -4,12 +4,13 @@
 #
 #   ML-RESULT case=<name> thp=<always|madvise> lib=<with|without> rep=<i> exit=<rc>
 #     peak_mib=<n> oom_kills=<n> secs=<n> verdict=<pass|fail> expect=<pass|known-fail>
-#     outcome=<ok|FAIL|known-fail|XPASS> note=<free text to the end of the line>
+#     outcome=<ok|FAIL|known-fail|XPASS|flaky-fail> note=<free text to the end of the line>
 #
 # verdict is what happened against what the case asserts; expect comes from the
 # table KNOWN below; outcome is ok (pass as expected), FAIL (an unexpected failure:
 # the suite fails), known-fail (failed as the table says) or XPASS (passed although
-# listed: reported, does not fail the suite). ML-INFO lines carry details.
+# listed: reported, does not fail the suite) or flaky-fail (a timing-dependent
+# baseline that did not show its point this time). ML-INFO lines carry details.
 #
 # Everything below in capitals can be set from the host: scripts/check-v2 packs every
 # V2_* variable of its environment into /ml/params.sh, e.g.
@@ -56,10 +57,17 @@
 : "${V2_ENV_READONLY:=MEMLIMIT_TRACE=1 MEMLIMIT_EVENTS=on}"
 : "${V2_ENV_CGROUPNS:=MEMLIMIT_TRACE=1}"
 
-# Outcomes the lead is still fixing, or that this harness found and reported:
-# "case:lib thp" (thp: always, madvise or *). A listed case that fails is
-# known-fail; one that passes is XPASS. Neither fails the suite.
+# Expected outcomes other than pass, one line each: "case:lib thp expect why", thp
+# one of always, madvise, *. known-fail: the lead is still fixing it (or this harness
+# found it and it is reported); a listed case that fails is known-fail, one that
+# passes is XPASS. flaky: a baseline whose outcome depends on timing; a failure is
+# flaky-fail. None of these fails the suite; FAIL (an unlisted case failing) does.
 : "${V2_KNOWN:=
+fragment-jemalloc:with   always  known-fail  jemalloc under THP=always: OOM-killed with the library (the lead is fixing it)
+scope-default:with       *       known-fail  the default scope is process; scope auto (act on the cgroup charge) is not built yet
+events-on:with           *       known-fail  on v2 PSI and memory.events fire only at the limit; the early-warning poll is not built yet
+events-off:with          *       flaky       baseline: the thread's half-second re-read sometimes catches the grower in time
+cgroupns-own:with        *       known-fail  found here: in a cgroup namespace without a fresh cgroup2 mount the library reads the mount's root, not its own cgroup
 }"
 
 # ---- helpers ---------------------------------------------------------------------
@@ -116,17 +124,18 @@ wait_ready() { # FILE: up to 120 s for "ready"
     for _ in $(seq 600); do grep -q ready "$1" 2>/dev/null && return 0; sleep 0.2; done
     return 1
 }
-expect_of() { # CASE LIB: known-fail or pass
+expect_of() { # CASE LIB: pass, known-fail or flaky
     echo "$V2_KNOWN" | awk -v c="$1:$2" -v t="$THP" '
-        $1 == c && ($2 == t || $2 == "*") {k = 1} END {print k ? "known-fail" : "pass"}'
+        $1 == c && ($2 == t || $2 == "*") {e = $3} END {print e ? e : "pass"}'
 }
 # result CASE LIB EXIT PEAK_MIB OOMS VERDICT NOTE...
 result() {
     _c=$1 _l=$2 _e=$3 _p=$4 _k=$5 _v=$6; shift 6
     _x=$(expect_of "$_c" "$_l")
     if [ "$_v" = pass ] && [ "$_x" = pass ]; then _o=ok
-    elif [ "$_v" = pass ]; then _o=XPASS
+    elif [ "$_v" = pass ]; then [ "$_x" = flaky ] && _o=ok || _o=XPASS
     elif [ "$_x" = known-fail ]; then _o=known-fail
+    elif [ "$_x" = flaky ]; then _o=flaky-fail
     else _o=FAIL; ML_NUNEXPECTED=$((ML_NUNEXPECTED + 1)); fi
     _s=$(awk -v a="$T0" -v b="$(now)" 'BEGIN {printf "%.0f", b - a}')
     ML_NRESULTS=$((ML_NRESULTS + 1))
@@ -360,7 +369,7 @@ events_trials() { # NAME TRIALS ENV...
         [ $kills -ge 1 ]; check $? "never killed with events off: the case shows nothing"
     fi
     result events-$name with "$rcs" "$(mib_of $peak)" $kills "$(verdict)" \
-        "${WHY:+$WHY; }$n trials: $kills with an OOM kill, $called called back at SOFT; sources: $(grep -ho 'events: watching [^ ]* [^ ]*\|events: cannot [^:]*' $O/events-$name-1.trace | sed 's/events: //' | tr '\n' ';')"
+        "${WHY:+$WHY; }$n trials: $kills with an OOM kill, $called called back at SOFT; sources: $(grep -h 'events: watching\|events: cannot' $O/events-$name-1.trace | sed 's/^.*events: //; s/ on \/sys[^ ]*//; s/\/sys.*\///' | tr '\n' ';')"
 }
 case_events() {
     events_trials on "$V2_EVENTS_TRIALS" $V2_ENV_EVENTS
@@ -443,6 +452,7 @@ ns_one() { # NAME LIMIT(own, or - ) NSRUN-ARGS...
     result cgroupns-$name with $rc - - "$(verdict)" \
         "${WHY:+$WHY; }start line: $(start_line $tr); show: $(grep '^cgroup:' $sh | tr -s ' ') / $(grep '^effective' $sh | tr -s ' ')"
     [ -z "$WHY" ] || { info_file trace "$tr"; info_file show "$sh"; }
+    info "$name: in the namespace /proc/self/cgroup: $(run_in "$D" "$NSRUN" "$@" cat /proc/self/cgroup | tr '\n' ' ')mountinfo: $(run_in "$D" "$NSRUN" "$@" grep cgroup2 /proc/self/mountinfo)"
 }
 case_cgroupns() {
     cg_new ns 300 && echo +memory > "$D/cgroup.subtree_control" || return
