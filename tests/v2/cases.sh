@@ -103,6 +103,7 @@ cg_new() {
     return 0
 }
 cg_rm() {
+    local c p
     [ -d "$1" ] || return 0
     for c in "$1"/*/; do [ -d "$c" ] && [ -f "$c/cgroup.procs" ] && cg_rm "${c%/}"; done
     for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -186,7 +187,9 @@ case_resize() {
     cg_new resize 512 || return
     run_in "$D" env LD_PRELOAD=$LIB $V2_ENV_RESIZE MEMLIMIT_LOG=$tr "$W/forkexit" churn 8 > /dev/null 2>&1 &
     local pid=$!
-    sleep 3
+    # lowered once it runs with the first limit (start-up is slow under emulation)
+    for _ in $(seq 600); do [ -n "$(start_line "$tr")" ] && break; sleep 0.2; done
+    sleep 1
     echo $((256 << 20)) > "$D/memory.max"
     wait $pid; rc=$?
     check $rc "exit $rc"
@@ -295,7 +298,7 @@ case_hard() {
 # alone) share one cgroup: without the library it is OOM-killed; with
 # MEMLIMIT_SCOPE=cgroup all complete; the same with the default scope.
 scope_run() { # NAME LIB(with|without) ENV...: runs the importers at once
-    local name=$1 lib=$2 i pids="" rcs="" rc bad=0 done=0 calledback=0 out
+    local name=$1 lib=$2 i pids="" rcs="" rc bad=0 done=0 calledback=0 out r
     shift 2
     cg_new scope-$name $V2_SCOPE_LIMIT_MIB || return
     for i in $(seq $V2_SCOPE_PROCS); do
@@ -470,15 +473,15 @@ case_cgroupns() {
 
 # ---- main ------------------------------------------------------------------------
 ml_main() {
-    local c n
-    for c in $V2_CASES; do
-        type "case_$c" > /dev/null 2>&1 || { CASE=$c; T0=$(now); result "$c" - - - - fail "no such case"; continue; }
-        eval "n=\${V2_REPS_$c:-$V2_REPS}"
+    local mc n
+    for mc in $V2_CASES; do
+        type "case_$mc" > /dev/null 2>&1 || { CASE=$mc; T0=$(now); result "$mc" - - - - fail "no such case"; continue; }
+        eval "n=\${V2_REPS_$mc:-$V2_REPS}"
         REP=1
         while [ $REP -le $n ]; do
-            CASE=$c T0=$(now)
-            echo "ML-CASE $c rep=$REP uptime=$T0"
-            "case_$c"
+            CASE=$mc T0=$(now)
+            echo "ML-CASE $mc rep=$REP uptime=$T0"
+            "case_$mc"
             REP=$((REP + 1))
         done
     done
