@@ -66,8 +66,8 @@
 fragment-jemalloc:with   always  known-fail  jemalloc under THP=always: OOM-killed with the library (the lead is fixing it)
 scope-default:with       *       known-fail  the default scope is process; scope auto (act on the cgroup charge) is not built yet
 events-on:with           *       known-fail  on v2 PSI and memory.events fire only at the limit; the early-warning poll is not built yet
-events-off:with          *       flaky       baseline: the thread's half-second re-read sometimes catches the grower in time
-cgroupns-own:with        *       known-fail  found here: in a cgroup namespace without a fresh cgroup2 mount the library reads the mount's root, not its own cgroup
+events-off:with          *       flaky       baseline: the half-second re-read of the memlimit thread sometimes catches the grower in time
+cgroupns-own:with        *       known-fail  found here: in a cgroup namespace without a fresh cgroup2 mount the library reads the root of the mount, not its own cgroup
 }"
 
 # ---- helpers ---------------------------------------------------------------------
