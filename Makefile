@@ -76,7 +76,7 @@ WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%) \
   $(B)/work/profsites-plain
 
-.PHONY: all test unit integration check-symbols check-docs check-abi deb check-deb check-container check-oldglibc demo deps install uninstall bench clean format check-real sanitize fuzz bindings
+.PHONY: all test unit integration check-symbols check-docs check-abi deb check-deb check-container check-oldglibc demo deps install uninstall bench clean format check-real check-v2 sanitize fuzz bindings
 all: $(LIB) $(SHOW) $(PC)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h) VERSION | $(MUSL_KH)
@@ -165,6 +165,15 @@ test: deps
 check-real: deps $(LIB)
 	@scripts/deps real
 	tests/real/run
+
+# the protection cases on a real cgroup v2 kernel under QEMU, per THP mode (scripts/check-v2)
+$(B)/v2/nsrun: tests/v2/nsrun.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARN) -O2 -o $@ $<
+
+check-v2: deps $(LIB) $(SHOW) $(WORK_BIN) $(B)/v2/nsrun
+	@scripts/deps v2
+	scripts/check-v2
 
 # ASan+UBSan and TSan on the unit tests, valgrind on workloads (scripts/sanitize)
 sanitize: deps $(LIB) $(WORK_BIN)
