@@ -281,17 +281,28 @@ void ml_cgroup_discover_in(const char *root, struct ml_cgroup *cg, struct ml_cg_
         scan.v1_root[0] = scan.v1_mnt[0] = scan.v2_root[0] = scan.v2_mnt[0] = '\0';
         ml_fmt(w->path, sizeof w->path, "%s/proc/self/mountinfo", root);
         ml_for_each_line(w->path, w->line, sizeof w->line, scan_mount, &scan);
+        bool v2_outside = scan.v2_found && scan.v2_match == 0 && !strncmp(scan.v2_root, "/..", 3);
         /* the memory controller lives on v1 when a v1 memory hierarchy is mounted (hybrid) */
         if (scan.v1_mnt[0]) {
             cg->version = 1;
             join_dir(cg->dir, root, scan.v1_mnt, scan.v1_root, lines.v1);
             ml_fmt(cg->mount, sizeof cg->mount, "%s%s", root, scan.v1_mnt);
+        } else if (v2_outside) {
+            /* a cgroup namespace whose cgroup2 mount starts above its root ("/../.."):
+             * our cgroup is somewhere below the mount, under names we cannot see,
+             * and the mount's own root is another cgroup (before: its limit read) */
+            ml_fmt(cg->warning, sizeof cg->warning,
+                   "cannot locate this process's cgroup: the cgroup2 mount at %s starts "
+                   "outside its cgroup namespace (root %s); no cgroup limit is read: set "
+                   "MEMLIMIT, or mount cgroup2 in the namespace",
+                   scan.v2_mnt, scan.v2_root);
         } else if (scan.v2_found) {
             cg->version = 2;
             join_dir(cg->dir, root, scan.v2_mnt, scan.v2_root, lines.v2);
             ml_fmt(cg->mount, sizeof cg->mount, "%s%s", root, scan.v2_mnt);
         }
-        if (scan.v2_found) join_dir(cg->v2dir, root, scan.v2_mnt, scan.v2_root, lines.v2);
+        if (scan.v2_found && !v2_outside)
+            join_dir(cg->v2dir, root, scan.v2_mnt, scan.v2_root, lines.v2);
         if (cg->version) walk_up(cg, w, cg->version);
         /* v2 at the top of its mount with no limit, where that top is not the root
          * cgroup (which has no memory.max): a cgroup namespace or a bind mount hides

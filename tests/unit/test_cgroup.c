@@ -77,6 +77,16 @@ Test(cgroup, v2_hidden_ancestors_are_said) {
     cr_expect_not(cg.hidden_ancestors);
 }
 
+Test(cgroup, v2_mount_above_the_namespace_is_not_our_cgroup) {
+    /* unshare -C without a fresh mount: the mount's root (here with a 100 MiB limit)
+     * is another cgroup; its limit must not be taken for ours */
+    discover("v2-ns-outside");
+    cr_expect_eq(cg.version, 0);
+    cr_expect_eq(cg.cgroup_limit, ML_NO_LIMIT);
+    cr_expect_eq(cg.v2dir[0], '\0');
+    cr_expect(strstr(cg.warning, "cannot locate this process's cgroup") != NULL, "%s", cg.warning);
+}
+
 Test(cgroup, v2_picks_the_mount_that_contains_our_cgroup) {
     /* after unshare -C and a fresh mount: the old mount's root is outside the
      * namespace ("/.."), the new one's contains us */
