@@ -156,9 +156,12 @@ static inline void *realloc_heap(void *p, size_t n, const void *caller) {
 
 EXPORT void *realloc(void *p, size_t n) {
     if (likely(p && !ml_is_special(p))) return realloc_heap(p, n, CALLER);
-    if (p && !ml_is_boot(p)) { /* profiling: the old block is no longer live */
-        forget(p);
-        return realloc_heap(p, n, CALLER);
+    if (p && !ml_is_boot(p)) { /* profiling: a sampled block stays sampled, resized */
+        struct ml_prof_held h;
+        bool had = ml_prof_realloc_begin(p, &h);
+        void *q = realloc_heap(p, n, CALLER);
+        ml_prof_realloc_end(p, q, n, had ? &h : NULL);
+        return q;
     }
     if (!p && ml_take(n)) return ml_next.realloc(NULL, n);
     return realloc_slow(p, n, n, CALLER);

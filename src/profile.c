@@ -478,6 +478,53 @@ void ml_prof_forget(void *p) {
     if (ml_prof_maybe_sampled(p)) forget_sampled(p); /* else the common case: no lock */
 }
 
+bool ml_prof_realloc_begin(void *p, struct ml_prof_held *h) {
+    if (!ml_prof_maybe_sampled(p)) return false;
+    uint64_t mask = lock();
+    uint32_t slot = live_find((uintptr_t)p);
+    bool had = P.live[slot].p != 0;
+    if (had) {
+        h->stack = P.live[slot].stack;
+        h->size = P.live[slot].size;
+        live_drop(slot, p);
+    }
+    unlock(mask);
+    return had;
+}
+
+/* A live entry for p of n bytes on stack s, not counted as an allocation (a realloc
+ * is the same object). Under the lock. */
+static void live_put(void *p, size_t n, uint32_t s) {
+    uint32_t slot = live_find((uintptr_t)p);
+    struct live *l = &P.live[slot];
+    if (l->p) { /* sampled during the realloc (its growth): the whole block now */
+        P.stacks[l->stack].live_b += n - l->size;
+        l->size = n;
+        return;
+    }
+    if (s == UINT32_MAX || P.nlive >= LIVE_MAX) {
+        P.dropped++;
+        return;
+    }
+    P.nlive++;
+    filter_add(p);
+    *l = (struct live){.p = (uintptr_t)p, .stack = s, .size = n};
+    P.stacks[s].live_n++;
+    P.stacks[s].live_b += n;
+}
+
+void ml_prof_realloc_end(void *old, void *q, size_t n, const struct ml_prof_held *h) {
+    if (!q) {
+        if (!h || n == 0) return; /* freed by realloc(p, 0), or nothing was sampled */
+        q = old, n = h->size;     /* failed: the old block is still there */
+    } else if (!h && !ml_prof_maybe_sampled(q)) {
+        return; /* the common case: nothing sampled, no lock */
+    }
+    uint64_t mask = lock();
+    live_put(q, n, h ? h->stack : UINT32_MAX);
+    unlock(mask);
+}
+
 /* ---- estimates: what pprof computes from a heap_v2 profile ---- */
 
 void ml_prof_scale(uint64_t n, uint64_t b, double *on, double *ob) {

@@ -75,6 +75,17 @@ void ml_prof_move_end(struct ml_prof_move *m, const void *to, size_t len);
 
 /* A block is freed or moved by realloc: if it was sampled, it is no longer live. */
 void ml_prof_forget(void *p);
+/* realloc of a block that may be sampled: begin takes its record out (false if it has
+ * none) before the allocator frees or moves it; end puts it back at the new address
+ * with the new size n (a sampled block stays sampled through realloc, with its
+ * stack), or at the old address if realloc failed (q NULL, n > 0), and sets the
+ * size of a block sampled during the realloc (its growth) to the whole n. */
+struct ml_prof_held {
+    uint32_t stack;
+    size_t size;
+};
+bool ml_prof_realloc_begin(void *p, struct ml_prof_held *h);
+void ml_prof_realloc_end(void *old, void *q, size_t n, const struct ml_prof_held *h);
 /* free's lock-free test: false means p is certainly not a live sampled block. */
 bool ml_prof_maybe_sampled(const void *p);
 

@@ -407,3 +407,34 @@ Test(profile, regions_unmapped_cut_and_moved) {
     cr_expect(!ml_prof_regions_live());
     cr_expect_eq(t.dropped, 0);
 }
+
+Test(profile, realloc_keeps_a_sample_at_its_new_size) {
+    cr_assert_eq(ml_prof_init(1), 0, "libunwind.so.8 must load");
+    alloc(0x20000000, 4096); /* rate 1: sampled */
+    cr_expect_eq(totals().live_bytes, 4096);
+    struct ml_prof_held h;
+    /* moved and grown */
+    cr_assert(ml_prof_realloc_begin((void *)0x20000000, &h));
+    cr_expect_eq(totals().live_objects, 0, "taken out while the allocator moves it");
+    ml_prof_realloc_end((void *)0x20000000, (void *)0x30000000, 8192, &h);
+    struct ml_prof_totals t = totals();
+    cr_expect_eq(t.live_objects, 1);
+    cr_expect_eq(t.live_bytes, 8192);
+    cr_expect(ml_prof_maybe_sampled((void *)0x30000000));
+    cr_expect(!ml_prof_maybe_sampled((void *)0x20000000));
+    /* a failed realloc leaves the old block as it was */
+    cr_assert(ml_prof_realloc_begin((void *)0x30000000, &h));
+    ml_prof_realloc_end((void *)0x30000000, NULL, 1 << 30, &h);
+    cr_expect_eq(totals().live_bytes, 8192);
+    cr_expect(ml_prof_maybe_sampled((void *)0x30000000));
+    /* realloc(p, 0) frees it */
+    cr_assert(ml_prof_realloc_begin((void *)0x30000000, &h));
+    ml_prof_realloc_end((void *)0x30000000, NULL, 0, &h);
+    cr_expect_eq(totals().live_objects, 0);
+    /* a block sampled by its growth counts whole: 100 bytes grown to 5000 */
+    alloc(0x40000000, 100);
+    ml_prof_realloc_end((void *)0x40000000, (void *)0x40000000, 5000, NULL);
+    t = totals();
+    cr_expect_eq(t.live_bytes, 5000, "%llu", (unsigned long long)t.live_bytes);
+    cr_expect(!ml_prof_realloc_begin((void *)0x50000000, &h), "never sampled");
+}
