@@ -23,6 +23,8 @@ struct ml_size {
 /* MEMLIMIT_SCOPE; the order of its choices in the option table */
 enum ml_scope { ML_SCOPE_AUTO, ML_SCOPE_PROCESS, ML_SCOPE_CGROUP };
 enum ml_events { ML_EVENTS_AUTO, ML_EVENTS_ON, ML_EVENTS_OFF };
+/* MEMLIMIT_THP, in its choices' order */
+enum ml_thp { ML_THP_AUTO, ML_THP_KEEP, ML_THP_NEVER };
 enum ml_log_format { ML_LOG_TEXT, ML_LOG_JSON };
 
 #define ML_CONFIG_PATH_MAX 4096 /* PATH_MAX */
@@ -34,6 +36,7 @@ struct ml_config {
                                       waits for a CRITICAL round before it fails */
     enum ml_scope scope;           /* MEMLIMIT_SCOPE */
     enum ml_events events;         /* MEMLIMIT_EVENTS: kernel events wake the memlimit thread */
+    enum ml_thp thp;               /* MEMLIMIT_THP: transparent huge pages for this process */
     int trace;                     /* MEMLIMIT_TRACE: 0 off, 1 events, 2 events and samples */
     uint32_t trace_interval_ms;    /* MEMLIMIT_TRACE_INTERVAL: between sample lines */
     const char *log;               /* MEMLIMIT_LOG: NULL for stderr */

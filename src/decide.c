@@ -73,6 +73,12 @@ bool ml_decide_hard_warning(uint64_t soft, uint64_t hard, char *out, size_t cap)
     return true;
 }
 
+bool ml_decide_thp_off(enum ml_thp thp, const char *thp_enabled, bool jemalloc, bool limit) {
+    if (!limit || thp == ML_THP_KEEP) return false;
+    if (thp == ML_THP_NEVER) return true;
+    return jemalloc && thp_enabled && strstr(thp_enabled, "[always]") != NULL;
+}
+
 unsigned ml_decide_arenas(void) {
     cpu_set_t set;
     int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 2;

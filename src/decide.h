@@ -55,6 +55,15 @@ uint64_t ml_decide_share(uint64_t want, uint64_t own, uint64_t usage);
 uint64_t ml_decide_wait_ns(uint64_t usage, uint64_t next_mark, uint64_t rate, uint64_t assumed,
                            uint64_t base);
 
+/* Whether to turn transparent huge pages off for this process once a cgroup limit
+ * is in force (prctl PR_SET_THP_DISABLE). auto: only where the kernel's mode is
+ * "always" (/sys/kernel/mm/transparent_hugepage/enabled, thp_enabled: its text) and
+ * the allocator is jemalloc, whose purges free parts of huge pages that stay
+ * charged to the cgroup until the kernel splits them (on cgroup v2, the
+ * fragmentation workload was killed in 7 of 8 runs under "always", none under
+ * "madvise"); never: wherever a limit is in force; keep: never. */
+bool ml_decide_thp_off(enum ml_thp thp, const char *thp_enabled, bool jemalloc, bool limit);
+
 /* How many allocator arenas to allow when a limit is set: one per CPU this process
  * may run on, at least 2. */
 unsigned ml_decide_arenas(void);

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "decide.h"
 #include "dump.h"
+#include "fileio.h"
 #include "hardlimit.h"
 #include "limitset.h"
 #include "periodic.h"
@@ -29,6 +30,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -245,11 +247,31 @@ static enum memlimit_level take_sample(uint64_t now, uint64_t *usage) {
     return lv;
 }
 
+/* Transparent huge pages off for this process where they defeat trimming
+ * (ml_decide_thp_off), once there is a limit; fork children and exec'd programs
+ * inherit it, as the kernel keeps the flag. */
+static void thp_off(void) {
+    char mode[96] = "";
+    if (S.cfg.thp == ML_THP_AUTO &&
+        ml_read_file("/sys/kernel/mm/transparent_hugepage/enabled", mode, sizeof mode) < 0)
+        return;
+    if (!ml_decide_thp_off(S.cfg.thp, mode, ml_trim_allocator() == ML_ALLOC_JEMALLOC, true)) return;
+    if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) {
+        ml_log("cannot turn transparent huge pages off: %s", strerrordesc_np(errno));
+        return;
+    }
+    ml_log_info("transparent huge pages off for this process (%s)",
+                S.cfg.thp == ML_THP_NEVER ? "MEMLIMIT_THP=never"
+                                          : "jemalloc under transparent_hugepage=always: its "
+                                            "purges would leave huge pages charged");
+}
+
 /* glibc's arenas capped once there is a limit, once per process: where the
  * allocator's locks are not held (start-up, or a sample that may act). Returns the
  * cap, 0 if none. */
 static int cap_arenas(void) {
     if (atomic_exchange(&S.arenas_checked, true) || (!ml_limits_soft() && !ml_hard_get())) return 0;
+    thp_off();
     /* measured on tests/work/fragment: 2 arenas held an 8-thread pool at 140 MiB
      * where glibc's default reached 269 MiB (jemalloc: 168 vs 304 MiB, no
      * slowdown); trimming alone cannot keep up (docs/benchmarks.md) */

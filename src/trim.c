@@ -81,6 +81,10 @@ void ml_trim_thread_start(void) {
     je_mallctl("thread.arena", NULL, NULL, &idx, sizeof idx);
 }
 
+enum ml_allocator ml_trim_allocator(void) {
+    return alloc_kind;
+}
+
 const char *ml_trim_allocator_name(void) {
     return names[alloc_kind];
 }

@@ -27,6 +27,7 @@ typedef void *(*ml_lookup_fn)(const char *name, bool glibc);
 
 void ml_trim_init(ml_lookup_fn lookup);
 const char *ml_trim_allocator_name(void);
+enum ml_allocator ml_trim_allocator(void);
 /* Returns memory to the kernel; false if this allocator has no way to. */
 bool ml_trim_now(void);
 /* CPU time all trim calls so far took (CLOCK_THREAD_CPUTIME_ID around each), in ns:

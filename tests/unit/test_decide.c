@@ -77,6 +77,18 @@ Test(decide, a_hidden_ancestor_is_said_in_the_description) {
     cr_expect_null(strstr(out, "hidden"), "%s", out);
     cg.hidden_ancestors = true;
     ml_describe_soft(out, sizeof out, &cfg, &cg, 0);
-    cr_expect(strstr(out, "a limit on a hidden ancestor cannot be read; set MEMLIMIT") != NULL, "%s",
-              out);
+    cr_expect(strstr(out, "a limit on a hidden ancestor cannot be read; set MEMLIMIT") != NULL,
+              "%s", out);
+}
+
+Test(decide, thp_off_only_where_it_defeats_trimming) {
+    const char *always = "[always] madvise never\n", *madvise = "always [madvise] never\n";
+    cr_expect(ml_decide_thp_off(ML_THP_AUTO, always, true, true));
+    cr_expect_not(ml_decide_thp_off(ML_THP_AUTO, madvise, true, true));
+    cr_expect_not(ml_decide_thp_off(ML_THP_AUTO, always, false, true)); /* glibc keeps up */
+    cr_expect_not(ml_decide_thp_off(ML_THP_AUTO, always, true, false)); /* no limit */
+    cr_expect_not(ml_decide_thp_off(ML_THP_AUTO, NULL, true, true));    /* no THP file */
+    cr_expect_not(ml_decide_thp_off(ML_THP_KEEP, always, true, true));
+    cr_expect(ml_decide_thp_off(ML_THP_NEVER, madvise, false, true));
+    cr_expect_not(ml_decide_thp_off(ML_THP_NEVER, madvise, false, false));
 }
