@@ -63,7 +63,6 @@
 # passes is XPASS. flaky: a baseline whose outcome depends on timing; a failure is
 # flaky-fail. None of these fails the suite; FAIL (an unlisted case failing) does.
 : "${V2_KNOWN:=
-fragment-jemalloc:with   always  known-fail  jemalloc under THP=always: purges free parts of huge pages that stay charged until the kernel splits them
 }"
 
 # ---- helpers ---------------------------------------------------------------------

@@ -9,13 +9,20 @@ MIB = int(os.environ.get("HOLES_MIB", "80"))
 cache = []
 
 
-def build():
-    rounds = 8
+def holes(mib, rounds=8):
+    """The cache: mib MiB touched in rounds of growing sizes, every second block kept
+    (tests/work/prefork.py uses it too)."""
+    kept = []
     for r in range(rounds):
         bs = 8192 + r * 4096
-        batch = [bytes([r + 1]) * bs for _ in range((MIB << 20) // rounds // bs)]
-        cache.extend(batch[0::2])
+        batch = [bytes([r + 1]) * bs for _ in range((mib << 20) // rounds // bs)]
+        kept.extend(batch[0::2])
         del batch
+    return kept
+
+
+def build():
+    cache.extend(holes(MIB))
 
 
 def app(environ, start_response):
