@@ -203,7 +203,12 @@ check-oldglibc: deps $(LIB) $(SHOW)
 check-container: deps
 	scripts/check-container
 
-demo: deps $(LIB) $(SHOW) $(WORK_BIN)
+# three workloads without memlimit, with MALLOC_ARENA_MAX=2 and with memlimit, in a
+# 192 MiB cgroup (scripts/demo, docs/demo.md); installs gnuplot for its charts, nothing
+# else (no compiler, Go or Rust: scripts/deps demo)
+DEMO_BIN := $(addprefix $(B)/work/,fragment holes cacheapp cgwatch)
+demo: $(LIB) $(DEMO_BIN)
+	@scripts/deps demo || echo "demo: gnuplot is missing: no charts"
 	scripts/demo
 
 bench: deps $(LIB) $(WORK_BIN)
