@@ -8,7 +8,9 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#ifdef __GLIBC__
 #include <execinfo.h>
+#endif
 #include <stdatomic.h>
 #include <string.h>
 
@@ -31,7 +33,11 @@ bool ml_lastwords_due(struct ml_lastwords_rate *r, uint64_t now, size_t n) {
 
 size_t ml_lastwords_frames(char *out, size_t cap, int max) {
     void *pc[32];
+#ifdef __GLIBC__
     int n = backtrace(pc, 32);
+#else /* musl has no backtrace(): the line goes out without frames */
+    int n = 0;
+#endif
     Dl_info me, in;
     size_t len = 0;
     out[0] = '\0';
