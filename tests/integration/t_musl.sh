@@ -14,12 +14,12 @@ fi
 need_cgroup
 T=$ROOT/build/musl; rm -rf "$T"; mkdir -p "$T"
 make -s -C "$ROOT" MUSL=1 > "$T/make.log" 2>&1 || { tail -n 20 "$T/make.log"; fail "make MUSL=1"; }
-ML=$ROOT/build-musl/libmemlimit.so
-readelf -d "$ML" | grep -q 'NEEDED.*\[libc\.so\]' || fail "build-musl/libmemlimit.so does not need musl's libc.so: $(readelf -d "$ML" | grep NEEDED)"
+MLIB=$ROOT/build-musl/libmemlimit.so
+readelf -d "$MLIB" | grep -q 'NEEDED.*\[libc\.so\]' || fail "build-musl/libmemlimit.so does not need musl's libc.so: $(readelf -d "$MLIB" | grep NEEDED)"
 musl-gcc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$ROOT/src" -o "$T/work" "$ROOT/tests/work/musl/musl_work.c" || fail "musl-gcc"
 interp=$(readelf -l "$T/work" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
 [ "$interp" = "$ldmusl" ] || fail "the workload's loader is '$interp', not $ldmusl"
-echo "library: $ML (needs libc.so, musl); workload: loader $interp"
+echo "library: $MLIB (needs libc.so, musl); workload: loader $interp"
 
 # without the library the weak API says so
 [ "$("$T/work")" = "library not loaded" ] || fail "without the preload the workload saw the library"
@@ -27,11 +27,11 @@ echo "library: $ML (needs libc.so, musl); workload: loader $interp"
 # 1. the soft limit from the cgroup, allocations counted, no trim
 LIMIT=$((64 << 20))
 new_cgroup musl $LIMIT; d=$CG_DIR
-out=$(cg_run "$d" env LD_PRELOAD="$ML" MEMLIMIT_TRACE=1 "$T/work" 2> "$T/trace1"); rc=$?
+out=$(cg_run "$d" env LD_PRELOAD="$MLIB" MEMLIMIT_TRACE=1 "$T/work" 2> "$T/trace1"); rc=$?
 echo "default: exit $rc: $out"
 sed 's/^/  trace: /' "$T/trace1"
 [ $rc = 0 ] || fail "exit $rc"
-grep -q "^memlimit: soft 57.6MiB (90% of cgroup v$CG_VERSION memory.*64.0MiB.*allocator musl$" "$T/trace1" ||
+grep -q "^${ML}soft 57.6MiB (90% of cgroup v$CG_VERSION memory.*64.0MiB.*allocator musl$" "$T/trace1" ||
     fail "no start-up line with the cgroup's limit and allocator musl"
 v=$(cat "$ROOT/VERSION")
 case $out in "version=$v soft=60397977 detected=67108864 "*) ;; *) fail "stats: $out" ;; esac
@@ -41,7 +41,7 @@ echo "$out" | grep -q ' trims=0 ' || fail "a trim was counted under musl: $out"
 
 # 2. the hard limit: malloc returns NULL, no OOM kill; musl's missing malloc_trim said once
 new_cgroup musl-hard $LIMIT; d=$CG_DIR
-out=$(cg_run "$d" env LD_PRELOAD="$ML" MEMLIMIT_TRACE=1 MEMLIMIT_HARD=48MiB "$T/work" hard 2> "$T/trace2"); rc=$?
+out=$(cg_run "$d" env LD_PRELOAD="$MLIB" MEMLIMIT_TRACE=1 MEMLIMIT_HARD=48MiB "$T/work" hard 2> "$T/trace2"); rc=$?
 echo "MEMLIMIT_HARD=48MiB: exit $rc, peak $(mib "$(cg_peak "$d")"), oom_kill $(cg_oom_kills "$d"): $out"
 grep -v 'refused' "$T/trace2" | sed 's/^/  trace: /'
 grep 'refused' "$T/trace2" | head -n 2 | sed 's/^/  trace: /'
@@ -49,13 +49,13 @@ grep 'refused' "$T/trace2" | head -n 2 | sed 's/^/  trace: /'
 [ "$(cg_oom_kills "$d")" = 0 ] || fail "OOM kill under the hard limit"
 refused=$(echo "$out" | sed -n 's/.* refused=\([0-9]*\).*/\1/p')
 [ "${refused:-0}" -gt 0 ] || fail "nothing refused: $out"
-grep -q "memlimit: hard limit 48.0MiB: refused" "$T/trace2" || fail "no refusal line"
+grep -q "${ML}hard limit 48.0MiB: refused" "$T/trace2" || fail "no refusal line"
 n=$(grep -c "no trim: allocator musl has no call to give freed memory back (no malloc_trim)" "$T/trace2")
 [ "$n" = 1 ] || fail "the missing malloc_trim said $n times, not once"
 echo "$out" | grep -q ' trims=0 ' || fail "a trim was counted under musl: $out"
 
 # 3. a heap profile: stacks need libunwind, which a glibc system's libunwind8 is not
-out=$(env LD_PRELOAD="$ML" MEMLIMIT_PROFILE="$T/prof" MEMLIMIT_TRACE=1 "$T/work" 2>&1); rc=$?
+out=$(env LD_PRELOAD="$MLIB" MEMLIMIT_PROFILE="$T/prof" MEMLIMIT_TRACE=1 "$T/work" 2>&1); rc=$?
 [ $rc = 0 ] || fail "with MEMLIMIT_PROFILE: exit $rc: $out"
 if echo "$out" | grep -q "MEMLIMIT_PROFILE: cannot profile (libunwind.so.8 not found); no heap profile"; then
     echo "MEMLIMIT_PROFILE: said and skipped (no musl libunwind here)"

@@ -19,7 +19,7 @@ MEMLIMIT_PROFILE="$P/plain" MEMLIMIT_PROFILE_RATE=16KiB MEMLIMIT_LOG="$P/plain.l
     "$W/profsites-plain" "$P/plain.heap" 50 > /dev/null || fail "profsites-plain: exit $?: $(cat "$P/plain.log")"
 order=$(sites "$P/plain.log" | head -3 | tr '\n' ' ')
 [ "$order" = "site_large_share site_medium_share site_small_share " ] || fail "top sites: '$order': $(cat "$P/plain.log")"
-grep 'profile: 1\.' "$P/plain.log" | head -1 | sed 's/^memlimit: /without -rdynamic: /'
+grep 'profile: 1\.' "$P/plain.log" | head -1 | sed "s/^$ML/without -rdynamic: /"
 
 # ---- 2. a static function in a shared library, and the same from a debug file
 cat > "$P/plug.c" << 'C'
@@ -56,7 +56,7 @@ nm -D "$P/libplug.so" | grep -q plug_static_keep && fail "plug_static_keep is a 
 MEMLIMIT_PROFILE="$P/lib" MEMLIMIT_PROFILE_RATE=16KiB MEMLIMIT_LOG="$P/lib.log" LD_PRELOAD="$LIB" "$P/main" "$P/lib.heap" > /dev/null ||
     fail "main: exit $?: $(cat "$P/lib.log")"
 grep -q 'profile: 1\. .* in plug_static_keep+0x[0-9a-f]* (libplug.so)$' "$P/lib.log" || fail "static function in a library: $(cat "$P/lib.log")"
-grep -m1 'profile: 1\.' "$P/lib.log" | sed 's/^memlimit: /static, in a library: /'
+grep -m1 'profile: 1\.' "$P/lib.log" | sed "s/^$ML/static, in a library: /"
 
 id=$(readelf -n "$P/libplug.so" | awk '/Build ID:/ {print $3}')
 D=/usr/lib/debug/.build-id/${id:0:2}
@@ -70,7 +70,7 @@ if [ -n "$id" ] && mkdir -p "$D" 2> /dev/null && [ -w "$D" ]; then
     MEMLIMIT_PROFILE="$P/lib" MEMLIMIT_PROFILE_RATE=16KiB MEMLIMIT_LOG="$P/lib.log" LD_PRELOAD="$LIB" "$P/main" "$P/lib.heap" > /dev/null ||
         fail "main, stripped: exit $?: $(cat "$P/lib.log")"
     grep -q 'profile: 1\. .* in plug_static_keep+0x' "$P/lib.log" || fail "stripped library with a debug file: $(cat "$P/lib.log")"
-    grep -m1 'profile: 1\.' "$P/lib.log" | sed 's/^memlimit: /stripped, symbols in a build-id debug file: /'
+    grep -m1 'profile: 1\.' "$P/lib.log" | sed "s/^$ML/stripped, symbols in a build-id debug file: /"
     rm -f "$dbg"; rmdir "$D" 2> /dev/null
     # without it, the address as before
     rm -f "$P/lib.log"
