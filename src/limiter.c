@@ -86,11 +86,14 @@ static const char *env_plain(const char *name) {
 /* this thread holds the sampling flag (below) */
 static __thread bool tl_sampler __attribute__((tls_model("initial-exec")));
 
+/* Usage now. The cgroup's is read by the sampler only (its files are the sampler's
+ * to follow); any other thread gets the last sample. */
 static uint64_t read_usage(uint64_t now) {
     static atomic_bool warned, fell_back;
     int err = 0;
     bool cgroup = ml_limits_by_cgroup();
-    uint64_t u = cgroup ? ml_limits_cgroup_usage(now, tl_sampler, &err) : ml_usage_process(&err);
+    if (cgroup && !tl_sampler) return atomic_load(&S.usage);
+    uint64_t u = cgroup ? ml_limits_cgroup_usage(now, &err) : ml_usage_process(&err);
     if (err && cgroup && S.cfg.scope == ML_SCOPE_AUTO) {
         /* scope auto: this process's own figure while the cgroup's cannot be read */
         if (!atomic_exchange(&fell_back, true))
@@ -193,6 +196,7 @@ static void trim(uint64_t now, const char *why, bool thread) {
     uint64_t n = atomic_fetch_add(&S.trims, 1) + 1;
     atomic_fetch_add(&S.trimmed_bytes, freed);
     if (try_take_sampler()) { /* else the sampler is taking a fresher figure now */
+        if (cg) after = read_usage(done); /* the cgroup's, now that we are the sampler */
         atomic_store(&S.usage, after);
         atomic_store(&S.last_sample_ns, done);
         update_level(after);

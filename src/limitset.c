@@ -39,32 +39,18 @@ static void cg_unlock(void) {
 static struct ml_cgroup scratch;
 static struct ml_cg_work work;
 
-/* What usage is measured (ml_decide_by_cgroup) and, for the cgroup, from where.
- * The sampler writes the directory; a trim on another thread reads it too, so it is
- * a sequence lock (odd while written; a reader copies and checks). The inactive
- * file cache is read by the sampler every ML_STAT_EVERY_NS. */
+/* What usage is measured (ml_decide_by_cgroup) and, for the cgroup, from where,
+ * with the inactive file cache read every ML_STAT_EVERY_NS: the sampler's own, as
+ * only the sampler reads the cgroup's usage. */
 static _Atomic bool by_cgroup;
-static _Atomic unsigned dir_seq;
 static char usage_dir[ML_PATH_MAX];
-static _Atomic uint64_t inactive, inactive_ns;
+static uint64_t inactive, inactive_ns;
 #define ML_STAT_EVERY_NS (100ULL * 1000000)
 
 static void choose_usage(const struct ml_cgroup *c) {
     atomic_store(&by_cgroup, ml_decide_by_cgroup(cfg->scope, c, atomic_load(&soft_explicit)));
-    atomic_fetch_add(&dir_seq, 1);
     ml_usage_dir(c, usage_dir, sizeof usage_dir);
-    atomic_fetch_add(&dir_seq, 1);
-    atomic_store(&inactive_ns, 0);
-}
-
-static void read_usage_dir(char *out) {
-    for (;;) {
-        unsigned s = atomic_load_explicit(&dir_seq, memory_order_acquire);
-        if (s & 1) continue;
-        memcpy(out, usage_dir, ML_PATH_MAX);
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&dir_seq, memory_order_relaxed) == s) return;
-    }
+    inactive_ns = 0;
 }
 
 static void publish(const struct ml_cgroup *c) {
@@ -176,19 +162,15 @@ bool ml_limits_by_cgroup(void) {
     return atomic_load_explicit(&by_cgroup, memory_order_relaxed);
 }
 
-uint64_t ml_limits_cgroup_usage(uint64_t now, bool sampler, int *err) {
-    char dir[ML_PATH_MAX];
-    read_usage_dir(dir);
+uint64_t ml_limits_cgroup_usage(uint64_t now, int *err) {
     int version = atomic_load(&detected_version);
-    uint64_t charge = ml_usage_cgroup_charge(dir, version, err);
+    uint64_t charge = ml_usage_cgroup_charge(usage_dir, version, err);
     if (err && *err) return 0;
-    uint64_t at = atomic_load(&inactive_ns), in = atomic_load(&inactive);
-    if (sampler && (!at || now - at >= ML_STAT_EVERY_NS)) {
-        in = ml_usage_cgroup_inactive(dir, version);
-        atomic_store(&inactive, in);
-        atomic_store(&inactive_ns, now);
+    if (!inactive_ns || now - inactive_ns >= ML_STAT_EVERY_NS) {
+        inactive = ml_usage_cgroup_inactive(usage_dir, version);
+        inactive_ns = now;
     }
-    return charge > in ? charge - in : 0;
+    return charge > inactive ? charge - inactive : 0;
 }
 
 void ml_limits_watch_view(struct ml_watch_view *v, char *dir, char *v2dir) {

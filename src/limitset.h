@@ -40,10 +40,9 @@ void ml_limits_refresh_soon(void);
 void ml_limits_reread(void);
 /* Usage is the cgroup's working set, not this process's (ml_decide_by_cgroup). */
 bool ml_limits_by_cgroup(void);
-/* The working set of the cgroup whose limit is in force, 0 and *err if the charge is
- * unreadable. The sampler also reads memory.stat, at most every 100 ms; others (a
- * trim measuring itself) use its last figure. */
-uint64_t ml_limits_cgroup_usage(uint64_t now, bool sampler, int *err);
+/* Sampler only: the working set of the cgroup whose limit is in force, 0 and *err if
+ * the charge is unreadable; memory.stat is read at most every 100 ms. */
+uint64_t ml_limits_cgroup_usage(uint64_t now, int *err);
 
 /* The cgroup for the kernel-event watch, with the usage thresholds wanted on v1;
  * dir and v2dir (ML_PATH_MAX each) receive the paths. Any thread. */
