@@ -39,15 +39,7 @@ borrow:
     return false;
 }
 
-/* The same for mmap: its failure must not overwrite what a malloc that is calling it
- * left (allocators map memory from inside malloc). */
-static inline bool ml_take_nosave(size_t n) {
-    if (likely(!__builtin_sub_overflow(ml_tl_budget, n, &ml_tl_budget))) return true;
-    ml_tl_budget = 0;
-    return false;
-}
-
-/* The same for mmap and mremap, which keep what was left in a local: the thread's
+/* For mmap and mremap, which keep what was left in a local: the thread's
  * ml_tl_left may hold what a malloc calling them left (allocators map memory from
  * inside malloc), which must not be overwritten. */
 static inline bool ml_take_local(size_t n, size_t *left) {

@@ -19,7 +19,6 @@ static _Atomic uint64_t cglimit;   /* cgroup files only */
 static _Atomic bool soft_explicit; /* MEMLIMIT bytes or memlimit_set_limit: not derived */
 static _Atomic uint64_t next_refresh_ns;
 static _Atomic bool discovered;      /* the first discovery ran (start-up or first sample) */
-static _Atomic int detected_version; /* the cgroup's: 0 none, 1, 2 */
 
 /* The published cgroup, copied whole under a spin flag: readers (stats, the thread)
  * are rare. memlimit_stats takes it on any thread, so signals are blocked while it
@@ -57,7 +56,6 @@ static void publish(const struct ml_cgroup *c) {
     cg_lock();
     memcpy(&cg, c, sizeof *c);
     cg_unlock();
-    atomic_store(&detected_version, c->version);
     atomic_store(&detected, c->limit);
     atomic_store(&cglimit, c->cgroup_limit);
     choose_usage(c);
@@ -163,7 +161,7 @@ bool ml_limits_by_cgroup(void) {
 }
 
 uint64_t ml_limits_cgroup_usage(uint64_t now, int *err) {
-    int version = atomic_load(&detected_version);
+    int version = cg.version; /* the sampler's own copy */
     uint64_t charge = ml_usage_cgroup_charge(usage_dir, version, err);
     if (err && *err) return 0;
     if (!inactive_ns || now - inactive_ns >= ML_STAT_EVERY_NS) {
