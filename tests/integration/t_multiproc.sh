@@ -3,8 +3,8 @@
 # trims as the cgroup nears the limit. With scope process each one compares only
 # its own memory with 90% of the limit, none trims, and together they overshoot.
 # Three shapes, each in a 256 MiB cgroup: four C processes leaving freed holes
-# (tests/work/holes: 80 MiB touched, 40 live each, held 1 s); Python
-# multiprocessing with four forked workers doing the same (72 MiB) and holding it 2 s
+# (tests/work/holes: 80 MiB touched, 40 live each, held 3 s); Python
+# multiprocessing with four forked workers doing the same (72 MiB) and holding it 5 s
 # (tests/work/prefork.py); and a real prefork
 # server, Debian's gunicorn with four sync workers whose first request builds such
 # a cache (tests/work/wsgi, 64 MiB touched each). Expected: scope process at least
@@ -19,7 +19,7 @@ holes() { # SCOPE: four processes at once; prints their exit statuses
     local pids="" rcs="" i
     for i in 1 2 3 4; do
         cg_run "$CG_DIR" env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=$1 MEMLIMIT_TRACE=1 \
-            MEMLIMIT_LOG="$T/holes-$1-$i.log" "$W/holes" 80 8 1000 > "$T/holes-$1-$i.out" 2>&1 & pids="$pids $!"
+            MEMLIMIT_LOG="$T/holes-$1-$i.log" "$W/holes" 80 8 3000 > "$T/holes-$1-$i.out" 2>&1 & pids="$pids $!"
     done
     for i in $pids; do wait $i; rcs="$rcs $?"; done
     echo $rcs

@@ -123,7 +123,7 @@ pix "$c" "has 7b1010 0.3 60 6" "fill ffb8b8 0.3 80" "fill ffd8a8 0.3 55" "has $R
     "has $RED 0.6 59.5 1 -3 -3" || fail "hard limit, its band or the refusal not drawn"
 "$PLOT" -v -o "$c.none.png" -l synth "$h.none" > "$c.none.png.v" || fail "plot of a hard limit without refusal"
 pix "$c.none.png" "lacks $RED 0.6 59.5 1 3 3" "lacks $RED 0.6 59.5 1 -3 -3" || fail "an X without a refusal"
-"$PLOT" -v -o "$ROOT/build/plot-nohard.png" "$s" > "$ROOT/build/plot-nohard.png.v"
+"$PLOT" -v -o "$ROOT/build/plot-nohard.png" "$s" > "$ROOT/build/plot-nohard.png.v" || fail "plot without a hard limit"
 pix "$ROOT/build/plot-nohard.png" "lacks 7b1010 0.3 60 6" || fail "a hard limit drawn where there is none"
 echo "hard limit, its band and a refusal: as drawn"
 

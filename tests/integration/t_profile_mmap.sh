@@ -34,7 +34,7 @@ for a in $ALLOCATORS; do
         f=${s%%:*} e=${s#*:} v=$(mb "${s%%:*}" "$P/kept.$name.txt")
         line="$line ${f#site_} $v"
         if [ "$e" = 0 ]; then
-            near "$v" 1 0.5 || [ "$v" = 0 ] || [ "$v" = 0.0 ] || fail "$name: $f holds $v MB, expected nothing: $(cat "$P/kept.$name.txt")"
+            awk -v v="$v" 'BEGIN {exit !(v <= 1.5)}' || fail "$name: $f holds $v MB, expected nothing: $(cat "$P/kept.$name.txt")"
         else
             near "$v" "$e" 0.10 || fail "$name: $f holds $v MB, expected $e (10%): $(cat "$P/kept.$name.txt")"
         fi

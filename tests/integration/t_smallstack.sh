@@ -25,6 +25,7 @@ for a in glibc "jemalloc:$L/libjemalloc.so.2"; do
             "$W/edges" smallstack 1 2>&1); rc=$?
         [ $rc -eq 0 ] || fail "$name $cfg: exit $rc (139: stack overflow): $out"
         read -r t s <<< "$(depth "$out")"
+        [ -n "$t" ] && [ -n "$s" ] || fail "$name $cfg: no depth in the output: $out"
         echo "$name ${cfg%% *}: ours $((t - bt)) bytes on the thread, $((s - ba)) on the signal stack"
         case $cfg in MEMLIMIT_PROFILE=*) continue ;; esac
         # jemalloc's own purge (the trim, on the trimming thread) goes up to ~1.1 KiB deeper

@@ -2,7 +2,7 @@
 # the parent forks WORKERS workers, each builds a cache of bytes objects (malloc'd:
 # above pymalloc's 512 bytes) in rounds of growing sizes and drops every second
 # one, leaving freed holes its allocator keeps resident; only half of what each
-# touched is live. Each then holds its cache 2 s, so that all of them hold theirs
+# touched is live. Each then holds its cache 5 s, so that all of them hold theirs
 # at once, as in a server (a multiprocessing.Barrier would deadlock the others when
 # the OOM killer takes a worker inside it). Prints the workers' exit codes; exits 1
 # if any failed.
@@ -17,7 +17,7 @@ from holes_app import holes  # noqa: E402  the same cache as the gunicorn worker
 
 def work(mib):
     kept = holes(mib)
-    time.sleep(2)
+    time.sleep(5)
     assert all(b[0] == b[-1] != 0 for b in kept)
 
 
