@@ -31,7 +31,7 @@ new_cgroup resize-fast $((256 << 20)); R=$CG_DIR
 lats=""
 for i in 1 2 3 4 5; do
     echo $((256 << 20)) > "$R/memory.limit_in_bytes"
-    log=$ROOT/build/pressure-resize.trace out=$ROOT/build/pressure-resize.out; rm -f "$log"
+    log=$ROOT/build/pressure-resize.trace out=$ROOT/build/pressure-resize.out; rm -f "$log" "$out"
     cg_run "$R" env LD_PRELOAD="$LIB" MEMLIMIT_EVENTS=on MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$log" \
         "$W/holder" 20 3 > "$out" 2>&1 & hp=$!
     wait_ready "$out" || fail "holder did not start: $(cat "$out")"
@@ -58,7 +58,7 @@ dd if=/dev/urandom of="$ROOT/build/pressure-big" bs=1M count=256 status=none
 new_cgroup psi $((64 << 20)); P=$CG_DIR
 psi_run() { # NAME WATCH [WRITE]: holder (40 MiB, soft 44 MiB) beside two thrashers
     local log=$ROOT/build/pressure-$1.trace out=$ROOT/build/pressure-$1.out
-    rm -f "$log"
+    rm -f "$log" "$out" # a stale "ready" would start the thrashers too soon
     in_both "$P" env LD_PRELOAD="$LIB" MEMLIMIT=44MiB MEMLIMIT_EVENTS=on MEMLIMIT_TRACE=1 \
         MEMLIMIT_LOG="$log" MEMORY_PRESSURE_WATCH="$2" ${3:+MEMORY_PRESSURE_WRITE=$3} \
         "$W/holder" 40 9 > "$out" 2>&1 & local hp=$!
@@ -95,7 +95,7 @@ for t in 'some 100000 2000000' 'full 100000 2000000'; do
     grep -q "watching PSI '$t' on $V2/memory.pressure" "$log" || fail "no own trigger '$t' on the cgroup's file: $(cat "$log")"
 done
 fifo=$ROOT/build/pressure-fifo; rm -f "$fifo"; mkfifo "$fifo"
-log=$ROOT/build/pressure-fifo.trace out=$ROOT/build/pressure-fifo.out; rm -f "$log"
+log=$ROOT/build/pressure-fifo.trace out=$ROOT/build/pressure-fifo.out; rm -f "$log" "$out"
 MEMORY_PRESSURE_WATCH=$fifo MEMLIMIT_EVENTS=on MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$log" LD_PRELOAD="$LIB" \
     "$W/holder" 1 2 > "$out" 2>&1 & hp=$!
 wait_ready "$out" || fail "holder did not start: $(cat "$out")"

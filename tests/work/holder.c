@@ -61,7 +61,7 @@ int main(int argc, char **argv) {
         memset(blocks[held], held, 1 << 20);
     }
     if (memlimit_register(drop, NULL, 0) < 0) return 2;
-    printf("ready\n");
+    printf("ready pid %d\n", (int)getpid()); /* the pid: a test may end the wait early */
     fflush(stdout);
     for (int i = 0; i < wait_s * 10; i++) {
         struct timespec ts = {0, 100000000};
