@@ -14,6 +14,7 @@
 #include "level.h"
 #include "log.h"
 #include "metrics.h"
+#include "onlimit.h"
 #include "pathfmt.h"
 #include "profile.h"
 #include "siglock.h"
@@ -30,7 +31,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,8 +61,7 @@ static struct {
     struct ml_trim_policy trim_policy; /* only touched by the holder of `trimming` */
     _Atomic uint64_t trims, trimmed_bytes;
 
-    bool want_thread;            /* kernel events need the memlimit thread even without callbacks */
-    _Atomic bool arenas_checked; /* cap_arenas ran */
+    bool want_thread; /* kernel events need the memlimit thread even without callbacks */
 
     _Atomic uint64_t stall_until; /* a kernel stall report makes CRITICAL until then */
 } S = {.sampling = ATOMIC_FLAG_INIT, .trimming = ATOMIC_FLAG_INIT};
@@ -78,9 +77,6 @@ static void report_config(const char *line) {
  * secure-execution mode (setuid) nothing that names a file is taken. */
 static const char *env_get(const char *name, bool secure) {
     return secure ? secure_getenv(name) : getenv(name);
-}
-static const char *env_plain(const char *name) {
-    return getenv(name);
 }
 
 /* this thread holds the sampling flag (below) */
@@ -161,12 +157,6 @@ static bool in_vfork_child(void) {
     return (int)getpid() != atomic_load_explicit(&S.pid, memory_order_relaxed);
 }
 
-static uint64_t thread_cpu_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* worth trimming for: 1/64 of the limit, at least 1 MiB */
 static uint64_t trim_enough(void) {
     uint64_t soft = ml_limits_soft();
@@ -181,12 +171,12 @@ static void trim(uint64_t now, const char *why, bool thread) {
      * would back off while they grow. */
     bool cg = ml_limits_by_cgroup();
     uint64_t before = read_usage(now), own0 = cg ? ml_usage_process(NULL) : before;
-    uint64_t cpu0 = thread_cpu_ns();
+    uint64_t cpu0 = ml_thread_cpu_ns();
     if (!ml_trim_now()) return;
     /* The rate limit charges the CPU the trim used: with more runnable threads than
      * cores, the trimming thread is preempted mid-walk and its wall time says more
      * about the scheduler than about the trim. */
-    uint64_t cpu = thread_cpu_ns() - cpu0;
+    uint64_t cpu = ml_thread_cpu_ns() - cpu0;
     uint64_t done = ml_now_ns(), took = done - now;
     uint64_t after = read_usage(done), own1 = cg ? ml_usage_process(NULL) : after;
     uint64_t freed = own0 > own1 ? own0 - own1 : 0;
@@ -195,7 +185,7 @@ static void trim(uint64_t now, const char *why, bool thread) {
     ml_trim_policy_update(&S.trim_policy, done, cpu, freed >= trim_enough(), free_after);
     uint64_t n = atomic_fetch_add(&S.trims, 1) + 1;
     atomic_fetch_add(&S.trimmed_bytes, freed);
-    if (try_take_sampler()) { /* else the sampler is taking a fresher figure now */
+    if (try_take_sampler()) {             /* else the sampler is taking a fresher figure now */
         if (cg) after = read_usage(done); /* the cgroup's, now that we are the sampler */
         atomic_store(&S.usage, after);
         atomic_store(&S.last_sample_ns, done);
@@ -251,36 +241,9 @@ static enum memlimit_level take_sample(uint64_t now, uint64_t *usage) {
     return lv;
 }
 
-/* Transparent huge pages off for this process where they defeat trimming
- * (ml_decide_thp_off), once there is a limit; fork children and exec'd programs
- * inherit it, as the kernel keeps the flag. */
-static void thp_off(void) {
-    char mode[96] = "";
-    if (S.cfg.thp == ML_THP_AUTO &&
-        ml_read_file("/sys/kernel/mm/transparent_hugepage/enabled", mode, sizeof mode) < 0)
-        return;
-    if (!ml_decide_thp_off(S.cfg.thp, mode, ml_trim_allocator() == ML_ALLOC_JEMALLOC, true)) return;
-    if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) {
-        ml_log("cannot turn transparent huge pages off: %s", strerrordesc_np(errno));
-        return;
-    }
-    ml_log_info("transparent huge pages off for this process (%s)",
-                S.cfg.thp == ML_THP_NEVER ? "MEMLIMIT_THP=never"
-                                          : "jemalloc under transparent_hugepage=always: its "
-                                            "purges would leave huge pages charged");
-}
-
-/* glibc's arenas capped once there is a limit, once per process: where the
- * allocator's locks are not held (start-up, or a sample that may act). Returns the
- * cap, 0 if none. */
+/* the once-per-process changes (onlimit.c), when a limit is known */
 static int cap_arenas(void) {
-    if (atomic_exchange(&S.arenas_checked, true) || (!ml_limits_soft() && !ml_hard_get())) return 0;
-    thp_off();
-    /* measured on tests/work/fragment: 2 arenas held an 8-thread pool at 140 MiB
-     * where glibc's default reached 269 MiB (jemalloc: 168 vs 304 MiB, no
-     * slowdown); trimming alone cannot keep up (docs/benchmarks.md) */
-    int arenas = (int)ml_decide_arenas();
-    return ml_trim_cap_arenas((unsigned)arenas, env_plain) ? arenas : 0;
+    return ml_onlimit_apply(S.cfg.thp, ml_limits_soft() || ml_hard_get());
 }
 
 /* Samples if the last sample is at least `every` old and no one else is sampling
@@ -296,7 +259,7 @@ static bool try_sample(uint64_t now, uint64_t every, bool may_act) {
     bool running = ml_reclaim_running();
     if (lv >= MEMLIMIT_LEVEL_MODERATE && running) ml_reclaim_wake();
     if (!may_act || in_vfork_child()) return true;
-    if (!atomic_load_explicit(&S.arenas_checked, memory_order_relaxed)) cap_arenas();
+    if (!ml_onlimit_applied()) cap_arenas();
     if (running) return true;
     /* the thread trims and calls back when it exists; without it, this thread, after
      * the forwarded call returned and holding nothing of ours */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "log.h"
+#include "clock.h"
 #include "fileio.h"
 
 #include <errno.h>
@@ -267,12 +268,6 @@ static size_t json_str(char *out, size_t cap, const char *s) {
     return n;
 }
 
-static uint64_t clock_ns(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* "S.mmm" from nanoseconds */
 static size_t put_secs(char *out, size_t cap, uint64_t ns) {
     uint64_t ms = ns / 1000000;
@@ -290,7 +285,7 @@ static size_t build_line(char *line, size_t cap, bool owner, const char *fmt, va
     bool as_json = atomic_load_explicit(&json, memory_order_relaxed);
     uint64_t since = 0;
     if (clock_start_ns) {
-        uint64_t now = clock_ns(CLOCK_MONOTONIC);
+        uint64_t now = ml_clock_ns(CLOCK_MONOTONIC);
         since = now > clock_start_ns ? now - clock_start_ns : 0;
     }
     size_t n;
@@ -298,7 +293,7 @@ static size_t build_line(char *line, size_t cap, bool owner, const char *fmt, va
         char name[6 * sizeof prog_name];
         json_str(name, sizeof name, prog);
         n = ml_fmt(line, cap, "{\"ts\":");
-        n += put_secs(line + n, cap - n, clock_ns(CLOCK_REALTIME));
+        n += put_secs(line + n, cap - n, ml_clock_ns(CLOCK_REALTIME));
         n += ml_fmt(line + n, cap - n, ",\"pid\":%d,\"prog\":\"%s\"", pid, name);
         if (clock_start_ns) {
             n += ml_fmt(line + n, cap - n, ",\"t\":");

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "profile.h"
+#include "profile_live.h"
+#include "profile_regions.h"
 #include "rawmem.h"
 #include "fileio.h"
 #include "fmath.h"
@@ -42,34 +44,13 @@ struct stack {
     uint64_t live_n, live_b, alloc_n, alloc_b; /* raw sample counts and sizes */
     uintptr_t pc[MAX_DEPTH];
 };
-/* linear probing with backward-shift deletion: no tombstones, so a freed block's slot
- * is free again and probes stay short however many blocks have come and gone */
-struct live {
-    uintptr_t p; /* 0 empty */
-    uint32_t stack;
-    uint64_t size;
-};
-
-/* A sampled mmap region, [lo, hi) in pages. Regions are kept apart from heap blocks,
- * sorted by address, since munmap and mremap act on ranges: a region may be unmapped
- * in part, or moved. They never overlap: a mapping the kernel hands out is not in use
- * (an overlapping record is stale: its munmap was not seen, e.g. a raw syscall). */
-struct region {
-    uintptr_t lo, hi;
-    uint32_t stack;
-};
-
 static struct {
     uint64_t rate;
     struct stack *stacks;
-    struct live *live;
-    struct region *regions; /* sorted by lo; nregions used */
-    uint32_t nregions;
+    struct ml_prof_live live;       /* sampled heap blocks (profile_live.c) */
+    struct ml_prof_regions regions; /* sampled mmap regions, apart from heap blocks */
     uintptr_t page;
-    /* live sampled blocks per bucket of addresses, saturating (255 stays "maybe"):
-     * written under the lock, read without it on every free */
-    _Atomic uint8_t *filter;
-    uint32_t nstacks, nlive; /* used stack entries; live slots used */
+    uint32_t nstacks; /* used stack entries */
     uint64_t samples, dropped;
     atomic_flag lock;
     int (*backtrace)(void **, int);
@@ -88,6 +69,14 @@ static bool try_lock(uint64_t *mask) {
 }
 static void unlock(uint64_t mask) {
     ml_sigunlock(&P.lock, mask);
+}
+
+/* live blocks' and regions' objects and bytes are their stack's live counts (under
+ * the lock) */
+static void stack_count(void *arg, uint32_t s, int64_t objects, int64_t bytes) {
+    (void)arg;
+    P.stacks[s].live_n += (uint64_t)objects;
+    P.stacks[s].live_b += (uint64_t)bytes;
 }
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg) {
@@ -137,11 +126,20 @@ int ml_prof_init(uint64_t rate) {
     P.backtrace = (int (*)(void **, int))dlsym(h, "unw_backtrace");
     if (!P.backtrace) return ENOENT;
     P.stacks = ml_raw_map(sizeof(struct stack) * NSTACKS, MAP_NORESERVE);
-    P.live = ml_raw_map(sizeof(struct live) * NLIVE, MAP_NORESERVE);
-    P.filter = ml_raw_map(1u << FILTER_LG, MAP_NORESERVE);
-    P.regions = ml_raw_map(sizeof(struct region) * NREGIONS, MAP_NORESERVE);
-    if (!P.stacks || !P.live || !P.filter || !P.regions) return ENOMEM;
-    P.nregions = 0;
+    P.live = (struct ml_prof_live){
+        .slot = ml_raw_map(sizeof(struct ml_prof_block) * NLIVE, MAP_NORESERVE),
+        .filter = ml_raw_map(1u << FILTER_LG, MAP_NORESERVE),
+        .size = NLIVE,
+        .max = LIVE_MAX,
+        .filter_lg = FILTER_LG,
+        .count = stack_count,
+    };
+    P.regions = (struct ml_prof_regions){
+        .r = ml_raw_map(sizeof(struct ml_prof_region) * NREGIONS, MAP_NORESERVE),
+        .cap = NREGIONS,
+        .count = stack_count,
+    };
+    if (!P.stacks || !P.live.slot || !P.live.filter || !P.regions.r) return ENOMEM;
     atomic_store(&ml_prof_nregions, 0);
     long page = sysconf(_SC_PAGESIZE);
     P.page = page > 0 ? (uintptr_t)page : 4096;
@@ -174,19 +172,10 @@ static uint64_t next_gap(void) {
     return g < 1.0 ? 1 : g > 1e15 ? (uint64_t)1e15 : (uint64_t)g;
 }
 
-static uint64_t mix(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 static uint32_t stack_slot(const uintptr_t *pc, int depth) {
     uint64_t h = 14695981039346656037ULL;
     for (int i = 0; i < depth; i++)
-        h = mix(h ^ pc[i]);
+        h = ml_prof_mix(h ^ pc[i]);
     h |= 1; /* 0 marks an empty slot */
     for (uint32_t i = 0, s = (uint32_t)h & (NSTACKS - 1); i < NSTACKS;
          i++, s = (s + 1) & (NSTACKS - 1)) {
@@ -206,140 +195,10 @@ static uint32_t stack_slot(const uintptr_t *pc, int depth) {
     return UINT32_MAX;
 }
 
-/* Fibonacci hashing: two instructions, on every free while profiling */
-static inline uint32_t filter_slot(const void *p) {
-    return (uint32_t)(((uintptr_t)p * 0x9E3779B97F4A7C15ULL) >> (64 - FILTER_LG));
-}
-/* Under the lock, so a load and a store suffice (no read-modify-write). */
-static void filter_add(const void *p) {
-    _Atomic uint8_t *c = &P.filter[filter_slot(p)];
-    uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
-    if (v != UINT8_MAX) atomic_store_explicit(c, (uint8_t)(v + 1), memory_order_release);
-}
-static void filter_sub(const void *p) {
-    _Atomic uint8_t *c = &P.filter[filter_slot(p)];
-    uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
-    if (v != UINT8_MAX && v) atomic_store_explicit(c, (uint8_t)(v - 1), memory_order_release);
-}
-
-static uint32_t live_index(uintptr_t p) {
-    return (uint32_t)mix(p) & (NLIVE - 1);
-}
-
-/* Empties slot i, moving later entries of its probe run back so that none is left
- * behind a gap. Under the lock. */
-static void live_remove(uint32_t i) {
-    for (uint32_t j = i;;) {
-        j = (j + 1) & (NLIVE - 1);
-        if (P.live[j].p == 0) break;
-        /* the entry at j may fill the gap unless its home lies in (i, j] */
-        uint32_t home = live_index(P.live[j].p);
-        if (((j - home) & (NLIVE - 1)) >= ((j - i) & (NLIVE - 1))) {
-            P.live[i] = P.live[j];
-            i = j;
-        }
-    }
-    P.live[i].p = 0;
-    P.nlive--;
-}
-
-/* The slot holding p, or the empty slot that ends its probe run. Under the lock;
- * never loops: at most LIVE_MAX of NLIVE slots are used. */
-static uint32_t live_find(uintptr_t p) {
-    uint32_t slot = live_index(p);
-    while (P.live[slot].p != p && P.live[slot].p != 0)
-        slot = (slot + 1) & (NLIVE - 1);
-    return slot;
-}
-
-/* A live block is gone (freed, or its address handed out again): its stack's counts,
- * its filter bucket and its slot. Under the lock. */
-static void live_drop(uint32_t slot, const void *p) {
-    struct live *l = &P.live[slot];
-    struct stack *e = &P.stacks[l->stack];
-    e->live_n--;
-    e->live_b -= l->size;
-    filter_sub(p);
-    live_remove(slot);
-}
-
-/* ---- mmap regions: under the lock ---- */
+/* ---- mmap regions (profile_regions.c), under the lock ---- */
 
 static void regions_publish(void) {
-    atomic_store_explicit(&ml_prof_nregions, P.nregions, memory_order_release);
-}
-
-/* The first region that ends after a (regions are disjoint: their ends are sorted). */
-static uint32_t region_after(uintptr_t a) {
-    uint32_t lo = 0, hi = P.nregions;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (P.regions[mid].hi <= a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* Takes [a, b) out of the regions: one wholly inside goes, one cut at an end shrinks,
- * one that holds the whole range becomes two (the part above is forgotten when the
- * table is full). Each region is one object of its stack, its bytes its size. With
- * out, the parts taken are copied there (at most cap; the rest are forgotten). */
-static uint32_t region_cut(uintptr_t a, uintptr_t b, struct ml_prof_region *out, uint32_t cap) {
-    uint32_t i = region_after(a), end = i, nout = 0;
-    while (end < P.nregions && P.regions[end].lo < b)
-        end++;
-    if (i == end) return 0;
-    struct region *r = &P.regions[i];
-    if (end - i == 1 && r->lo < a && r->hi > b) { /* a hole in the middle */
-        struct stack *e = &P.stacks[r->stack];
-        if (out && cap) out[nout++] = (struct ml_prof_region){a, b, r->stack};
-        e->live_b -= b - a;
-        if (P.nregions < NREGIONS) {
-            memmove(r + 2, r + 1, sizeof *r * (P.nregions - i - 1));
-            r[1] = (struct region){.lo = b, .hi = r->hi, .stack = r->stack};
-            P.nregions++;
-            e->live_n++;
-        } else {
-            e->live_b -= r->hi - b;
-        }
-        r->hi = a;
-        return nout;
-    }
-    uint32_t w = i;
-    for (uint32_t k = i; k < end; k++) {
-        struct region g = P.regions[k];
-        struct stack *e = &P.stacks[g.stack];
-        uintptr_t lo = g.lo > a ? g.lo : a, hi = g.hi < b ? g.hi : b;
-        if (out && nout < cap) out[nout++] = (struct ml_prof_region){lo, hi, g.stack};
-        e->live_b -= hi - lo;
-        if (g.lo < a) { /* the first may keep its start */
-            g.hi = a;
-            P.regions[w++] = g;
-        } else if (g.hi > b) { /* the last its end */
-            g.lo = b;
-            P.regions[w++] = g;
-        } else {
-            e->live_n--;
-        }
-    }
-    memmove(&P.regions[w], &P.regions[end], sizeof *P.regions * (P.nregions - end));
-    P.nregions -= end - w;
-    return nout;
-}
-
-/* [lo, hi) is mapped afresh: whatever was recorded there is gone. False if full. */
-static bool region_insert(uintptr_t lo, uintptr_t hi, uint32_t s) {
-    region_cut(lo, hi, NULL, 0);
-    if (P.nregions >= NREGIONS) return false;
-    uint32_t i = region_after(lo);
-    memmove(&P.regions[i + 1], &P.regions[i], sizeof *P.regions * (P.nregions - i));
-    P.regions[i] = (struct region){.lo = lo, .hi = hi, .stack = s};
-    P.nregions++;
-    P.stacks[s].live_n++;
-    P.stacks[s].live_b += hi - lo;
-    return true;
+    atomic_store_explicit(&ml_prof_nregions, P.regions.n, memory_order_release);
 }
 
 static uintptr_t page_up(uintptr_t n) {
@@ -362,7 +221,7 @@ static void record(void *p, size_t n) {
     uint32_t s = stack_slot(pc, depth);
     if ((uintptr_t)p & 1) { /* ML_PROF_REGION: a mapping, in whole pages */
         uintptr_t lo = (uintptr_t)p & ~(uintptr_t)1, hi = lo + page_up(n);
-        if (s == UINT32_MAX || hi < lo || !region_insert(lo, hi, s)) {
+        if (s == UINT32_MAX || hi < lo || !ml_prof_regions_insert(&P.regions, lo, hi, s)) {
             P.dropped++;
         } else {
             P.stacks[s].alloc_n++;
@@ -372,26 +231,14 @@ static void record(void *p, size_t n) {
         unlock(mask);
         return;
     }
-    uint32_t slot = live_find((uintptr_t)p);
-    if (P.live[slot].p) {
-        /* the allocator handed out an address we still hold (a free we did not see:
-         * C++ delete of jemalloc or tcmalloc); the old block is gone */
-        live_drop(slot, p);
-        slot = live_find((uintptr_t)p);
-    }
-    if (s == UINT32_MAX || P.nlive >= LIVE_MAX) {
+    /* an address we still hold may be handed out again (a free we did not see: C++
+     * delete of jemalloc or tcmalloc): the put forgets the old block */
+    if (s == UINT32_MAX || !ml_prof_live_put(&P.live, (uintptr_t)p, s, n)) {
         P.dropped++;
-        unlock(mask);
-        return;
+    } else {
+        P.stacks[s].alloc_n++;
+        P.stacks[s].alloc_b += n;
     }
-    P.nlive++;
-    filter_add(p);
-    P.live[slot] = (struct live){.p = (uintptr_t)p, .stack = s, .size = n};
-    struct stack *e = &P.stacks[s];
-    e->alloc_n++;
-    e->alloc_b += n;
-    e->live_n++;
-    e->live_b += n;
     unlock(mask);
 }
 
@@ -409,7 +256,7 @@ void ml_prof_unmap(const void *a, size_t len) {
     uintptr_t lo, hi;
     if (!prof_on || !page_range(a, len, &lo, &hi)) return;
     uint64_t mask = lock();
-    region_cut(lo, hi, NULL, 0);
+    ml_prof_regions_cut(&P.regions, lo, hi, NULL, 0);
     regions_publish();
     unlock(mask);
 }
@@ -418,7 +265,7 @@ void ml_prof_move_begin(struct ml_prof_move *m, const void *old, size_t len) {
     m->n = 0;
     if (!prof_on || !page_range(old, len, &m->old_lo, &m->old_hi)) return;
     uint64_t mask = lock();
-    m->n = region_cut(m->old_lo, m->old_hi, m->r, ML_PROF_MOVE_MAX);
+    m->n = ml_prof_regions_cut(&P.regions, m->old_lo, m->old_hi, m->r, ML_PROF_MOVE_MAX);
     regions_publish();
     unlock(mask);
 }
@@ -431,9 +278,9 @@ void ml_prof_move_end(struct ml_prof_move *m, const void *to, size_t len) {
         struct ml_prof_region g = m->r[k];
         uintptr_t lo = base + (g.lo - m->old_lo), hi = base + (g.hi - m->old_lo);
         if (g.hi == m->old_hi || hi > end) hi = end; /* the part at the end follows its size */
-        /* region_cut counted a whole region as gone, region_insert counts it again:
+        /* the cut counted a whole region as gone, the insert counts it again:
          * a move keeps the count of objects (a part moved alone is one more) */
-        if (lo < hi) region_insert(lo, hi, g.stack);
+        if (lo < hi) ml_prof_regions_insert(&P.regions, lo, hi, g.stack);
     }
     regions_publish();
     unlock(mask);
@@ -463,14 +310,13 @@ void ml_prof_issued(size_t budget) {
  * A free that races with nothing of its own (the block's record happened before its
  * malloc returned) sees at least that block's count. */
 bool ml_prof_maybe_sampled(const void *p) {
-    return atomic_load_explicit(&P.filter[filter_slot(p)], memory_order_acquire) != 0;
+    return ml_prof_live_maybe(&P.live, p);
 }
 
 /* apart, so that free's test runs without saving registers first */
 static __attribute__((noinline)) void forget_sampled(void *p) {
     uint64_t mask = lock();
-    uint32_t slot = live_find((uintptr_t)p);
-    if (P.live[slot].p) live_drop(slot, p);
+    ml_prof_live_take(&P.live, (uintptr_t)p, NULL);
     unlock(mask);
 }
 
@@ -481,36 +327,11 @@ void ml_prof_forget(void *p) {
 bool ml_prof_realloc_begin(void *p, struct ml_prof_held *h) {
     if (!ml_prof_maybe_sampled(p)) return false;
     uint64_t mask = lock();
-    uint32_t slot = live_find((uintptr_t)p);
-    bool had = P.live[slot].p != 0;
-    if (had) {
-        h->stack = P.live[slot].stack;
-        h->size = P.live[slot].size;
-        live_drop(slot, p);
-    }
+    struct ml_prof_block b;
+    bool had = ml_prof_live_take(&P.live, (uintptr_t)p, &b);
+    if (had) *h = (struct ml_prof_held){.stack = b.stack, .size = b.size};
     unlock(mask);
     return had;
-}
-
-/* A live entry for p of n bytes on stack s, not counted as an allocation (a realloc
- * is the same object). Under the lock. */
-static void live_put(void *p, size_t n, uint32_t s) {
-    uint32_t slot = live_find((uintptr_t)p);
-    struct live *l = &P.live[slot];
-    if (l->p) { /* sampled during the realloc (its growth): the whole block now */
-        P.stacks[l->stack].live_b += n - l->size;
-        l->size = n;
-        return;
-    }
-    if (s == UINT32_MAX || P.nlive >= LIVE_MAX) {
-        P.dropped++;
-        return;
-    }
-    P.nlive++;
-    filter_add(p);
-    *l = (struct live){.p = (uintptr_t)p, .stack = s, .size = n};
-    P.stacks[s].live_n++;
-    P.stacks[s].live_b += n;
 }
 
 void ml_prof_realloc_end(void *old, void *q, size_t n, const struct ml_prof_held *h) {
@@ -521,7 +342,11 @@ void ml_prof_realloc_end(void *old, void *q, size_t n, const struct ml_prof_held
         return; /* the common case: nothing sampled, no lock */
     }
     uint64_t mask = lock();
-    live_put(q, n, h ? h->stack : UINT32_MAX);
+    /* not counted as an allocation: a realloc is the same object. An entry there was
+     * sampled during the realloc (its growth): the whole block now */
+    if (!ml_prof_live_resize(&P.live, (uintptr_t)q, n) && h &&
+        !ml_prof_live_put(&P.live, (uintptr_t)q, h->stack, n))
+        P.dropped++;
     unlock(mask);
 }
 

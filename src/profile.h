@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "profile_regions.h"
+
 /* internal: never exported, and called without the PLT/GOT */
 #pragma GCC visibility push(hidden)
 
@@ -60,10 +62,6 @@ void ml_prof_unmap(const void *a, size_t len);
 /* mremap of a sampled region: begin takes the regions in [old, old+len) out before
  * the call, end puts them back at the new address with the new length (or, after a
  * failed call, at old with len). The part that reached the old end follows the size. */
-struct ml_prof_region {
-    uintptr_t lo, hi;
-    uint32_t stack;
-};
 #define ML_PROF_MOVE_MAX 4 /* regions moved by one mremap; more are forgotten */
 struct ml_prof_move {
     uint32_t n;

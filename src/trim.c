@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "trim.h"
 #include "log.h"
+#include "clock.h"
 
 #include <malloc.h>
 #include <stdatomic.h>
@@ -104,12 +105,6 @@ static void no_trim_said(void) {
  * around the call: a trim preempted midway is not charged for the wait) */
 static _Atomic uint64_t trim_cpu_ns;
 
-static uint64_t thread_cpu_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 uint64_t ml_trim_cpu_ns(void) {
     return atomic_load_explicit(&trim_cpu_ns, memory_order_relaxed);
 }
@@ -139,9 +134,9 @@ bool ml_trim_now(void) {
         no_trim_said();
         return false;
     }
-    uint64_t t0 = thread_cpu_ns();
+    uint64_t t0 = ml_thread_cpu_ns();
     bool ok = trim_call();
-    atomic_fetch_add_explicit(&trim_cpu_ns, thread_cpu_ns() - t0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&trim_cpu_ns, ml_thread_cpu_ns() - t0, memory_order_relaxed);
     return ok;
 }
 
