@@ -3,6 +3,8 @@
  * profile_live.h). */
 #include "profile_live.h"
 
+#include <stddef.h>
+
 static uint32_t bucket(const struct ml_prof_live *t, uintptr_t p) {
     return (uint32_t)((p * 0x9E3779B97F4A7C15ULL) >> (64 - t->filter_lg));
 }

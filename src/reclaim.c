@@ -309,18 +309,16 @@ static void *thread_main(void *unused) {
         uint64_t wait = lv >= MEMLIMIT_LEVEL_MODERATE ? BUSY_WAIT_NS : IDLE_WAIT_NS;
         if (R.ops.wait) wait = R.ops.wait(wait);
         struct pollfd fds[ML_RECLAIM_MAX_FDS];
-        int n = R.ops.events ? R.ops.events(fds, ML_RECLAIM_MAX_FDS, lost) : 0;
+        uint64_t ino = 0;
+        int n = R.ops.events ? R.ops.events(fds, ML_RECLAIM_MAX_FDS, lost, &ino) : 0;
         int fd = n > 0 ? fds[0].fd : -1;
         lost = false;
         if (fd != atomic_load(&wake_fd)) {
-            struct stat st;
+            /* the inode from its creation: one taken here could already be that of
+             * whatever the application opened under the same number since */
             atomic_store(&wake_fd, -1);
-            if (fd >= 0 && fstat(fd, &st) == 0) {
-                atomic_store(&wake_ino, (uint64_t)st.st_ino);
-                atomic_store(&wake_fd, fd);
-            } else {
-                fd = -1;
-            }
+            atomic_store(&wake_ino, ino);
+            if (fd >= 0) atomic_store(&wake_fd, fd);
         }
         if (fd < 0) {
             if (atomic_load(&wake_seq) == seq) futex_wait(&wake_seq, seq, wait);

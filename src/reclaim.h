@@ -25,18 +25,18 @@ int ml_reclaim_unregister(int handle);
 #define ML_RECLAIM_MAX_FDS 8
 
 struct ml_reclaim_ops {
-    uint64_t (*measure)(enum memlimit_level *level); /* a fresh sample and its level */
-    uint64_t (*target)(enum memlimit_level level);   /* usage a round aims below */
+    uint64_t (*measure)(enum memlimit_level *level);  /* a fresh sample and its level */
+    uint64_t (*target)(enum memlimit_level level);    /* usage a round aims below */
     uint64_t (*share)(uint64_t want, uint64_t usage); /* this process's part of want */
     uint64_t (*wait)(uint64_t base);                  /* the thread's next sleep, at most base */
-    void (*trim)(enum memlimit_level level);         /* allocator trim, rate-limited */
+    void (*trim)(enum memlimit_level level);          /* allocator trim, rate-limited */
     bool trace; /* one line per round that called someone (MEMLIMIT_TRACE) */
     /* Called by the thread before it sleeps: descriptors to poll, how many (0: sleep
      * on a futex). fds[0] is an eventfd whose readability wakes the thread (kernel
      * thresholds; the slow path's wakes are written to it too); the others are more
-     * kernel sources, with their events set. lost: the fds[0] last returned was found
-     * closed behind our back. */
-    int (*events)(struct pollfd *fds, int cap, bool lost);
+     * kernel sources, with their events set; *ino is fds[0]'s inode, taken when it
+     * was created. lost: the fds[0] last returned was found closed behind our back. */
+    int (*events)(struct pollfd *fds, int cap, bool lost, uint64_t *ino);
     /* After poll: fds[1..n) as returned, with revents. */
     void (*fired)(const struct pollfd *fds, int n);
 };

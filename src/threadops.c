@@ -83,13 +83,13 @@ static void reread_limits(uint64_t now) {
     ml_core_reread_limits();
 }
 
-static int op_events(struct pollfd *fds, int cap, bool lost) {
+static int op_events(struct pollfd *fds, int cap, bool lost, uint64_t *ino) {
     ml_dump_run_due();
     reread_limits(ml_now_ns());                       /* wherever the thread runs, events or not */
     static char dir[ML_PATH_MAX], v2dir[ML_PATH_MAX]; /* this thread's copies */
     struct ml_watch_view v;
     ml_limits_watch_view(&v, dir, v2dir);
-    return ml_watch_arm(&v, fds, cap, lost);
+    return ml_watch_arm(&v, fds, cap, lost, ino);
 }
 
 static void op_fired(const struct pollfd *fds, int n) {

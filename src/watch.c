@@ -36,7 +36,8 @@ struct source {
 static struct {
     bool failed, v1_failed;
     int efd;
-    pid_t pid; /* whose sources these are: a fork child makes its own */
+    uint64_t efd_ino; /* taken at its creation: its identity when the number is reused */
+    pid_t pid;        /* whose sources these are: a fork child makes its own */
     int n;
     uint64_t at[ML_MAX_THRESHOLDS];
     bool sources_done;
@@ -178,7 +179,8 @@ static void drop_source(int i, bool close_it, const char *why) {
     s->fd = -1;
 }
 
-int ml_watch_arm(const struct ml_watch_view *v, struct pollfd *fds, int cap, bool lost) {
+int ml_watch_arm(const struct ml_watch_view *v, struct pollfd *fds, int cap, bool lost,
+                 uint64_t *ino) {
     if (E.mode == ML_EVENTS_OFF || E.failed) return 0;
     if (lost) {
         events_fail("the event descriptor was closed by the application", 0);
@@ -198,10 +200,12 @@ int ml_watch_arm(const struct ml_watch_view *v, struct pollfd *fds, int cap, boo
     int version = v->version;
     const char *dir = v->dir;
     if (E.efd < 0) {
-        if ((E.efd = ml_events_eventfd()) < 0) {
+        struct stat st;
+        if ((E.efd = ml_events_eventfd()) < 0 || fstat(E.efd, &st) != 0) {
             events_fail("cannot create an eventfd", errno);
             return 0;
         }
+        E.efd_ino = (uint64_t)st.st_ino;
         E.pid = pid;
     }
     if (!E.sources_done) open_sources(version, dir, v->v2dir);
@@ -229,6 +233,7 @@ int ml_watch_arm(const struct ml_watch_view *v, struct pollfd *fds, int cap, boo
         }
     }
     int n = 0;
+    *ino = E.efd_ino;
     fds[n++] = (struct pollfd){.fd = E.efd, .events = POLLIN};
     for (int i = 0; i < E.nsrc && n < cap; i++)
         if (E.src[i].fd >= 0)

@@ -45,9 +45,12 @@ struct ml_watch_view {
 
 /* Opens what is missing (once per process; a fork child makes its own) and fills
  * fds: fds[0] is the eventfd the slow path's wakes go to, the others the kernel's
- * sources with their events. Returns how many, 0 when events are off or failed (the
- * thread then sleeps on its futex). lost: fds[0] was found closed behind our back. */
-int ml_watch_arm(const struct ml_watch_view *v, struct pollfd *fds, int cap, bool lost);
+ * sources with their events; *ino is fds[0]'s inode, taken when it was created (the
+ * application may close it and reuse the number at any time after). Returns how
+ * many, 0 when events are off or failed (the thread then sleeps on its futex).
+ * lost: fds[0] was found closed behind our back. */
+int ml_watch_arm(const struct ml_watch_view *v, struct pollfd *fds, int cap, bool lost,
+                 uint64_t *ino);
 
 /* After poll, with fds[1..n) as armed and their revents: ML_WATCH_ANY when a source
  * reported pressure, ML_WATCH_STALL when it was a stall (PSI "full", memory.events

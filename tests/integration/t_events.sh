@@ -69,10 +69,14 @@ grep -q 'events: cgroup v1 usage threshold' "$log" || fail "events were never on
 # a lowered limit adds thresholds at the new watermarks (MEMLIMIT_REFRESH=1)
 new_cgroup events-resize $((256 << 20)); R=$CG_DIR
 log=$ROOT/build/events-resize.trace; rm -f "$log"
+out=$ROOT/build/events-resize.out; rm -f "$out"
 cg_run "$R" env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=cgroup MEMLIMIT_REFRESH=1 MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$log" \
-    "$W/holder" 20 4 > /dev/null & hp=$!
-sleep 1
+    "$W/holder" 20 60 > "$out" 2>&1 & hp=$!
+# lowered once the first thresholds are set; the holder is ended once the new ones are
+for _ in $(seq 1500); do grep -q 'usage threshold at 230.4MiB' "$log" 2> /dev/null && break; sleep 0.02; done
 echo $((200 << 20)) > "$R/memory.limit_in_bytes"
+for _ in $(seq 1500); do grep -q 'usage threshold at 194.0MiB' "$log" 2> /dev/null && break; sleep 0.02; done
+kill -TERM "$(awk '/^ready pid/ {print $3}' "$out")" 2> /dev/null
 wait $hp
 echo "after lowering the limit to 200 MiB: $(grep -c 'usage threshold at' "$log") thresholds registered in all"
 grep -q 'limit changed: 200.0MiB' "$log" || fail "the lowered limit was not seen"

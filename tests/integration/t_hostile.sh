@@ -61,7 +61,7 @@ echo "no /proc: runs, one line; no /sys/fs/cgroup: runs, no limit ('soft none')"
 new_cgroup hostile-a $((256 << 20)); A=$CG_DIR
 new_cgroup hostile-b $((128 << 20)); B=$CG_DIR
 cg_run "$A" unshare -m env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=cgroup MEMLIMIT_EVENTS=on MEMLIMIT_TRACE=1 \
-    MEMLIMIT_LOG="$T/vanish.log" "$W/holder" 20 4 > "$T/vanish.out" 2>&1 & hp=$!
+    MEMLIMIT_LOG="$T/vanish.log" "$W/holder" 20 60 > "$T/vanish.out" 2>&1 & hp=$!
 for _ in $(seq 1500); do grep -q ready "$T/vanish.out" 2> /dev/null && break; sleep 0.02; done
 pid=$(cat "$A/cgroup.procs" | head -1)
 [ -n "$pid" ] || fail "holder not in its cgroup: $(cat "$T/vanish.out")"
@@ -71,21 +71,23 @@ grep -q 'limit changed: 128.0MiB' "$T/vanish.log" || fail "the new cgroup's limi
 # hide the cgroup mount in the holder's own mount namespace: every read fails now
 nsenter -t "$pid" -m mount -t tmpfs none /sys/fs/cgroup/memory || fail "cannot hide the cgroup mount"
 for _ in $(seq 1500); do grep -q "cannot read the cgroup's usage" "$T/vanish.log" && break; sleep 0.02; done
-wait $hp || fail "holder exit $?: $(cat "$T/vanish.out" "$T/vanish.log")"
+# alive through every step (it would have said so otherwise), then ended: SIGTERM, 143
+kill -TERM "$pid"; wait $hp; rc=$?
+[ $rc = 143 ] || fail "holder exit $rc: $(cat "$T/vanish.out" "$T/vanish.log")"
 [ "$(grep -c "cannot read the cgroup's usage" "$T/vanish.log")" = 1 ] || fail "hidden cgroup mount: $(cat "$T/vanish.log")"
-echo "cgroup removed under the process: followed to the new one (128 MiB); mount hidden: one line, exit 0"
+echo "cgroup removed under the process: followed to the new one (128 MiB); mount hidden: one line, alive until ended"
 
 # ---- cgroup files that turn unreadable (EACCES) for a process that is not root
 new_cgroup hostile-c $((200 << 20)); C=$CG_DIR
 touch "$T/perm.log" && chmod 0666 "$T/perm.log"
 cg_run "$C" setpriv --reuid=nobody --regid=nogroup --clear-groups env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=cgroup \
-    MEMLIMIT_EVENTS=on MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$T/perm.log" "$W/holder" 20 3 > "$T/perm.out" 2>&1 & hp=$!
+    MEMLIMIT_EVENTS=on MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$T/perm.log" "$W/holder" 20 60 > "$T/perm.out" 2>&1 & hp=$!
 for _ in $(seq 1500); do grep -q ready "$T/perm.out" 2> /dev/null && break; sleep 0.02; done
 chmod 000 "$C/memory.limit_in_bytes" "$C/memory.usage_in_bytes" || fail "cannot chmod the cgroup files"
 for _ in $(seq 1500); do grep -q "cannot read the cgroup's usage" "$T/perm.log" && break; sleep 0.02; done
-wait $hp; rc=$?
+kill -TERM "$(awk '/^ready pid/ {print $3}' "$T/perm.out")"; wait $hp; rc=$?
 chmod 0644 "$C/memory.limit_in_bytes" "$C/memory.usage_in_bytes"
-[ $rc = 0 ] || fail "unreadable cgroup files: holder exit $rc: $(cat "$T/perm.out" "$T/perm.log")"
+[ $rc = 143 ] || fail "unreadable cgroup files: holder exit $rc: $(cat "$T/perm.out" "$T/perm.log")"
 # the limit stays known: v1's memory.stat (still readable) has hierarchical_memory_limit
 [ "$(grep -c "cannot read the cgroup's usage: Permission denied" "$T/perm.log")" = 1 ] &&
     ! grep -q 'limit changed' "$T/perm.log" || fail "unreadable cgroup files: $(cat "$T/perm.log")"

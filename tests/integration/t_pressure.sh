@@ -54,7 +54,7 @@ echo "lowered limit 256 -> 200 MiB seen by an idle process after (ms): $sorted(m
 # the thread's half-second re-read found it. How fast is machine-dependent: reported only.
 
 # ---- 2. PSI "full" stalls through $MEMORY_PRESSURE_WATCH: CRITICAL at MODERATE usage
-dd if=/dev/urandom of="$ROOT/build/pressure-big" bs=1M count=256 status=none
+dd if=/dev/urandom of="$ROOT/build/pressure-big" bs=1M count=256 status=none conv=fsync # dirty pages would stay cached
 new_cgroup psi $((64 << 20)); P=$CG_DIR
 psi_run() { # NAME WATCH [WRITE]: holder (40 MiB, soft 44 MiB) beside two thrashers
     local log=$ROOT/build/pressure-$1.trace out=$ROOT/build/pressure-$1.out
@@ -97,12 +97,17 @@ done
 fifo=$ROOT/build/pressure-fifo; rm -f "$fifo"; mkfifo "$fifo"
 log=$ROOT/build/pressure-fifo.trace out=$ROOT/build/pressure-fifo.out; rm -f "$log" "$out"
 MEMORY_PRESSURE_WATCH=$fifo MEMLIMIT_EVENTS=on MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$log" LD_PRELOAD="$LIB" \
-    "$W/holder" 1 2 > "$out" 2>&1 & hp=$!
+    "$W/holder" 1 60 > "$out" 2>&1 & hp=$!
 wait_ready "$out" || fail "holder did not start: $(cat "$out")"
-sleep 0.3
-echo pressure > "$fifo"; sleep 0.3; echo again > "$fifo"
-wait $hp
-n=$(grep -c "pressure from \$MEMORY_PRESSURE_WATCH $fifo" "$log")
+events() { grep -c "pressure from \$MEMORY_PRESSURE_WATCH $fifo" "$log"; }
+# each write once the thread has taken the one before (two unread writes are one wake)
+echo pressure > "$fifo" # (blocks until the thread has the FIFO open)
+for _ in $(seq 500); do [ "$(events)" -ge 1 ] && break; sleep 0.02; done
+echo again > "$fifo"
+for _ in $(seq 500); do [ "$(events)" -ge 2 ] && break; sleep 0.02; done
+sleep 0.3 # a third event, if a wrong one came, shows here
+kill -TERM "$(awk '/^ready pid/ {print $3}' "$out")"; wait $hp
+n=$(events)
 [ "$n" = 2 ] || fail "FIFO: $n events for 2 writes: $(cat "$log")"
 grep -q dropped "$log" && fail "FIFO: the source was dropped: $(cat "$log")"
 rm -f "$fifo"

@@ -8,7 +8,8 @@ log=$ROOT/build/resize.trace; rm -f "$log"
 ( cg_run "$d" env LD_PRELOAD="$LIB" MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$log" MEMLIMIT_REFRESH=1 \
     "$W/forkexit" churn 4 > /dev/null ) &
 pid=$!
-sleep 1
+# lowered once the start line shows the first limit, however long start-up takes
+for _ in $(seq 1500); do grep -q "soft 460.8MiB" "$log" 2> /dev/null && break; sleep 0.02; done
 if [ "$CG_VERSION" = 1 ]; then echo $((256 << 20)) > "$d/memory.limit_in_bytes"; else echo $((256 << 20)) > "$d/memory.max"; fi
 wait $pid || fail "workload exit $?"
 cat "$log"

@@ -8,7 +8,7 @@
 static int64_t objs[4], bytes[4];
 static void count(void *arg, uint32_t s, int64_t o, int64_t b) {
     (void)arg;
-    cr_assert_lt(s, 4);
+    cr_assert(s < 4);
     objs[s] += o;
     bytes[s] += b;
 }
@@ -20,7 +20,7 @@ static struct ml_prof_regions table(struct ml_prof_region *r, uint32_t cap) {
 }
 
 static void expect(const struct ml_prof_regions *t, uint32_t i, uintptr_t lo, uintptr_t hi) {
-    cr_assert_lt(i, t->n);
+    cr_assert(i < t->n);
     cr_expect(t->r[i].lo == lo && t->r[i].hi == hi, "region %u is [%#lx, %#lx), not [%#lx, %#lx)",
               i, t->r[i].lo, t->r[i].hi, lo, hi);
 }

@@ -7,7 +7,9 @@
 #define MEMLIMIT_OPTIONAL
 #include "memlimit.h"
 
+#include <dirent.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +21,42 @@ static size_t nothing(enum memlimit_level level, size_t want, void *arg) {
     return 0;
 }
 
+/* whether this process holds an eventfd (the memlimit thread's, once it set up) */
+static bool has_eventfd(void) {
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    char path[64], link[64];
+    bool found = false;
+    while (d && !found && (e = readdir(d))) {
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        found = n > 0 && (link[n] = '\0', strstr(link, "[eventfd]") != NULL);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+/* whether the file at path holds text */
+static bool log_has(const char *path, const char *text) {
+    FILE *f = path ? fopen(path, "r") : NULL;
+    char line[1024];
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, text) != NULL;
+    if (f) fclose(f);
+    return found;
+}
+
+static void sleep_ms(long ms) {
+    nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000L}, NULL);
+}
+
 int main(int argc, char **argv) {
     int mib = argc > 1 ? atoi(argv[1]) : 100;
     if (!memlimit_available() || memlimit_register(nothing, NULL, 0) < 0) return 2;
-    struct timespec ts = {0, 100000000};
-    nanosleep(&ts, NULL); /* the memlimit thread sets up its events */
+    /* the memlimit thread sets up its events: up to 10 s, however late it runs */
+    for (int i = 0; i < 1000 && !has_eventfd(); i++)
+        sleep_ms(10);
     close_range(3, ~0U, 0);
     int p[32][2];
     for (int i = 0; i < 32; i++)
@@ -32,10 +65,14 @@ int main(int argc, char **argv) {
         char *b = malloc(1 << 20);
         if (!b) return 3;
         memset(b, 1, 1 << 20);
-        if (i % 8 == 0) nanosleep(&(struct timespec){0, 5000000}, NULL);
+        if (i % 8 == 0) sleep_ms(5);
     }
-    /* the thread may sleep in poll() up to a second before it looks at the number again */
-    nanosleep(&(struct timespec){1, 200000000}, NULL);
+    /* the thread may sleep in poll() up to half a second before it looks at the number
+     * again: with a log, until it said so (up to 10 s), else 1.2 s */
+    const char *log = getenv("MEMLIMIT_LOG");
+    for (int i = 0; log && i < 1000 && !log_has(log, "closed by the application"); i++)
+        sleep_ms(10);
+    if (!log) sleep_ms(1200);
     for (int i = 0; i < 8; i++)
         free(malloc(1 << 20)); /* a slow path after it did */
     int dirty = 0;
