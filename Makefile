@@ -114,7 +114,7 @@ $(B)/unit-tests: $(UNIT_SRC) $(CORE_SRC) $(wildcard src/*.h) VERSION
 	  -lcriterion -ldl -lpthread -lm
 
 # workloads call the allocator for real: no builtin folding of malloc/free pairs
-$(B)/work/%: tests/work/%.c tests/work/check.h $(LIB)
+$(B)/work/%: tests/work/%.c tests/work/check.h tests/work/logwait.h $(LIB)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -fno-builtin -Isrc -rdynamic -o $@ $< -lpthread -ldl
 

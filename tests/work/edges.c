@@ -6,6 +6,7 @@
  *        stall ROUNDS | mremap KIND | tls PLUGIN | stuckcb | freeback | vfork | forkexit */
 #define MEMLIMIT_OPTIONAL
 #include "memlimit.h"
+#include "logwait.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -360,17 +361,6 @@ static void churn_small(double secs) {
         usleep(100);
     }
 }
-/* whether the file at path holds text */
-static bool log_has(const char *path, const char *text) {
-    FILE *f = path ? fopen(path, "r") : NULL;
-    char line[1024];
-    bool found = false;
-    while (f && !found && fgets(line, sizeof line, f))
-        found = strstr(line, text) != NULL;
-    if (f) fclose(f);
-    return found;
-}
-
 static int freeback(void) {
     enum { SZ = 1024 };
     size_t n = (400u << 20) / SZ;
@@ -388,8 +378,7 @@ static int freeback(void) {
     uint64_t low = rss_anon();
     /* the memlimit thread that trimmed writes its line once the trim returns: up to 10 s
      * for it, however late the thread runs */
-    for (int i = 0; i < 1000 && !log_has(getenv("MEMLIMIT_LOG"), "the allocator held"); i++)
-        usleep(10000);
+    log_wait(getenv("MEMLIMIT_LOG"), "the allocator held", 10);
     printf("freeback: %lu MiB resident after freeing 15/16 of 400 MiB, %lu MiB %.2f s later, "
            "%s\n",
            (unsigned long)(high >> 20), (unsigned long)(low >> 20), now_s() - t0,

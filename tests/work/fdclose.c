@@ -6,6 +6,7 @@
  * usage: fdclose [MiB to grow=100] */
 #define MEMLIMIT_OPTIONAL
 #include "memlimit.h"
+#include "logwait.h"
 
 #include <dirent.h>
 #include <poll.h>
@@ -36,17 +37,6 @@ static bool has_eventfd(void) {
     return found;
 }
 
-/* whether the file at path holds text */
-static bool log_has(const char *path, const char *text) {
-    FILE *f = path ? fopen(path, "r") : NULL;
-    char line[1024];
-    bool found = false;
-    while (f && !found && fgets(line, sizeof line, f))
-        found = strstr(line, text) != NULL;
-    if (f) fclose(f);
-    return found;
-}
-
 static void sleep_ms(long ms) {
     nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000L}, NULL);
 }
@@ -70,9 +60,7 @@ int main(int argc, char **argv) {
     /* the thread may sleep in poll() up to half a second before it looks at the number
      * again: with a log, until it said so (up to 10 s), else 1.2 s */
     const char *log = getenv("MEMLIMIT_LOG");
-    for (int i = 0; log && i < 1000 && !log_has(log, "closed by the application"); i++)
-        sleep_ms(10);
-    if (!log) sleep_ms(1200);
+    if (!log_wait(log, "closed by the application", 10) && !log) sleep_ms(1200);
     for (int i = 0; i < 8; i++)
         free(malloc(1 << 20)); /* a slow path after it did */
     int dirty = 0;
