@@ -142,7 +142,7 @@ check-symbols: $(LIB)
 	scripts/check-symbols
 
 # the options, metrics, functions and memlimit-run options against the man pages, the
-# README and docs/operators.md, both ways; the man pages render without warnings
+# docs/configuration.md and docs/operators.md, both ways; the man pages render without warnings
 check-docs:
 	scripts/check-docs
 
