@@ -32,7 +32,9 @@ void ml_alloc_check_every_block(void) {
     ml_special_size = UINTPTR_MAX;
 }
 
-void ml_after_alloc(void *p, size_t n, bool may_act) {
+/* left: what the thread had unused, unless a take that failed saved its own figure
+ * (an allocator mapping memory inside a malloc whose budget ran out) */
+static void after(void *p, size_t n, size_t left, bool may_act) {
     if (tl_in_core) {
         /* the core's own calls (dlsym, atfork, libunwind): budget stays 0, and what
          * their take saved is not the thread's (a later mmap would read it) */
@@ -40,22 +42,18 @@ void ml_after_alloc(void *p, size_t n, bool may_act) {
         return;
     }
     tl_in_core = true;
-    /* the unused budget: saved by the take that failed, else what is left now */
-    size_t left = ml_tl_left != SIZE_MAX ? ml_tl_left : ml_tl_budget;
+    if (ml_tl_left != SIZE_MAX) left = ml_tl_left;
     ml_tl_left = SIZE_MAX;
     ml_tl_budget = ml_core_slow(p, n, left, may_act);
     tl_in_core = false;
 }
 
+void ml_after_alloc(void *p, size_t n, bool may_act) {
+    after(p, n, ml_tl_budget, may_act);
+}
+
 void ml_after_map(void *p, size_t n, size_t left) {
-    if (tl_in_core) return;
-    tl_in_core = true;
-    /* inside a malloc whose budget ran out (its allocator maps memory): that take
-     * saved what was left, and this one found nothing */
-    if (ml_tl_left != SIZE_MAX) left = ml_tl_left;
-    ml_tl_left = SIZE_MAX;
-    ml_tl_budget = ml_core_slow(p, n, left, false);
-    tl_in_core = false;
+    after(p, n, left, false);
 }
 
 /* free and realloc of a block the heap profile may have sampled (allocation-free) */
@@ -154,15 +152,19 @@ static inline void *realloc_heap(void *p, size_t n, const void *caller) {
     return realloc_slow(p, n, grow, caller);
 }
 
+/* profiling: a sampled block stays sampled, resized (apart, so that realloc's own
+ * path keeps no frame) */
+static SLOW void *realloc_profiled(void *p, size_t n, const void *caller) {
+    struct ml_prof_held h;
+    bool had = ml_prof_realloc_begin(p, &h);
+    void *q = realloc_heap(p, n, caller);
+    ml_prof_realloc_end(p, q, n, had ? &h : NULL);
+    return q;
+}
+
 EXPORT void *realloc(void *p, size_t n) {
     if (likely(p && !ml_is_special(p))) return realloc_heap(p, n, CALLER);
-    if (p && !ml_is_boot(p)) { /* profiling: a sampled block stays sampled, resized */
-        struct ml_prof_held h;
-        bool had = ml_prof_realloc_begin(p, &h);
-        void *q = realloc_heap(p, n, CALLER);
-        ml_prof_realloc_end(p, q, n, had ? &h : NULL);
-        return q;
-    }
+    if (p && !ml_is_boot(p)) return realloc_profiled(p, n, CALLER);
     if (!p && ml_take(n)) return ml_next.realloc(NULL, n);
     return realloc_slow(p, n, n, CALLER);
 }

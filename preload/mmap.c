@@ -44,8 +44,11 @@ static bool region_of(const void *caller) {
     return prof_regions && (uintptr_t)caller - alloc_lo >= alloc_span;
 }
 
-static COLD void fixed_over_regions(void *a, size_t l) {
-    ml_prof_unmap(a, l); /* MAP_FIXED replaces what was mapped there */
+/* MAP_FIXED replaces what was mapped there (one cold call that also forwards, so that
+ * mmap's own path keeps no frame) */
+static COLD void *mmap_fixed(void *a, size_t l, int prot, int fl, int fd, off_t o) {
+    ml_prof_unmap(a, l);
+    return ml_next.mmap(a, l, prot, fl, fd, o);
 }
 
 static COLD void *mmap_slow(void *a, size_t l, int prot, int fl, int fd, off_t o, size_t left,
@@ -55,7 +58,7 @@ static COLD void *mmap_slow(void *a, size_t l, int prot, int fl, int fd, off_t o
         errno = ENOMEM;
         return MAP_FAILED;
     }
-    if ((fl & MAP_FIXED) && ml_prof_regions_live()) fixed_over_regions(a, l);
+    if ((fl & MAP_FIXED) && ml_prof_regions_live()) ml_prof_unmap(a, l);
     void *p = ml_next.mmap(a, l, prot, fl, fd, o);
     if (p != MAP_FAILED) ml_after_map(region_of(caller) ? ML_PROF_REGION(p) : NULL, l, left);
     return p;
@@ -65,7 +68,8 @@ EXPORT void *mmap(void *a, size_t l, int prot, int fl, int fd, off_t o) {
     size_t left;
     if ((fl & (MAP_ANONYMOUS | MAP_SHARED | MAP_HUGETLB | MAP_NORESERVE)) != MAP_ANONYMOUS ||
         prot == PROT_NONE || ml_take_local(l, &left)) {
-        if (unlikely(fl & MAP_FIXED) && ml_prof_regions_live()) fixed_over_regions(a, l);
+        if (unlikely(fl & MAP_FIXED) && ml_prof_regions_live())
+            return mmap_fixed(a, l, prot, fl, fd, o);
         return ml_next.mmap(a, l, prot, fl, fd, o);
     }
     return mmap_slow(a, l, prot, fl, fd, o, left, __builtin_return_address(0));

@@ -52,7 +52,8 @@ void ml_prof_issued(size_t budget);
 /* Live sampled regions; munmap's test without the lock: 0 means none to forget. */
 extern _Atomic uint32_t ml_prof_nregions;
 static inline bool ml_prof_regions_live(void) {
-    return atomic_load_explicit(&ml_prof_nregions, memory_order_acquire) != 0;
+    /* relaxed: a "yes" is followed by the profile's lock, which orders the rest */
+    return atomic_load_explicit(&ml_prof_nregions, memory_order_relaxed) != 0;
 }
 /* munmap (or a MAP_FIXED mapping over it) of [a, a+len), before the call (after it,
  * another thread could map and sample the same addresses): a sampled region there is
