@@ -124,7 +124,14 @@ void ml_dump_critical_now(void) {
     if (!ml_prof_enabled() || !cfg || atomic_exchange(&critical_now_done, true)) return;
     atomic_fetch_or(&done, DUE_CRITICAL);
     atomic_fetch_and(&due, ~(unsigned)DUE_CRITICAL);
-    write_one("critical", false);
+    if (!write_one("critical", false)) {
+        /* another writer held the file names (a .soft profile at the same spike):
+         * the thread, or the next chance, writes it */
+        atomic_store(&critical_now_done, false);
+        atomic_fetch_and(&done, ~(unsigned)DUE_CRITICAL);
+        atomic_fetch_or(&due, DUE_CRITICAL);
+        ml_reclaim_wake();
+    }
 }
 
 void ml_dump_forked(void) {

@@ -171,12 +171,11 @@ static void trim(uint64_t now, const char *why, bool thread) {
      * would back off while they grow. */
     bool cg = ml_limits_by_cgroup();
     uint64_t before = read_usage(now), own0 = cg ? ml_usage_process(NULL) : before;
-    uint64_t cpu0 = ml_thread_cpu_ns();
-    if (!ml_trim_now()) return;
     /* The rate limit charges the CPU the trim used: with more runnable threads than
      * cores, the trimming thread is preempted mid-walk and its wall time says more
      * about the scheduler than about the trim. */
-    uint64_t cpu = ml_thread_cpu_ns() - cpu0;
+    uint64_t cpu = 0;
+    if (!ml_trim_now(&cpu)) return;
     uint64_t done = ml_now_ns(), took = done - now;
     uint64_t after = read_usage(done), own1 = cg ? ml_usage_process(NULL) : after;
     uint64_t freed = own0 > own1 ? own0 - own1 : 0;
@@ -493,9 +492,10 @@ int64_t ml_core_set_soft(int64_t bytes) {
 }
 
 void ml_core_stats(struct memlimit_stats *out) {
-    /* the first discovery, if no sample ran yet; not on re-entry (the sampler's own
-     * periodic line, which comes after it) */
-    if (!ml_limits_ready() && atomic_load(&S.state) == ST_READY && take_sampler()) {
+    /* the first discovery, if no sample ran yet; never waits (application threads
+     * do not wait for the sampler), and not on re-entry (the sampler's own periodic
+     * line, which comes after it) */
+    if (!ml_limits_ready() && atomic_load(&S.state) == ST_READY && try_take_sampler()) {
         ml_limits_refresh_if_due(ml_now_ns());
         give_sampler();
     }

@@ -380,12 +380,13 @@ void ml_reclaim_ensure_thread(void) {
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         pthread_t t;
-        if (pthread_create(&t, &attr, thread_main, NULL) == 0) {
+        int err = pthread_create(&t, &attr, thread_main, NULL); /* its error, not errno */
+        if (err == 0) {
             thread_id = t;
             atomic_store(&thread_running, true);
             pthread_setname_np(t, "memlimit");
         } else {
-            ml_log("cannot start the reclaim thread: %s", strerror(errno));
+            ml_log("cannot start the reclaim thread: %s", strerrordesc_np(err));
         }
         pthread_attr_destroy(&attr);
         pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -202,7 +202,10 @@ int ml_watch_arm(const struct ml_watch_view *v, struct pollfd *fds, int cap, boo
     if (E.efd < 0) {
         struct stat st;
         if ((E.efd = ml_events_eventfd()) < 0 || fstat(E.efd, &st) != 0) {
-            events_fail("cannot create an eventfd", errno);
+            int err = errno;
+            if (E.efd >= 0) close(E.efd);
+            E.efd = -1;
+            events_fail("cannot create an eventfd", err);
             return 0;
         }
         E.efd_ino = (uint64_t)st.st_ino;
