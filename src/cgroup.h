@@ -40,7 +40,7 @@ struct ml_cgroup {
     enum ml_limit_from { ML_FROM_NONE, ML_FROM_CGROUP, ML_FROM_MEMTOTAL } from; /* `limit`'s */
     int nfiles; /* every limit file read, leaf first */
     struct ml_cg_file files[ML_CG_MAX_FILES];
-    bool hidden_ancestors; /* v2: no limit seen, and the ancestors cannot be seen */
+    bool hidden_ancestors;          /* v2: no limit seen, and the ancestors cannot be seen */
     char warning[ML_PATH_MAX + 96]; /* the first file with contents we could not parse */
 };
 

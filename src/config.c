@@ -330,18 +330,19 @@ int ml_config_check_names(char *const *env, ml_report_fn report) {
         const char *nearest = NULL;
         unsigned best = ~0u;
         bool known = false;
-        for (size_t i = 0; i < NOPTIONS && !known; i++) {
+        for (size_t i = 0; i < NOPTIONS && !known; i++)
+            known = strlen(options[i].name) == nl && strncmp(options[i].name, v, nl) == 0;
+        for (size_t i = 0; i < sizeof tool_names / sizeof tool_names[0] && !known; i++)
+            known = strlen(tool_names[i]) == nl && strncmp(tool_names[i], v, nl) == 0;
+        if (known) continue; /* the edit distances only for a name nobody reads */
+        for (size_t i = 0; i < NOPTIONS; i++) {
             const char *o = options[i].name;
-            known = strlen(o) == nl && strncmp(o, v, nl) == 0;
             unsigned d = ml_edit_distance(v, nl, o, strlen(o));
             if (strncmp(o, "MEMLIMIT", 8) == 0 && d < best) {
                 best = d;
                 nearest = o;
             }
         }
-        for (size_t i = 0; i < sizeof tool_names / sizeof tool_names[0] && !known; i++)
-            known = strlen(tool_names[i]) == nl && strncmp(tool_names[i], v, nl) == 0;
-        if (known) continue;
         unknown++;
         char name[101], line[256];
         size_t shown = nl < sizeof name - 1 ? nl : sizeof name - 1;

@@ -18,7 +18,7 @@ static _Atomic uint64_t detected;  /* cgroup limit capped by MemTotal; ML_NO_LIM
 static _Atomic uint64_t cglimit;   /* cgroup files only */
 static _Atomic bool soft_explicit; /* MEMLIMIT bytes or memlimit_set_limit: not derived */
 static _Atomic uint64_t next_refresh_ns;
-static _Atomic bool discovered;      /* the first discovery ran (start-up or first sample) */
+static _Atomic bool discovered; /* the first discovery ran (start-up or first sample) */
 
 /* The published cgroup, copied whole under a spin flag: readers (stats, the thread)
  * are rare. memlimit_stats takes it on any thread, so signals are blocked while it

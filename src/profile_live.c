@@ -5,19 +5,15 @@
 
 #include <stddef.h>
 
-static uint32_t bucket(const struct ml_prof_live *t, uintptr_t p) {
-    return (uint32_t)((p * 0x9E3779B97F4A7C15ULL) >> (64 - t->filter_lg));
-}
-
 /* Under the lock, so a load and a store suffice (no read-modify-write); a counter
  * that reached 255 stays there ("maybe" for good). */
 static void filter_add(struct ml_prof_live *t, uintptr_t p) {
-    _Atomic uint8_t *c = &t->filter[bucket(t, p)];
+    _Atomic uint8_t *c = &t->filter[ml_prof_live_bucket(t, p)];
     uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
     if (v != UINT8_MAX) atomic_store_explicit(c, (uint8_t)(v + 1), memory_order_release);
 }
 static void filter_sub(struct ml_prof_live *t, uintptr_t p) {
-    _Atomic uint8_t *c = &t->filter[bucket(t, p)];
+    _Atomic uint8_t *c = &t->filter[ml_prof_live_bucket(t, p)];
     uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
     if (v != UINT8_MAX && v) atomic_store_explicit(c, (uint8_t)(v - 1), memory_order_release);
 }

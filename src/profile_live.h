@@ -41,9 +41,12 @@ static inline uint64_t ml_prof_mix(uint64_t x) {
 
 /* May p be a live sampled block? False means certainly not. Without the lock, on
  * every free while profiling: Fibonacci hashing, two instructions, and one load. */
+static inline uint32_t ml_prof_live_bucket(const struct ml_prof_live *t, uintptr_t p) {
+    return (uint32_t)((p * 0x9E3779B97F4A7C15ULL) >> (64 - t->filter_lg));
+}
 static inline bool ml_prof_live_maybe(const struct ml_prof_live *t, const void *p) {
-    uint32_t b = (uint32_t)(((uintptr_t)p * 0x9E3779B97F4A7C15ULL) >> (64 - t->filter_lg));
-    return atomic_load_explicit(&t->filter[b], memory_order_acquire) != 0;
+    return atomic_load_explicit(&t->filter[ml_prof_live_bucket(t, (uintptr_t)p)],
+                                memory_order_acquire) != 0;
 }
 
 /* p's entry, if there is one, goes (its stack loses the object); copied to *out */

@@ -124,19 +124,19 @@ static bool trim_call(void) {
         mi_collect(true);
         return true;
     default:
-        no_trim_said();
-        return false;
+        return false; /* ML_ALLOC_OTHER: ml_trim_now said so */
     }
 }
 
-bool ml_trim_now(void) {
+bool ml_trim_now(uint64_t *cpu_ns) {
     if (alloc_kind == ML_ALLOC_OTHER) {
         no_trim_said();
         return false;
     }
     uint64_t t0 = ml_thread_cpu_ns();
     bool ok = trim_call();
-    atomic_fetch_add_explicit(&trim_cpu_ns, ml_thread_cpu_ns() - t0, memory_order_relaxed);
+    *cpu_ns = ml_thread_cpu_ns() - t0;
+    atomic_fetch_add_explicit(&trim_cpu_ns, *cpu_ns, memory_order_relaxed);
     return ok;
 }
 

@@ -28,8 +28,10 @@ typedef void *(*ml_lookup_fn)(const char *name, bool glibc);
 void ml_trim_init(ml_lookup_fn lookup);
 const char *ml_trim_allocator_name(void);
 enum ml_allocator ml_trim_allocator(void);
-/* Returns memory to the kernel; false if this allocator has no way to. */
-bool ml_trim_now(void);
+/* Returns memory to the kernel; false if this allocator has no way to. *cpu_ns: the
+ * CPU time the call took on this thread (a trim preempted midway is not charged for
+ * the wait). */
+bool ml_trim_now(uint64_t *cpu_ns);
 /* CPU time all trim calls so far took (CLOCK_THREAD_CPUTIME_ID around each), in ns:
  * memlimit_trim_cpu_seconds_total. */
 uint64_t ml_trim_cpu_ns(void);
