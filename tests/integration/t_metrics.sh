@@ -72,7 +72,7 @@ fi
 # before the next interval (5 s): without the last write the file holds the first
 # sample only. Usage is sampled on allocation (here every second step: the thread's
 # budget is 1 MiB; at most every 10 ms without a limit), so the peak sampled is within
-# 2 MiB of the 40 MiB held, the block being allocated not touched yet.
+# 2 MiB of the 40 MiB held, the block being allocated not touched yet (3 MiB allowed).
 # prom FILE: "usage peak samples trims trim_cpu_seconds pid" from the file
 prom() {
     j=$($CHECK "$1") || fail "invalid: $1: $(cat "$1")"
@@ -86,7 +86,7 @@ print(*(int(d[n][0]) for n in ("memlimit_usage_bytes", "memlimit_peak_usage_byte
 env LD_PRELOAD="$LIB" MEMLIMIT_METRICS="$d/exit.prom" "$W/grow" 40 12 0 0 || fail "grow: exit $?"
 read -r usage peak samples _ _ _ <<< "$(prom "$d/exit.prom")"
 echo "grow 40 MiB, freed, exit: peak $(mib "$peak"), usage at exit $(mib "$usage"), $samples samples"
-[ "$peak" -ge $((37 << 20)) ] || fail "the peak after exit is $(mib "$peak"), not the 38+ MiB it held"
+[ "$peak" -ge $((37 << 20)) ] || fail "the peak after exit is $(mib "$peak"), not within 3 MiB of the 40 MiB it held"
 [ "$samples" -gt 1 ] && [ "$usage" -lt $((8 << 20)) ] || fail "not the last sample at exit: $samples samples, usage $usage"
 # trims' CPU time: a workload that trims (under a 1 MiB limit) has spent some
 env LD_PRELOAD="$LIB" MEMLIMIT=1MiB MEMLIMIT_METRICS="$d/trim.prom" "$W/logdata" churn 20 || fail "logdata: exit $?"

@@ -44,9 +44,12 @@ static void sleep_ms(long ms) {
 int main(int argc, char **argv) {
     int mib = argc > 1 ? atoi(argv[1]) : 100;
     if (!memlimit_available() || memlimit_register(nothing, NULL, 0) < 0) return 2;
-    /* the memlimit thread sets up its events: up to 10 s, however late it runs */
-    for (int i = 0; i < 1000 && !has_eventfd(); i++)
-        sleep_ms(10);
+    /* the memlimit thread sets up its events: up to 10 s, however late it runs (with
+     * a log, until its thresholds are set; else until its eventfd exists) */
+    const char *log = getenv("MEMLIMIT_LOG");
+    if (!log_wait(log, "usage threshold at", 10))
+        for (int i = 0; i < 1000 && !has_eventfd(); i++)
+            sleep_ms(10);
     close_range(3, ~0U, 0);
     int p[32][2];
     for (int i = 0; i < 32; i++)
@@ -59,7 +62,6 @@ int main(int argc, char **argv) {
     }
     /* the thread may sleep in poll() up to half a second before it looks at the number
      * again: with a log, until it said so (up to 10 s), else 1.2 s */
-    const char *log = getenv("MEMLIMIT_LOG");
     if (!log_wait(log, "closed by the application", 10) && !log) sleep_ms(1200);
     for (int i = 0; i < 8; i++)
         free(malloc(1 << 20)); /* a slow path after it did */
