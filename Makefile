@@ -29,9 +29,13 @@ PRELOAD_FLAGS := -fno-builtin -fexceptions -ftls-model=initial-exec
 # the glibc floor (make check-abi): no symbol version past GLIBC_2.17 in the library or
 # memlimit-show, whatever glibc builds them (src/glibc_floor.h says how). The old
 # versions of pthread_* and dl* live in libpthread.so.0 and libdl.so.2 before glibc
-# 2.34, so both are needed by name (-ldl finds only an empty libdl.a from 2.34 on).
+# 2.34, and in libc.so.6 too from then on. memlimit-show names both (-ldl finds only
+# an empty libdl.a from 2.34 on); the library, built on 2.34 or later, names neither:
+# every exec would load the two stubs (its references to them are weak).
 FLOOR      := -include src/glibc_floor.h
 FLOOR_LIBS := -Wl,--no-as-needed -l:libdl.so.2 -l:libpthread.so.0 -Wl,--as-needed
+GLIBC_APART := $(shell printf '\043include <features.h>\n\043if defined __GLIBC__ && __GLIBC_MINOR__ < 34\napart\n\043endif\n' | $(CC) -E -P -x c - 2> /dev/null | grep -c apart)
+LIB_LIBS   := $(if $(filter 0,$(GLIBC_APART)),,$(FLOOR_LIBS))
 FLOOR_START := -Wl,--wrap=__libc_start_main
 
 .DEFAULT_GOAL := all
@@ -58,6 +62,7 @@ endif
 endif
 ifneq ($(MUSL)$(NATIVE_MUSL),)
 FLOOR_LIBS  :=
+LIB_LIBS    :=
 FLOOR_START :=
 endif
 
@@ -95,7 +100,7 @@ $(B)/preload/%.o: preload/%.c $(wildcard src/*.h preload/*.h) | $(MUSL_KH)
 $(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,libmemlimit.so.$(SOMAJOR) -Wl,--version-script=preload/exports.map \
 	  -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -Wl,-z,defs -o $(LIBFILE) $(CORE_OBJ) $(PRELOAD_OBJ) \
-	  $(FLOOR_LIBS)
+	  $(LIB_LIBS)
 	ln -sf libmemlimit.so.$(VERSION) $(B)/libmemlimit.so.$(SOMAJOR)
 	ln -sf libmemlimit.so.$(VERSION) $@
 

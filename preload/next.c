@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "next.h"
 
+#include "../src/objsym.h"
 #include "../src/siglock.h"
 
 #include <dlfcn.h>
@@ -133,6 +134,7 @@ struct obj {
     uintptr_t addr;   /* dlpi_addr */
     const char *name; /* "" for the program */
     int index;        /* in load order, which is the lookup order of start-up objects */
+    const void *dyn;  /* its dynamic section (objsym.h) */
 };
 
 struct find_arg {
@@ -159,7 +161,12 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *arg) {
     uintptr_t lo, hi;
     span(info, &lo, &hi); /* the dynamic linker reserves the gaps: no other object there */
     if (f->p < lo || f->p >= hi) return 0;
-    *f->out = (struct obj){lo, hi, info->dlpi_addr, info->dlpi_name ? info->dlpi_name : "", index};
+    *f->out = (struct obj){lo,
+                           hi,
+                           info->dlpi_addr,
+                           info->dlpi_name ? info->dlpi_name : "",
+                           index,
+                           ml_objsym_dynamic(info->dlpi_addr, info->dlpi_phdr, info->dlpi_phnum)};
     return 1;
 }
 
@@ -189,19 +196,42 @@ static __thread bool tl_resolving TLS_IE;
  * library defines it, at its base version on every port (its newer GLIBC_2.34 is not
  * in the list). malloc could not tell: an object without version information matches
  * any version. */
-#ifndef __GLIBC__ /* musl: no symbol versions (base_version stays NULL), no dladdr1 */
+#ifndef __GLIBC__ /* musl: no symbol versions (base_version stays NULL) */
 static void *dlvsym(void *scope, const char *name, const char *version) {
     (void)scope, (void)name, (void)version;
     return NULL;
 }
 #endif
 
+/* dlsym and dlvsym on RTLD_DEFAULT or RTLD_NEXT; where glibc before 2.34 keeps them in
+ * libdl.so.2 and the program has not loaded it, the same walk over the objects loaded
+ * at start-up (the only ones there then: nothing can dlopen without libdl) */
+static void *scope_sym(void *scope, const char *name, const char *version) {
+    if (ML_HAVE(dlsym)) return version ? dlvsym(scope, name, version) : dlsym(scope, name);
+    return ml_objsym_scope(name, version, scope == RTLD_NEXT ? self_obj.addr : 0);
+}
+
+/* name as object o itself defines it (NULL if it does not): from its hash table, or
+ * where only the dynamic linker can tell (an IFUNC), from scope if that finds o's */
+static void *obj_sym(const struct obj *o, void *scope, const char *name, const char *version) {
+    void *p = NULL;
+    switch (ml_objsym(&(struct ml_objsym_obj){o->addr, o->dyn}, name, version, &p)) {
+    case ML_OBJSYM_FOUND:
+        return p;
+    case ML_OBJSYM_ABSENT:
+        return NULL;
+    default:
+        p = ML_HAVE(dlsym) ? scope_sym(scope, name, version) : NULL;
+    }
+    return in_obj(p, o) ? p : NULL;
+}
+
 static void find_base_version(void) {
     static const char *const candidates[] = {
         "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0",  "GLIBC_2.2",  "GLIBC_2.3", "GLIBC_2.4",
         "GLIBC_2.18",  "GLIBC_2.27", "GLIBC_2.29", "GLIBC_2.35", "GLIBC_2.36"};
     for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++)
-        if (dlvsym(RTLD_DEFAULT, "__libc_start_main", candidates[i])) {
+        if (scope_sym(RTLD_DEFAULT, "__libc_start_main", candidates[i])) {
             base_version = candidates[i];
             return;
         }
@@ -217,18 +247,15 @@ static void find_base_version(void) {
  * address is not a definition. Asked only when the address is in the executable. */
 static bool real_definition(void *p, const struct obj *o) {
     if (!p || o->index != 0) return p != NULL;
-#ifdef __GLIBC__
-    Dl_info info;
-    const ElfW(Sym) *sym = NULL;
-    return dladdr1(p, &info, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_shndx != SHN_UNDEF;
-#else
-    return true; /* musl cannot tell (no dladdr1); its executables are PIE by default */
-#endif
+    void *def = NULL; /* the executable's own table skips its undefined symbols */
+    enum ml_objsym_result r =
+        ml_objsym(&(struct ml_objsym_obj){o->addr, o->dyn}, "malloc", NULL, &def);
+    return r == ML_OBJSYM_ASK || (r == ML_OBJSYM_FOUND && def == p);
 }
 
 static void *find_malloc(void *scope, struct obj *o) {
-    void *v = base_version ? dlvsym(scope, "malloc", base_version) : NULL;
-    void *u = dlsym(scope, "malloc");
+    void *v = base_version ? scope_sym(scope, "malloc", base_version) : NULL;
+    void *u = scope_sym(scope, "malloc", NULL);
     struct obj ov, ou;
     bool hv = obj_of(v, &ov) && real_definition(v, &ov);
     bool hu = obj_of(u, &ou) && real_definition(u, &ou);
@@ -249,12 +276,10 @@ static void *from_next(const char *name, bool c_name) {
     if (c_name && base_version) {
         /* aligned_alloc first at the version it was added in, on ports older than it */
         bool aligned = !strcmp(name, "aligned_alloc");
-        if (aligned && (p = dlvsym(next_scope, name, "GLIBC_2.16")) && in_obj(p, &next_obj))
-            return p;
-        if ((p = dlvsym(next_scope, name, base_version)) && in_obj(p, &next_obj)) return p;
+        if (aligned && (p = obj_sym(&next_obj, next_scope, name, "GLIBC_2.16"))) return p;
+        if ((p = obj_sym(&next_obj, next_scope, name, base_version))) return p;
     }
-    p = dlsym(next_scope, name);
-    return p && in_obj(p, &next_obj) ? p : NULL;
+    return obj_sym(&next_obj, next_scope, name, NULL);
 }
 
 void *ml_next_lookup(const char *name, bool glibc) {
@@ -266,13 +291,15 @@ bool ml_next_served_before(const char **malloc_by, const char **mmap_by) {
     /* Only when we are in the program's own lookup scope (preloaded or linked): the
      * main program's handle sees start-up and RTLD_GLOBAL objects. Loaded with
      * dlopen RTLD_LOCAL we never interpose, by design: nothing to say. */
-    void *h = dlopen(NULL, RTLD_LAZY);
-    void *api = h ? dlsym(h, "memlimit_reached") : NULL;
-    if (h) dlclose(h);
-    if (!in_obj(api, &self_obj)) return false;
+    if (ML_HAVE(dlopen)) { /* (without libdl, nothing could have loaded us so) */
+        void *h = dlopen(NULL, RTLD_LAZY);
+        void *api = h ? dlsym(h, "memlimit_reached") : NULL;
+        if (h) dlclose(h);
+        if (!in_obj(api, &self_obj)) return false;
+    }
     *malloc_by = next_obj.name;
     struct obj o;
-    void *mm = dlsym(RTLD_DEFAULT, "mmap");
+    void *mm = scope_sym(RTLD_DEFAULT, "mmap", NULL);
     *mmap_by = !obj_of(mm, &o) || in_obj(mm, &self_obj) ? NULL : o.name;
     return true;
 }
@@ -283,8 +310,7 @@ bool ml_next_allocator_span(uintptr_t *lo, uintptr_t *hi) {
     if (!next_obj.hi || served_before) return false;
     /* the C library maps its heap with its own internal mmap, never through ours, and
      * holds much else that maps memory for the program */
-    void *libc = base_version ? dlvsym(RTLD_DEFAULT, "__libc_start_main", base_version)
-                              : dlsym(RTLD_DEFAULT, "__libc_start_main");
+    void *libc = scope_sym(RTLD_DEFAULT, "__libc_start_main", base_version);
     if (in_obj(libc, &next_obj)) return false;
     *lo = next_obj.lo, *hi = next_obj.hi;
     return true;
@@ -383,7 +409,7 @@ bool ml_resolve(void) {
                              .memalign = __libc_memalign,
                              .valloc = __libc_valloc,
                              .pvalloc = __libc_pvalloc};
-        void *u = dlsym(RTLD_DEFAULT, "malloc_usable_size");
+        void *u = scope_sym(RTLD_DEFAULT, "malloc_usable_size", NULL);
         if (!in_obj(u, &self_obj)) n.malloc_usable_size = (size_t(*)(void *))u;
         next_obj = (struct obj){0};
         served_before = false;
@@ -395,8 +421,8 @@ bool ml_resolve(void) {
     if (!n.aligned_alloc) n.aligned_alloc = n.memalign;
     /* (stub_usable would call itself) */
     if (!n.malloc_usable_size) n.malloc_usable_size = no_usable_size;
-    void *mm = dlsym(RTLD_NEXT, "mmap"), *mu = dlsym(RTLD_NEXT, "munmap"),
-         *mr = dlsym(RTLD_NEXT, "mremap");
+    void *mm = scope_sym(RTLD_NEXT, "mmap", NULL), *mu = scope_sym(RTLD_NEXT, "munmap", NULL),
+         *mr = scope_sym(RTLD_NEXT, "mremap", NULL);
     n.mmap = mm ? (void *(*)(void *, size_t, int, int, int, off_t))mm : raw_mmap;
     n.munmap = mu ? (int (*)(void *, size_t))mu : raw_munmap;
     n.mremap = mr ? (void *(*)(void *, size_t, size_t, int, ...))mr : raw_mremap;
@@ -431,6 +457,7 @@ static int collect(struct dl_phdr_info *info, size_t size, void *arg) {
 }
 
 static void *find_runtime_new(int variant) {
+    if (!ML_HAVE(dlopen)) return NULL; /* glibc before 2.34 without libdl */
     /* usually the next object has it (libstdc++ behind glibc) */
     void *s = dlsym(RTLD_NEXT, new_names[variant]);
     if (s && !in_obj(s, &next_obj)) return s;

@@ -156,7 +156,10 @@ void ml_dump_init(const struct ml_config *c) {
     int err = ml_prof_init(rate);
     if (err) {
         ml_log("MEMLIMIT_PROFILE: cannot profile (%s); no heap profile",
-               err == ENOENT ? "libunwind.so.8 not found" : strerrordesc_np(err));
+               err == ENOENT   ? "libunwind.so.8 not found"
+               : err == ENOSYS ? "this glibc keeps dlopen in libdl.so.2, which the program does "
+                                 "not load: add it to LD_PRELOAD after libmemlimit.so"
+                               : strerrordesc_np(err));
         return;
     }
     int sig = ml_profile_signals[c->profile_signal];

@@ -5,8 +5,10 @@
  * check-abi checks the result.
  *   - Calls whose default version moved past 2.17 (glibc 2.34 moved libpthread and
  *     libdl into libc) are bound to their old version with .symver. Before 2.34
- *     those versions live in libpthread.so.0 and libdl.so.2, so the library is
- *     linked with both by name (the Makefile's FLOOR_LIBS).
+ *     those versions live in libpthread.so.0 and libdl.so.2. The library does not
+ *     name either (ld.so loading the two stubs cost every exec more than the rest
+ *     of our start-up): its references to them are weak, NULL where a program on
+ *     an older glibc has not loaded them, and ML_HAVE says whether one is there.
  *   - stat and fstat (GLIBC_2.33) are the system calls themselves.
  *   - strerrordesc_np (2.32, and absent from musl) is our own table (errdesc.c).
  * Never bound to an old version here: a call whose old version is a different
@@ -16,12 +18,20 @@
 #ifndef ML_GLIBC_FLOOR_H
 #define ML_GLIBC_FLOOR_H
 
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "errdesc.h"
 
 #define strerrordesc_np(err) ml_errdesc(err)
+
+/* whether a call that glibc before 2.34 keeps in libdl or libpthread is there (with
+ * musl or a newer glibc, always) */
+static inline bool ml_have(const void *fn) {
+    return fn != NULL;
+}
+#define ML_HAVE(fn) ml_have((const void *)(fn))
 
 #if defined(__GLIBC__) && (defined(__x86_64__) || defined(__aarch64__))
 
@@ -48,7 +58,11 @@ static inline int ml_floor_stat(const char *path, struct stat *st) {
 #define ML_FLOOR_2_3_3 "GLIBC_2.17"
 #define ML_FLOOR_2_12  "GLIBC_2.17"
 #endif
-#define ML_FLOOR(sym, ver) __asm__(".symver " #sym "," #sym "@" ver);
+/* every call bound here lives in libpthread or libdl before 2.34: weak as well */
+#define ML_FLOOR(sym, ver)                                                                         \
+    __asm__(".symver " #sym "," #sym "@" ver);                                                     \
+    _Pragma(ML_FLOOR_STR(weak sym))
+#define ML_FLOOR_STR(x) #x
 
 ML_FLOOR(pthread_create, ML_FLOOR_BASE)
 ML_FLOOR(pthread_sigmask, ML_FLOOR_BASE)

@@ -41,7 +41,7 @@ size_t ml_lastwords_frames(char *out, size_t cap, int max) {
     Dl_info me, in;
     size_t len = 0;
     out[0] = '\0';
-    if (!dladdr((void *)ml_lastwords_frames, &me)) return 0;
+    if (!ML_HAVE(dladdr) || !dladdr((void *)ml_lastwords_frames, &me)) return 0;
     int shown = 0;
     for (int i = 0; i < n && shown < max; i++) {
         /* a return address: the call is the byte before it */

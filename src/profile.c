@@ -121,6 +121,7 @@ static void first_unwind_high(void) {
 
 int ml_prof_init(uint64_t rate) {
     /* RTLD_LOCAL: libunwind's own _Unwind_* must not replace the C++ runtime's */
+    if (!ML_HAVE(dlopen)) return ENOSYS; /* glibc before 2.34, without libdl */
     void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
     if (!h) return ENOENT;
     P.backtrace = (int (*)(void **, int))dlsym(h, "unw_backtrace");

@@ -217,7 +217,9 @@ static bool is_allocator_frame(const char *name) {
 static uintptr_t site_of(const struct ml_prof_stack *e) {
     for (uint32_t k = 0; k < e->depth; k++) {
         Dl_info di;
-        if (dladdr((void *)(e->pc[k] - 1), &di) && is_allocator_frame(di.dli_sname)) continue;
+        if (ML_HAVE(dladdr) && dladdr((void *)(e->pc[k] - 1), &di) &&
+            is_allocator_frame(di.dli_sname))
+            continue;
         return e->pc[k];
     }
     return e->depth ? e->pc[0] : 0;
@@ -332,13 +334,13 @@ void ml_prof_top(int n, void (*line)(const char *text)) {
     line(text);
     /* its result is the program's malloc's: only with the matching free from deps */
     char *(*demangle)(const char *, char *, size_t *, int *) =
-        deps.free ? (char *(*)(const char *, char *, size_t *, int *))dlsym(RTLD_DEFAULT,
-                                                                            "__cxa_demangle")
-                  : NULL;
+        deps.free && ML_HAVE(dlsym) ? (char *(*)(const char *, char *, size_t *, int *))dlsym(
+                                          RTLD_DEFAULT, "__cxa_demangle")
+                                    : NULL;
     for (int k = 0; k < ntop; k++) {
         Dl_info di;
         uintptr_t pc = top[k].site;
-        bool in_obj = dladdr((void *)(pc - 1), &di) && di.dli_fname;
+        bool in_obj = ML_HAVE(dladdr) && dladdr((void *)(pc - 1), &di) && di.dli_fname;
         const char *sname = in_obj ? di.dli_sname : NULL, *file = in_obj ? di.dli_fname : NULL;
         uint64_t off = sname ? pc - (uintptr_t)di.dli_saddr : 0;
         /* not a dynamic symbol: the object's own symbol table names it */

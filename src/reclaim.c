@@ -365,6 +365,16 @@ void ml_reclaim_want_thread(void) {
     atomic_store(&thread_wanted, true);
 }
 
+/* Said once: what the thread would have done does not happen in this process. */
+static void no_pthread(void) {
+    static atomic_flag said = ATOMIC_FLAG_INIT;
+    if (!atomic_flag_test_and_set(&said))
+        ml_log("cannot start the memlimit thread: this glibc keeps pthread_create in "
+               "libpthread.so.0, which the program does not load (add it to LD_PRELOAD after "
+               "libmemlimit.so): no kernel events, no reclaim callbacks; trims run on the "
+               "allocating thread");
+}
+
 void ml_reclaim_ensure_thread(void) {
     if (atomic_load(&thread_running) ||
         (atomic_load(&R.count) == 0 && !atomic_load(&thread_wanted)))
@@ -375,6 +385,13 @@ void ml_reclaim_ensure_thread(void) {
         /* the thread takes no signals meant for the application */
         sigset_t all, old;
         sigfillset(&all);
+        /* (glibc before 2.34 keeps pthread_create, and before 2.32 pthread_sigmask, in
+         * libpthread.so.0: where the program has not loaded it, no thread) */
+        if (!ML_HAVE(pthread_create)) {
+            no_pthread();
+            atomic_store(&thread_starting, false);
+            return;
+        }
         pthread_sigmask(SIG_SETMASK, &all, &old);
         pthread_attr_t attr;
         pthread_attr_init(&attr);
@@ -384,7 +401,7 @@ void ml_reclaim_ensure_thread(void) {
         if (err == 0) {
             thread_id = t;
             atomic_store(&thread_running, true);
-            pthread_setname_np(t, "memlimit");
+            if (ML_HAVE(pthread_setname_np)) pthread_setname_np(t, "memlimit");
         } else {
             ml_log("cannot start the reclaim thread: %s", strerrordesc_np(err));
         }

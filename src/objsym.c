@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/* A loaded object's dynamic symbol by name: its GNU hash table (or the older SysV
+ * one), checked against its version definitions as the dynamic linker checks them. */
+#include "objsym.h"
+
+#include <link.h>
+#include <string.h>
+
+/* glibc relocates most of a loaded object's dynamic entries in place (musl does not,
+ * and glibc leaves DT_VERDEF): an entry below the load bias is still an offset */
+static uintptr_t dyn_ptr(uintptr_t base, ElfW(Addr) v) {
+    return v < base ? base + v : v;
+}
+
+struct table {
+    const ElfW(Sym) * sym;
+    const char *str;
+    const ElfW(Half) * versym;
+    const ElfW(Verdef) * verdef;
+    const uint32_t *gnu;     /* DT_GNU_HASH */
+    const ElfW(Word) * sysv; /* DT_HASH */
+};
+
+static struct table table_of(const struct ml_objsym_obj *o) {
+    struct table t = {0};
+    for (const ElfW(Dyn) *d = o->dyn; d && d->d_tag != DT_NULL; d++) {
+        uintptr_t p = dyn_ptr(o->base, d->d_un.d_ptr);
+        switch (d->d_tag) {
+        case DT_SYMTAB:
+            t.sym = (const ElfW(Sym) *)p;
+            break;
+        case DT_STRTAB:
+            t.str = (const char *)p;
+            break;
+        case DT_VERSYM:
+            t.versym = (const ElfW(Half) *)p;
+            break;
+        case DT_VERDEF:
+            t.verdef = (const ElfW(Verdef) *)p;
+            break;
+        case DT_GNU_HASH:
+            t.gnu = (const uint32_t *)p;
+            break;
+        case DT_HASH:
+            t.sysv = (const ElfW(Word) *)p;
+            break;
+        }
+    }
+    return t;
+}
+
+/* the name of version index ndx among the object's definitions; NULL for the base
+ * (the object's own name) and for an index it does not define (0 local, 1 global) */
+static const char *version_name(const struct table *t, unsigned ndx) {
+    const ElfW(Verdef) *v = t->verdef;
+    while (v) {
+        if (v->vd_ndx == ndx && !(v->vd_flags & VER_FLG_BASE)) {
+            const ElfW(Verdaux) *a = (const ElfW(Verdaux) *)((const char *)v + v->vd_aux);
+            return t->str + a->vda_name;
+        }
+        v = v->vd_next ? (const ElfW(Verdef) *)((const char *)v + v->vd_next) : NULL;
+    }
+    return NULL;
+}
+
+/* The dynamic linker's rule (check_match): asked for a version, a symbol at that
+ * version matches, and so does one without a version it defines unless hidden;
+ * asked for none, any symbol but a hidden (non-default) version matches. */
+static bool version_matches(const struct table *t, uint32_t i, const char *version) {
+    if (!t->versym) return true;
+    unsigned ndx = t->versym[i] & 0x7fff;
+    bool hidden = t->versym[i] & 0x8000;
+    if (!version) return ndx <= 1 || !hidden;
+    const char *have = version_name(t, ndx);
+    return have ? strcmp(have, version) == 0 : !hidden;
+}
+
+/* 1 found, 0 not this one, -1 the dynamic linker must answer (ELF64_ST_*: the
+ * same as ELF32_ST_* on st_info) */
+static int candidate(const struct table *t, uint32_t i, const char *name, const char *version) {
+    const ElfW(Sym) *s = &t->sym[i];
+    if (s->st_shndx == SHN_UNDEF || ELF64_ST_BIND(s->st_info) == STB_LOCAL ||
+        strcmp(t->str + s->st_name, name) != 0 || !version_matches(t, i, version))
+        return 0;
+    int type = ELF64_ST_TYPE(s->st_info);
+    return type == STT_GNU_IFUNC || type == STT_TLS ? -1 : 1;
+}
+
+static int gnu_lookup(const struct table *t, const char *name, const char *version, uint32_t *at) {
+    uint32_t h = 5381;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        h = h * 33 + *c;
+    const uint32_t nbuckets = t->gnu[0], symoffset = t->gnu[1], nbloom = t->gnu[2],
+                   shift = t->gnu[3];
+    if (!nbuckets || !nbloom) return 0;
+    const ElfW(Addr) *bloom = (const ElfW(Addr) *)(t->gnu + 4);
+    const unsigned bits = sizeof(ElfW(Addr)) * 8;
+    ElfW(Addr) word = bloom[(h / bits) % nbloom];
+    ElfW(Addr) mask = ((ElfW(Addr))1 << (h % bits)) | ((ElfW(Addr))1 << ((h >> shift) % bits));
+    if ((word & mask) != mask) return 0;
+    const uint32_t *buckets = (const uint32_t *)(bloom + nbloom);
+    const uint32_t *chain = buckets + nbuckets;
+    uint32_t i = buckets[h % nbuckets];
+    if (i < symoffset) return 0;
+    for (;; i++) {
+        uint32_t ch = chain[i - symoffset];
+        if ((ch | 1) == (h | 1)) {
+            int r = candidate(t, i, name, version);
+            if (r) {
+                *at = i;
+                return r;
+            }
+        }
+        if (ch & 1) return 0;
+    }
+}
+
+static int sysv_lookup(const struct table *t, const char *name, const char *version, uint32_t *at) {
+    unsigned long h = 0;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+        h = (h << 4) + *c;
+        unsigned long g = h & 0xf0000000;
+        h ^= g >> 24;
+        h &= ~g;
+    }
+    const ElfW(Word) nbucket = t->sysv[0], *bucket = t->sysv + 2, *chain = bucket + nbucket;
+    if (!nbucket) return 0;
+    for (ElfW(Word) i = bucket[h % nbucket]; i; i = chain[i]) {
+        int r = candidate(t, i, name, version);
+        if (r) {
+            *at = i;
+            return r;
+        }
+    }
+    return 0;
+}
+
+enum ml_objsym_result ml_objsym(const struct ml_objsym_obj *o, const char *name,
+                                const char *version, void **addr) {
+    struct table t = table_of(o);
+    if (!t.sym || !t.str || (!t.gnu && !t.sysv)) return ML_OBJSYM_ASK;
+    uint32_t i = 0;
+    int r = t.gnu ? gnu_lookup(&t, name, version, &i) : sysv_lookup(&t, name, version, &i);
+    if (r < 0) return ML_OBJSYM_ASK;
+    if (r == 0) return ML_OBJSYM_ABSENT;
+    *addr = (void *)(o->base + t.sym[i].st_value);
+    return ML_OBJSYM_FOUND;
+}
+
+struct scope_arg {
+    const char *name, *version;
+    uintptr_t after;
+    bool skipping;
+    void *found;
+};
+
+static int scope_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    struct scope_arg *a = arg;
+    if (a->skipping) {
+        a->skipping = info->dlpi_addr != a->after;
+        return 0;
+    }
+    struct ml_objsym_obj o = {
+        info->dlpi_addr, ml_objsym_dynamic(info->dlpi_addr, info->dlpi_phdr, info->dlpi_phnum)};
+    return o.dyn && ml_objsym(&o, a->name, a->version, &a->found) == ML_OBJSYM_FOUND;
+}
+
+void *ml_objsym_scope(const char *name, const char *version, uintptr_t after) {
+    struct scope_arg a = {name, version, after, after != 0, NULL};
+    return dl_iterate_phdr(scope_cb, &a) == 1 ? a.found : NULL;
+}
+
+const void *ml_objsym_dynamic(uintptr_t base, const void *phdr, int phnum) {
+    const ElfW(Phdr) *ph = phdr;
+    for (int i = 0; i < phnum; i++)
+        if (ph[i].p_type == PT_DYNAMIC) return (const void *)(base + ph[i].p_vaddr);
+    return NULL;
+}
