@@ -93,12 +93,14 @@ $(B)/preload/%.o: preload/%.c $(wildcard src/*.h preload/*.h) | $(MUSL_KH)
 	$(CC) $(BASE) $(FLOOR) $(CFLAGS) $(CPPFLAGS) $(PRELOAD_FLAGS) -c $< -o $@
 
 # -z nodelete: dlclose must never unmap code the memlimit thread is running.
+# preload/cold.ld: the large buffers after the small variables (src/cold.h).
 # No -lm: every preloaded process would load libm.so.6 (src/fmath.c instead); -z defs
 # makes a symbol left for the program to provide (a libm call, say) a link error.
 # The file is libmemlimit.so.VERSION; build/libmemlimit.so (what the tests and docs
 # preload) and the soname are links to it, as installed.
-$(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map
+$(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) preload/exports.map preload/cold.ld
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,libmemlimit.so.$(SOMAJOR) -Wl,--version-script=preload/exports.map \
+	  -Wl,-T,preload/cold.ld \
 	  -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -Wl,-z,defs -o $(LIBFILE) $(CORE_OBJ) $(PRELOAD_OBJ) \
 	  $(LIB_LIBS)
 	ln -sf libmemlimit.so.$(VERSION) $(B)/libmemlimit.so.$(SOMAJOR)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "next.h"
+#include "../src/cold.h"
 
 #include "../src/objsym.h"
 #include "../src/siglock.h"
@@ -16,7 +17,7 @@
 
 /* ---- bootstrap arena: dlsym may call calloc before we know the allocator ---- */
 
-char ml_boot_arena[ML_BOOT_SIZE] __attribute__((aligned(4096)));
+ML_COLD char ml_boot_arena[ML_BOOT_SIZE] __attribute__((aligned(4096)));
 static _Atomic size_t boot_used;
 
 void *ml_boot_alloc(size_t size, size_t align) {
@@ -465,7 +466,7 @@ static void *find_runtime_new(int variant) {
      * own handle: the runtime may be loaded RTLD_LOCAL (a C program dlopening a C++
      * plugin), where the global scope cannot see it, and RTLD_NEXT may find the
      * allocator. */
-    static struct find_ctx c;
+    static ML_COLD struct find_ctx c;
     void *p = NULL;
     for (int skip = 0; !p;) {
         memset(&c, 0, sizeof c);

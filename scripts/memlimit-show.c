@@ -127,7 +127,8 @@ int main(int argc, char **argv) {
     static struct ml_cgroup cg;
     ml_cgroup_discover(root, &cg);
     if (cg.warning[0]) add_warning(cg.warning);
-    uint64_t soft = ml_decide_soft(&cfg, &cg), hard = ml_decide_hard(&cfg, &cg);
+    uint64_t soft = ml_decide_soft(&cfg, cg.limit, cg.cgroup_limit),
+             hard = ml_decide_hard(&cfg, cg.limit);
     char hard_warning[256];
     if (ml_decide_hard_warning(soft, hard, hard_warning, sizeof hard_warning))
         add_warning(hard_warning);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* The soft limit the configuration asks for, given a discovery. */
-uint64_t ml_decide_soft(const struct ml_config *cfg, const struct ml_cgroup *cg) {
+uint64_t ml_decide_soft(const struct ml_config *cfg, uint64_t limit, uint64_t cgroup_limit) {
     const struct ml_size *s = &cfg->soft;
     switch (s->kind) {
     case ML_SIZE_OFF:
@@ -14,12 +14,12 @@ uint64_t ml_decide_soft(const struct ml_config *cfg, const struct ml_cgroup *cg)
     case ML_SIZE_BYTES:
         return s->bytes;
     case ML_SIZE_PERCENT: /* of the cgroup limit, or of physical memory */
-        return cg->limit == ML_NO_LIMIT ? 0 : ml_size_resolve(s, cg->limit);
+        return limit == ML_NO_LIMIT ? 0 : ml_size_resolve(s, limit);
     case ML_SIZE_UNSET:
     default: { /* 90% of the cgroup limit; with none, only watch */
-        if (cg->cgroup_limit == ML_NO_LIMIT) return 0;
+        if (cgroup_limit == ML_NO_LIMIT) return 0;
         struct ml_size ninety = {.kind = ML_SIZE_PERCENT, .milli_percent = 90000};
-        return ml_size_resolve(&ninety, cg->limit);
+        return ml_size_resolve(&ninety, limit);
     }
     }
 }
@@ -54,11 +54,10 @@ void ml_describe_soft(char *out, size_t cap, const struct ml_config *cfg,
 
 /* The hard limit the configuration asks for (0: none). Percentages follow the
  * detected limit, so they are re-derived when it changes. */
-uint64_t ml_decide_hard(const struct ml_config *cfg, const struct ml_cgroup *cg) {
+uint64_t ml_decide_hard(const struct ml_config *cfg, uint64_t limit) {
     const struct ml_size *h = &cfg->hard;
     if (h->kind == ML_SIZE_BYTES) return h->bytes;
-    if (h->kind == ML_SIZE_PERCENT && cg->limit != ML_NO_LIMIT)
-        return ml_size_resolve(h, cg->limit);
+    if (h->kind == ML_SIZE_PERCENT && limit != ML_NO_LIMIT) return ml_size_resolve(h, limit);
     return 0;
 }
 

@@ -14,12 +14,13 @@
 #pragma GCC visibility push(hidden)
 
 /* The soft limit in bytes; 0 when there is none (MEMLIMIT=off, or no limit found
- * and no MEMLIMIT in bytes: then the library only watches). */
-uint64_t ml_decide_soft(const struct ml_config *cfg, const struct ml_cgroup *cg);
+ * and no MEMLIMIT in bytes: then the library only watches). From the discovered
+ * limits (struct ml_cgroup's limit and cgroup_limit, ML_NO_LIMIT for none). */
+uint64_t ml_decide_soft(const struct ml_config *cfg, uint64_t limit, uint64_t cgroup_limit);
 
 /* The hard limit in bytes (MEMLIMIT_HARD); 0: none. Percentages follow the detected
  * limit, so both are re-derived when it changes. */
-uint64_t ml_decide_hard(const struct ml_config *cfg, const struct ml_cgroup *cg);
+uint64_t ml_decide_hard(const struct ml_config *cfg, uint64_t limit);
 
 /* A hard limit at or below the soft limit (both in force) makes allocations fail
  * before the soft limit's trims and callbacks can act: true, with the line that says

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "dump.h"
+#include "cold.h"
 #include "log.h"
 #include "pathfmt.h"
 #include "profile.h"
@@ -22,7 +23,7 @@ static atomic_bool critical_now_done; /* ml_dump_critical_now wrote, or tried */
 /* One profile file is named at a time: its path is built in static space (threads may
  * have small stacks, and the signal handler uses it), by the holder of this flag. */
 static atomic_flag naming = ATOMIC_FLAG_INIT;
-static char path_buf[PATH_MAX + 64];
+static ML_COLD char path_buf[PATH_MAX + 64];
 
 static void info_line(const char *line) {
     ml_log_info("%s", line);

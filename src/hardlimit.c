@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "hardlimit.h"
+#include "cold.h"
 #include "caller.h"
 #include "clock.h"
 #include "limiter.h"
@@ -60,7 +61,7 @@ static void refused_line(uint64_t h, size_t n, uint64_t u, bool with_stack) {
     if (now < next || !atomic_compare_exchange_strong(&next_log_ns, &next, now + 1000000000ULL))
         return;
     char a[24], b[24], c[24];
-    static char frames[640]; /* that thread's alone */
+    static ML_COLD char frames[640]; /* that thread's alone */
     if (with_stack) ml_lastwords_frames(frames, sizeof frames, 6);
     ml_log("hard limit %s: refused %s at %s (ENOMEM), level %s%s%s", ml_fmt_bytes(a, h),
            ml_fmt_bytes(b, n), ml_fmt_bytes(c, u), ml_level_name(ml_core_level()),

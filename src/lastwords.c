@@ -1,4 +1,5 @@
 #include "lastwords.h"
+#include "cold.h"
 #include "cgroup.h"
 #include "clock.h"
 #include "dump.h"
@@ -74,7 +75,7 @@ static __thread bool tl_speaking __attribute__((tls_model("initial-exec"))); /* 
 static __attribute__((noinline, cold)) void speak(size_t n, uint64_t usage, uint64_t limit) {
     int saved = errno;
     tl_speaking = true; /* the unwinder and the profile may allocate */
-    static char frames[640];
+    static ML_COLD char frames[640];
     static atomic_flag frames_busy = ATOMIC_FLAG_INIT;
     bool own = !atomic_flag_test_and_set(&frames_busy);
     if (own) ml_lastwords_frames(frames, sizeof frames, 6);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "limiter.h"
+#include "cold.h"
 #include "caller.h"
 #include "clock.h"
 #include "cgroup.h"
@@ -43,7 +44,6 @@ enum { ST_NEW, ST_INITIALIZING, ST_READY };
 
 static struct {
     _Atomic int state;
-    struct ml_config cfg;
 
     /* usage accounting */
     _Atomic uint64_t usage;     /* last sample */
@@ -66,10 +66,14 @@ static struct {
     _Atomic uint64_t stall_until; /* a kernel stall report makes CRITICAL until then */
 } S = {.sampling = ATOMIC_FLAG_INIT, .trimming = ATOMIC_FLAG_INIT};
 
+/* the configuration, apart from S: its 20 KiB path store is read only through the
+ * pointers set with it, and S shares the page start-up touches anyway */
+static ML_COLD struct ml_config cfg;
+
 /* A configuration line, once MEMLIMIT_LOG (loaded first) says where lines go. */
 static void report_config(const char *line) {
-    ml_log_set_dest(S.cfg.log);
-    ml_log_set_json(S.cfg.log_format == ML_LOG_JSON);
+    ml_log_set_dest(cfg.log);
+    ml_log_set_json(cfg.log_format == ML_LOG_JSON);
     ml_log("%s", line);
 }
 
@@ -90,7 +94,7 @@ static uint64_t read_usage(uint64_t now) {
     bool cgroup = ml_limits_by_cgroup();
     if (cgroup && !tl_sampler) return atomic_load(&S.usage);
     uint64_t u = cgroup ? ml_limits_cgroup_usage(now, &err) : ml_usage_process(&err);
-    if (err && cgroup && S.cfg.scope == ML_SCOPE_AUTO) {
+    if (err && cgroup && cfg.scope == ML_SCOPE_AUTO) {
         /* scope auto: this process's own figure while the cgroup's cannot be read */
         if (!atomic_exchange(&fell_back, true))
             ml_log("cannot read the cgroup's memory usage: %s; measuring this process only",
@@ -191,7 +195,7 @@ static void trim(uint64_t now, const char *why, bool thread) {
         update_level(after);
         give_sampler();
     }
-    if (S.cfg.trace) {
+    if (cfg.trace) {
         char a[24], b[24], c[24], d[24];
         ml_log("trim #%llu at %s -> %s in %s (cpu %s)%s", (unsigned long long)n,
                ml_fmt_bytes(a, before), ml_fmt_bytes(b, after), ml_fmt_ns(c, took),
@@ -242,7 +246,7 @@ static enum memlimit_level take_sample(uint64_t now, uint64_t *usage) {
 
 /* the once-per-process changes (onlimit.c), when a limit is known */
 static int cap_arenas(void) {
-    return ml_onlimit_apply(S.cfg.thp, ml_limits_soft() || ml_hard_get());
+    return ml_onlimit_apply(cfg.thp, ml_limits_soft() || ml_hard_get());
 }
 
 /* Samples if the last sample is at least `every` old and no one else is sampling
@@ -393,39 +397,38 @@ void ml_core_init(ml_lookup_fn lookup) {
 
     /* MEMLIMIT_LOG is the table's first option: report_config sends the lines about
      * the others where the user asked */
-    ml_config_load(&S.cfg, env_get, report_config);
+    ml_config_load(&cfg, env_get, report_config);
     ml_config_check_names(environ, report_config); /* MEMLIMIT_TRCE: did you mean ...? */
-    ml_log_set_dest(S.cfg.log);
-    ml_log_set_json(S.cfg.log_format == ML_LOG_JSON);
-    ml_log_set_verbose(S.cfg.trace || S.cfg.log);
-    if (S.cfg.trace >= 2) ml_log_set_clock(ml_now_ns());
-    if (S.cfg.profile) ml_dump_init(&S.cfg);
-    ml_periodic_init(&S.cfg);
+    ml_log_set_dest(cfg.log);
+    ml_log_set_json(cfg.log_format == ML_LOG_JSON);
+    ml_log_set_verbose(cfg.trace || cfg.log);
+    if (cfg.trace >= 2) ml_log_set_clock(ml_now_ns());
+    if (cfg.profile) ml_dump_init(&cfg);
+    ml_periodic_init(&cfg);
 
     /* Cgroup discovery (two /proc files and the limit files, ~25 system calls) waits
      * for the first sample: a process that exits before its first budget runs out
      * (a shell's /bin/true) never needs it. The start-up line shows its result, and
      * a hard limit given as a percentage needs it before the first allocation. */
-    bool eager =
-        S.cfg.trace || (S.cfg.hard.kind != ML_SIZE_UNSET && S.cfg.hard.kind != ML_SIZE_OFF);
-    ml_limits_init(&S.cfg, eager);
-    ml_hard_set_wait(S.cfg.hard_wait_ms);
+    bool eager = cfg.trace || (cfg.hard.kind != ML_SIZE_UNSET && cfg.hard.kind != ML_SIZE_OFF);
+    ml_limits_init(&cfg, eager);
+    ml_hard_set_wait(cfg.hard_wait_ms);
     char hard_warning[256]; /* with a hard limit, the limits were derived just now */
     if (ml_decide_hard_warning(ml_limits_soft(), ml_hard_get(), hard_warning, sizeof hard_warning))
         ml_log("%s", hard_warning);
     /* MEMLIMIT_EVENTS: auto is on when a callback is registered (the thread exists
      * then anyway) or the scope is cgroup (other processes' growth must be seen) */
-    S.want_thread = S.cfg.events == ML_EVENTS_ON ||
-                    (S.cfg.events == ML_EVENTS_AUTO && S.cfg.scope == ML_SCOPE_CGROUP);
+    S.want_thread = cfg.events == ML_EVENTS_ON ||
+                    (cfg.events == ML_EVENTS_AUTO && cfg.scope == ML_SCOPE_CGROUP);
     if (S.want_thread) ml_reclaim_want_thread();
-    ml_watch_init(&S.cfg);
-    ml_threadops_install(S.cfg.trace > 0);
+    ml_watch_init(&cfg);
+    ml_threadops_install(cfg.trace > 0);
 
     ml_trim_init(lookup);
     int arenas = eager ? cap_arenas() : 0;
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 
-    if (S.cfg.trace) {
+    if (cfg.trace) {
         char soft[ML_PATH_MAX + 256];
         ml_limits_describe(soft, sizeof soft);
         char cap[48] = "";
@@ -433,7 +436,7 @@ void ml_core_init(ml_lookup_fn lookup) {
         char hard[40] = "off", hb[24];
         if (ml_hard_get()) ml_fmt(hard, sizeof hard, "%s", ml_fmt_bytes(hb, ml_hard_get()));
         ml_log("%s, hard %s, scope %s, allocator %s%s", soft, hard,
-               ml_scope_name(S.cfg.scope, ml_limits_by_cgroup()), ml_trim_allocator_name(), cap);
+               ml_scope_name(cfg.scope, ml_limits_by_cgroup()), ml_trim_allocator_name(), cap);
     }
     atomic_store_explicit(&S.state, ST_READY, memory_order_release);
     errno = saved;
@@ -443,7 +446,7 @@ void ml_core_init(ml_lookup_fn lookup) {
  * and the metrics file written with it, so the file holds the process's peak.
  * Threads may still run: a sampler among them is waited for, briefly. */
 static __attribute__((destructor)) void core_at_exit(void) {
-    if (!S.cfg.metrics || !ml_core_ready() || in_vfork_child() || tl_sampler) return;
+    if (!cfg.metrics || !ml_core_ready() || in_vfork_child() || tl_sampler) return;
     int saved = errno;
     for (int i = 0; !try_take_sampler(); i++) {
         if (i > 1000) { /* a sampler stuck for milliseconds: its own write will do */

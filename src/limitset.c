@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "limitset.h"
+#include "cold.h"
 #include "cgroup.h"
 #include "clock.h"
 #include "decide.h"
@@ -24,7 +25,7 @@ static _Atomic bool discovered; /* the first discovery ran (start-up or first sa
  * are rare. memlimit_stats takes it on any thread, so signals are blocked while it
  * is held. Only the sampler writes it, so the sampler reads it without the flag. */
 static atomic_flag cg_flag = ATOMIC_FLAG_INIT;
-static struct ml_cgroup cg;
+static ML_COLD struct ml_cgroup cg;
 static uint64_t cg_mask; /* the holder's own mask: written and read only under the lock */
 static void cg_lock(void) {
     cg_mask = ml_siglock(&cg_flag);
@@ -35,14 +36,14 @@ static void cg_unlock(void) {
 
 /* the sampler's (and start-up's): discovery's buffers live here, not on the stack of
  * whichever application thread samples */
-static struct ml_cgroup scratch;
-static struct ml_cg_work work;
+static ML_COLD struct ml_cgroup scratch;
+static ML_COLD struct ml_cg_work work;
 
 /* What usage is measured (ml_decide_by_cgroup) and, for the cgroup, from where,
  * with the inactive file cache read every ML_STAT_EVERY_NS: the sampler's own, as
  * only the sampler reads the cgroup's usage. */
 static _Atomic bool by_cgroup;
-static char usage_dir[ML_PATH_MAX];
+static ML_COLD char usage_dir[ML_PATH_MAX];
 static uint64_t inactive, inactive_ns;
 #define ML_STAT_EVERY_NS (100ULL * 1000000)
 
@@ -67,12 +68,12 @@ static bool apply(const struct ml_cgroup *c) {
         c->from == cg.from && !strcmp(c->dir, cg.dir) && !strcmp(c->source, cg.source))
         return false; /* cg: the sampler's own, read without the lock */
     publish(c);
-    ml_hard_set(ml_decide_hard(cfg, c));
+    ml_hard_set(ml_decide_hard(cfg, c->limit));
     if (atomic_load(&soft_explicit)) return true;
     /* memlimit_set_limit may run meanwhile, on any thread: it marks the limit explicit,
      * then stores it. A compare-and-swap never overwrites its value, and if it landed
      * between our check and the swap, its value is put back. */
-    uint64_t old = atomic_load(&soft), s = ml_decide_soft(cfg, c);
+    uint64_t old = atomic_load(&soft), s = ml_decide_soft(cfg, c->limit, c->cgroup_limit);
     if (!atomic_compare_exchange_strong(&soft, &old, s)) return true;
     if (atomic_load(&soft_explicit)) {
         uint64_t mine = s;
@@ -104,11 +105,10 @@ void ml_limits_init(const struct ml_config *c, bool now) {
     atomic_store(&soft_explicit, cfg->soft.kind == ML_SIZE_BYTES);
     /* what derivation gives without a cgroup limit: an explicit MEMLIMIT or
      * MEMLIMIT_HARD in bytes holds from the start */
-    scratch.limit = scratch.cgroup_limit = ML_NO_LIMIT;
     atomic_store(&detected, ML_NO_LIMIT);
     atomic_store(&cglimit, ML_NO_LIMIT);
-    atomic_store(&soft, ml_decide_soft(cfg, &scratch));
-    ml_hard_set(ml_decide_hard(cfg, &scratch));
+    atomic_store(&soft, ml_decide_soft(cfg, ML_NO_LIMIT, ML_NO_LIMIT));
+    ml_hard_set(ml_decide_hard(cfg, ML_NO_LIMIT));
     if (now) discover_first();
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "log.h"
+#include "cold.h"
 #include "clock.h"
 #include "fileio.h"
 
@@ -338,7 +339,7 @@ static size_t make_line(char *line, size_t cap, bool owner, const char *fmt, ...
  * PATH_MAX bytes. */
 static __attribute__((noinline, cold)) void report_dest(int err) {
     static atomic_flag busy = ATOMIC_FLAG_INIT;
-    static char notice[6144];
+    static ML_COLD char notice[6144];
     if (atomic_flag_test_and_set(&busy)) return;
     const char *hint = err == ENXIO   ? " (a FIFO with no reader)"
                        : err == ELOOP ? " (a symbolic link, not followed)"
@@ -379,7 +380,7 @@ static void write_dest(char *line, size_t n) {
  * second logger at the same moment (another thread, or a signal handler on this one)
  * formats into a short buffer of its own instead of waiting. */
 static _Atomic int line_owner;
-static char line_buf[1024];
+static ML_COLD char line_buf[1024];
 
 static bool take_line(void) {
     int me = (int)getpid(), owner = 0;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "metrics.h"
+#include "cold.h"
 #include "log.h"
 #include "pathfmt.h"
 #include "version.h"
@@ -95,7 +96,7 @@ size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
  * exclusive, so there is one writer. `owner` makes that a checked rule (EBUSY for a
  * second writer) rather than a silent overwrite; it holds a pid, not a bool, so a
  * child forked while its parent's sampler was writing is not locked out for good. */
-static char final[PATH_MAX];
+static ML_COLD char final[PATH_MAX];
 static _Atomic int owner;
 
 static int write_at(int dir, const char *name, const char *text, size_t len) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "periodic.h"
+#include "cold.h"
 #include "cgroup.h"
 #include "level.h"
 #include "log.h"
@@ -16,7 +17,8 @@ static uint64_t next_trace_ns, next_metrics_ns;
 static enum memlimit_level traced_level;
 static bool metrics_failed;
 static struct memlimit_stats st;
-static char text[4096]; /* the metrics text is about 2.2 KiB; a longer one is refused, not cut */
+static ML_COLD char
+    text[4096]; /* the metrics text is about 2.2 KiB; a longer one is refused, not cut */
 
 void ml_periodic_init(const struct ml_config *c) {
     cfg = c;

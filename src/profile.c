@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "profile.h"
+#include "cold.h"
 #include "profile_live.h"
 #include "profile_regions.h"
 #include "rawmem.h"
@@ -102,7 +103,7 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg) {
  * So the first unwind is made here with the low numbers taken: the pipe lands near
  * the descriptor limit (at most 1024), where programs rarely reach. */
 static void first_unwind_high(void) {
-    static int held[1024];
+    static ML_COLD int held[1024];
     int n = 0, top = 1024;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)top) top = (int)rl.rlim_cur;

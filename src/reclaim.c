@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "reclaim.h"
+#include "cold.h"
 #include "siglock.h"
 #include "clock.h"
 #include "level.h"
@@ -30,16 +31,19 @@ struct entry {
     bool free_on_return; /* it unregistered itself: the round frees the slot */
 };
 
+/* apart from R: a fork child writes them, and R's pages stay shared with the parent */
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER; /* guards R; never held while a
+                                                                  callback runs */
+static pthread_cond_t table_idle = PTHREAD_COND_INITIALIZER; /* signalled when a callback returns */
+
 static struct {
-    pthread_mutex_t lock; /* guards the table; never held while a callback runs */
-    pthread_cond_t idle;  /* signalled when a callback returns */
     struct entry e[ML_MAX_CALLBACKS];
     _Atomic int count;
     int next_handle;
     uint64_t next_order;
-    struct ml_reclaim_ops ops;
-} R = {.lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER};
+} R ML_COLD;
 
+static struct ml_reclaim_ops ops;   /* set at start-up (apart from R: no page of it touched) */
 static _Atomic uint32_t wake_seq;   /* bumped to wake the thread */
 static _Atomic uint32_t round_seq;  /* bumped when the thread finishes a pass */
 static _Atomic bool thread_running; /* in this process (cleared in a fork child) */
@@ -69,8 +73,8 @@ static bool is_ours(int fd) {
     return fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == atomic_load(&wake_ino);
 }
 
-void ml_reclaim_set_ops(const struct ml_reclaim_ops *ops) {
-    R.ops = *ops;
+void ml_reclaim_set_ops(const struct ml_reclaim_ops *o) {
+    ops = *o;
 }
 
 /* The table's lock is taken with signals blocked: a signal handler that calls fork()
@@ -78,11 +82,11 @@ void ml_reclaim_set_ops(const struct ml_reclaim_ops *ops) {
  * in our pthread_atfork handler, which takes it too. */
 static uint64_t lock_table(void) {
     uint64_t old = ml_sigblock_all();
-    pthread_mutex_lock(&R.lock);
+    pthread_mutex_lock(&table_lock);
     return old;
 }
 static void unlock_table(uint64_t old) {
-    pthread_mutex_unlock(&R.lock);
+    pthread_mutex_unlock(&table_lock);
     ml_sigrestore(old);
 }
 
@@ -149,7 +153,7 @@ int ml_reclaim_unregister(int handle) {
         e->free_on_return = true;
     } else {
         while (e->busy)
-            pthread_cond_wait(&R.idle, &R.lock);
+            pthread_cond_wait(&table_idle, &table_lock);
         e->fn = NULL;
         R.count--;
     }
@@ -165,11 +169,11 @@ struct pick {
 int ml_reclaim_round(enum memlimit_level level) {
     struct pick order[ML_MAX_CALLBACKS];
     int n = 0;
-    pthread_mutex_lock(&R.lock);
+    pthread_mutex_lock(&table_lock);
     for (int i = 0; i < ML_MAX_CALLBACKS; i++)
         if (R.e[i].fn && R.e[i].active)
             order[n++] = (struct pick){R.e[i].handle, R.e[i].priority, R.e[i].order};
-    pthread_mutex_unlock(&R.lock);
+    pthread_mutex_unlock(&table_lock);
     /* ascending priority, then registration order (insertion sort: n is small) */
     for (int i = 1; i < n; i++) {
         struct pick k = order[i];
@@ -182,29 +186,29 @@ int ml_reclaim_round(enum memlimit_level level) {
         order[j + 1] = k;
     }
     int called = 0;
-    uint64_t first_usage = 0, round_freed = 0, t0 = R.ops.trace ? ml_now_ns() : 0;
+    uint64_t first_usage = 0, round_freed = 0, t0 = ops.trace ? ml_now_ns() : 0;
     for (int i = 0; i < n; i++) {
         enum memlimit_level now_level = level;
-        uint64_t usage = R.ops.measure ? R.ops.measure(&now_level) : 0;
+        uint64_t usage = ops.measure ? ops.measure(&now_level) : 0;
         if (i == 0) first_usage = usage;
-        uint64_t target = R.ops.target ? R.ops.target(level) : 0;
+        uint64_t target = ops.target ? ops.target(level) : 0;
         size_t want = usage > target ? (size_t)(usage - target) : 0;
         if (level >= MEMLIMIT_LEVEL_SOFT && want == 0) break; /* under the target: done */
         if (level == MEMLIMIT_LEVEL_MODERATE) want = 0;       /* informational */
-        if (want && R.ops.share) want = (size_t)R.ops.share(want, usage);
-        pthread_mutex_lock(&R.lock);
+        if (want && ops.share) want = (size_t)ops.share(want, usage);
+        pthread_mutex_lock(&table_lock);
         struct entry *e = NULL;
         for (int k = 0; k < ML_MAX_CALLBACKS && !e; k++)
             if (R.e[k].fn && R.e[k].active && R.e[k].handle == order[i].handle) e = &R.e[k];
         if (!e) { /* unregistered meanwhile */
-            pthread_mutex_unlock(&R.lock);
+            pthread_mutex_unlock(&table_lock);
             continue;
         }
         memlimit_reclaim_fn fn = e->fn;
         void *arg = e->arg;
         e->busy = true;
         e->runner = pthread_self();
-        pthread_mutex_unlock(&R.lock);
+        pthread_mutex_unlock(&table_lock);
 
         size_t freed = fn(level, want, arg);
         /* counted before the slot is released: once memlimit_unregister returns, its
@@ -212,22 +216,22 @@ int ml_reclaim_round(enum memlimit_level level) {
         atomic_fetch_add(&calls, 1);
         atomic_fetch_add(&bytes, freed);
 
-        pthread_mutex_lock(&R.lock);
+        pthread_mutex_lock(&table_lock);
         e->busy = false;
         if (e->free_on_return) { /* it unregistered itself */
             e->fn = NULL;
             e->free_on_return = false;
             R.count--;
         }
-        pthread_cond_broadcast(&R.idle);
-        pthread_mutex_unlock(&R.lock);
+        pthread_cond_broadcast(&table_idle);
+        pthread_mutex_unlock(&table_lock);
         round_freed += freed;
         called++;
     }
     uint64_t nr = atomic_fetch_add(&rounds, 1) + 1;
-    if (R.ops.trace && called) {
+    if (ops.trace && called) {
         uint64_t took = ml_now_ns() - t0;
-        uint64_t after = R.ops.measure ? R.ops.measure(NULL) : 0;
+        uint64_t after = ops.measure ? ops.measure(NULL) : 0;
         char a[24], b[24], c[24], d[24];
         ml_log("round #%llu (%s) at %s: callbacks freed %s (%d of %d called) in %s, now %s",
                (unsigned long long)nr, ml_level_name(level), ml_fmt_bytes(a, first_usage),
@@ -284,11 +288,11 @@ static void *thread_main(void *unused) {
     for (;;) {
         uint32_t seq = atomic_load(&wake_seq);
         enum memlimit_level lv = MEMLIMIT_LEVEL_NONE;
-        if (R.ops.measure) R.ops.measure(&lv);
+        if (ops.measure) ops.measure(&lv);
         if (lv >= MEMLIMIT_LEVEL_MODERATE) {
-            if (R.ops.trim) R.ops.trim(lv);
-            uint64_t usage = R.ops.measure ? R.ops.measure(&lv) : 0;
-            uint64_t target = R.ops.target ? R.ops.target(lv) : 0;
+            if (ops.trim) ops.trim(lv);
+            uint64_t usage = ops.measure ? ops.measure(&lv) : 0;
+            uint64_t target = ops.target ? ops.target(lv) : 0;
             uint64_t rise = target / 64 > (1u << 20) ? target / 64 : (1u << 20);
             /* a rise in level runs a round at once; otherwise at most every round_every,
              * and less often while rounds free nothing */
@@ -298,8 +302,8 @@ static void *thread_main(void *unused) {
                 ml_reclaim_round(lv);
                 uint64_t reported = atomic_load(&bytes) - before;
                 /* what callbacks freed sits in the allocator until it is trimmed */
-                if (reported && R.ops.trim) R.ops.trim(lv);
-                uint64_t after = R.ops.measure ? R.ops.measure(NULL) : 0;
+                if (reported && ops.trim) ops.trim(lv);
+                uint64_t after = ops.measure ? ops.measure(NULL) : 0;
                 ml_round_update(&pace, ml_now_ns(), lv, reported, usage, after, rise);
             }
         }
@@ -307,10 +311,10 @@ static void *thread_main(void *unused) {
         atomic_fetch_add(&round_seq, 1);
         futex_wake(&round_seq);
         uint64_t wait = lv >= MEMLIMIT_LEVEL_MODERATE ? BUSY_WAIT_NS : IDLE_WAIT_NS;
-        if (R.ops.wait) wait = R.ops.wait(wait);
+        if (ops.wait) wait = ops.wait(wait);
         struct pollfd fds[ML_RECLAIM_MAX_FDS];
         uint64_t ino = 0;
-        int n = R.ops.events ? R.ops.events(fds, ML_RECLAIM_MAX_FDS, lost, &ino) : 0;
+        int n = ops.events ? ops.events(fds, ML_RECLAIM_MAX_FDS, lost, &ino) : 0;
         int fd = n > 0 ? fds[0].fd : -1;
         lost = false;
         if (fd != atomic_load(&wake_fd)) {
@@ -341,7 +345,7 @@ static void *thread_main(void *unused) {
             bool other = false;
             for (int i = 1; i < n && r > 0; i++)
                 other |= fds[i].revents != 0;
-            if (other && R.ops.fired) R.ops.fired(fds, n);
+            if (other && ops.fired) ops.fired(fds, n);
         }
     }
     return NULL;
@@ -438,22 +442,24 @@ uint64_t ml_reclaim_rounds(void) {
 
 /* fork: the child has one thread; our thread and any call it was making are gone */
 static void prepare(void) {
-    pthread_mutex_lock(&R.lock); /* never interrupted while held: see lock_table */
+    pthread_mutex_lock(&table_lock); /* never interrupted while held: see lock_table */
 }
 static void parent(void) {
-    pthread_mutex_unlock(&R.lock);
+    pthread_mutex_unlock(&table_lock);
 }
 static void child(void) {
     /* this thread locked it in prepare: unlocking is defined, re-initialising a
      * locked mutex is not (ThreadSanitizer reports it as a double lock) */
-    pthread_mutex_unlock(&R.lock);
-    pthread_cond_init(&R.idle, NULL);
+    pthread_mutex_unlock(&table_lock);
+    pthread_cond_init(&table_idle, NULL);
+    /* written only where something changes: each page of R written here would be
+     * copied for a child that usually just calls exec */
     for (int i = 0; i < ML_MAX_CALLBACKS; i++) {
         if (R.e[i].fn && !R.e[i].active) { /* its unregister was in progress */
             R.e[i].fn = NULL;
             R.count--;
         }
-        R.e[i].busy = R.e[i].free_on_return = false;
+        if (R.e[i].busy || R.e[i].free_on_return) R.e[i].busy = R.e[i].free_on_return = false;
     }
     atomic_store(&thread_running, false);
     atomic_store(&thread_starting, false);

@@ -4,6 +4,7 @@
  * usage is the cgroup's), trims, the limit files re-read, kernel events armed and
  * read. The thread's own state lives here. */
 #include "threadops.h"
+#include "cold.h"
 #include "clock.h"
 #include "decide.h"
 #include "dump.h"
@@ -85,8 +86,8 @@ static void reread_limits(uint64_t now) {
 
 static int op_events(struct pollfd *fds, int cap, bool lost, uint64_t *ino) {
     ml_dump_run_due();
-    reread_limits(ml_now_ns());                       /* wherever the thread runs, events or not */
-    static char dir[ML_PATH_MAX], v2dir[ML_PATH_MAX]; /* this thread's copies */
+    reread_limits(ml_now_ns()); /* wherever the thread runs, events or not */
+    static ML_COLD char dir[ML_PATH_MAX], v2dir[ML_PATH_MAX]; /* this thread's copies */
     struct ml_watch_view v;
     ml_limits_watch_view(&v, dir, v2dir);
     return ml_watch_arm(&v, fds, cap, lost, ino);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "watch.h"
+#include "cold.h"
 #include "clock.h"
 #include "events.h"
 #include "log.h"
@@ -42,17 +43,21 @@ static struct {
     uint64_t at[ML_MAX_THRESHOLDS];
     bool sources_done;
     int nsrc;
-    struct source src[ML_MAX_SOURCES];
     uint64_t next_memev_log_ns; /* memory.events can change 100 times a second */
     /* from the configuration */
     enum ml_events mode;
     bool trace;
     /* systemd's memory-pressure protocol, read at start (getenv is not for threads) */
     bool watch_set;
-    char watch[ML_PATH_MAX];
-    unsigned char watch_write[128];
     long watch_write_len; /* -1: $MEMORY_PRESSURE_WRITE is not base64 */
 } E = {.efd = -1};
+
+/* E's buffers, apart: E shares the page that start-up touches anyway */
+static ML_COLD struct {
+    struct source src[ML_MAX_SOURCES];
+    char watch[ML_PATH_MAX];
+    unsigned char watch_write[128];
+} EB;
 
 static void events_log(const char *fmt, const char *a, int err) {
     if (!E.trace && E.mode != ML_EVENTS_ON) return;
@@ -72,9 +77,9 @@ void ml_watch_init(const struct ml_config *cfg) {
     const char *w = cfg->pressure_watch;
     if (E.mode == ML_EVENTS_OFF || !w || !w[0]) return;
     E.watch_set = true;
-    ml_fmt(E.watch, sizeof E.watch, "%s", w);
+    ml_fmt(EB.watch, sizeof EB.watch, "%s", w);
     const char *wr = cfg->pressure_write;
-    E.watch_write_len = wr ? ml_base64_decode(wr, E.watch_write, sizeof E.watch_write) : 0;
+    E.watch_write_len = wr ? ml_base64_decode(wr, EB.watch_write, sizeof EB.watch_write) : 0;
 }
 
 static struct source *add_source(int fd, short events, enum src_kind kind, bool full,
@@ -84,7 +89,7 @@ static struct source *add_source(int fd, short events, enum src_kind kind, bool 
         close(fd);
         return NULL;
     }
-    struct source *s = &E.src[E.nsrc++];
+    struct source *s = &EB.src[E.nsrc++];
     memset(s, 0, sizeof *s);
     s->fd = fd;
     s->ino = (uint64_t)st.st_ino;
@@ -133,7 +138,7 @@ static void open_sources(int version, const char *dir, const char *v2dir) {
     E.sources_done = true;
     char what[ML_PATH_MAX + 48];
     struct ml_watch_plan plan;
-    ml_watch_plan(version, v2dir, "", E.watch_set ? E.watch : NULL, &plan);
+    ml_watch_plan(version, v2dir, "", E.watch_set ? EB.watch : NULL, &plan);
     if (plan.psi == ML_WATCH_PSI_NONE) {
         events_log("%s", "$MEMORY_PRESSURE_WATCH=/dev/null: no pressure watch", 0);
     } else if (plan.psi == ML_WATCH_PSI_SYSTEMD) {
@@ -142,12 +147,13 @@ static void open_sources(int version, const char *dir, const char *v2dir) {
             events_log("%s", "$MEMORY_PRESSURE_WRITE is not base64; ignoring the watch", 0);
         } else {
             short ev = 0;
-            int fd = ml_events_watch_open(E.watch, E.watch_write, (size_t)E.watch_write_len, &ev);
-            ml_fmt(what, sizeof what, "$MEMORY_PRESSURE_WATCH %s", E.watch);
+            int fd = ml_events_watch_open(EB.watch, EB.watch_write, (size_t)E.watch_write_len, &ev);
+            ml_fmt(what, sizeof what, "$MEMORY_PRESSURE_WATCH %s", EB.watch);
             if (fd < 0) {
                 events_log("cannot open %s", what, -fd);
             } else {
-                ml_psi_trigger_valid((const char *)E.watch_write, (size_t)E.watch_write_len, &full);
+                ml_psi_trigger_valid((const char *)EB.watch_write, (size_t)E.watch_write_len,
+                                     &full);
                 add_source(fd, ev, SRC_WATCH, full, what);
             }
         }
@@ -171,7 +177,7 @@ static void open_sources(int version, const char *dir, const char *v2dir) {
 }
 
 static void drop_source(int i, bool close_it, const char *why) {
-    struct source *s = &E.src[i];
+    struct source *s = &EB.src[i];
     char msg[ML_PATH_MAX + 128];
     ml_fmt(msg, sizeof msg, "%s dropped: %s", s->what, why);
     events_log("%s", msg, 0);
@@ -239,8 +245,8 @@ int ml_watch_arm(const struct ml_watch_view *v, struct pollfd *fds, int cap, boo
     *ino = E.efd_ino;
     fds[n++] = (struct pollfd){.fd = E.efd, .events = POLLIN};
     for (int i = 0; i < E.nsrc && n < cap; i++)
-        if (E.src[i].fd >= 0)
-            fds[n++] = (struct pollfd){.fd = E.src[i].fd, .events = E.src[i].events};
+        if (EB.src[i].fd >= 0)
+            fds[n++] = (struct pollfd){.fd = EB.src[i].fd, .events = EB.src[i].events};
     return n;
 }
 
@@ -251,10 +257,10 @@ unsigned ml_watch_fired(const struct pollfd *fds, int n) {
         short rev = fds[k].revents;
         if (!rev) continue;
         int i = 0;
-        while (i < E.nsrc && E.src[i].fd != fds[k].fd)
+        while (i < E.nsrc && EB.src[i].fd != fds[k].fd)
             i++;
         if (i == E.nsrc) continue;
-        struct source *s = &E.src[i];
+        struct source *s = &EB.src[i];
         struct stat st;
         if ((rev & POLLNVAL) || fstat(s->fd, &st) != 0 || (uint64_t)st.st_ino != s->ino) {
             drop_source(i, false, "its descriptor was closed by the application");
@@ -289,7 +295,7 @@ unsigned ml_watch_fired(const struct pollfd *fds, int n) {
             /* the writer closed: a FIFO stays hung up until reopened, and the next
              * writer is welcome */
             short ev;
-            int fd = ml_events_watch_open(E.watch, NULL, 0, &ev);
+            int fd = ml_events_watch_open(EB.watch, NULL, 0, &ev);
             if (fd < 0 || fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
                 if (fd >= 0) close(fd);
                 drop_source(i, true, "it cannot be reopened");
