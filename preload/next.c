@@ -131,11 +131,11 @@ static const char *const delete_names[DEL_COUNT] = {ML_CXX_DELETE(ML_CXX_NAME)};
  * program's start-up went there). ---- */
 
 struct obj {
-    uintptr_t lo, hi; /* from its lowest PT_LOAD segment to the end of its highest */
-    uintptr_t addr;   /* dlpi_addr */
-    const char *name; /* "" for the program */
-    int index;        /* in load order, which is the lookup order of start-up objects */
-    const void *dyn;  /* its dynamic section (objsym.h) */
+    uintptr_t lo, hi;         /* from its lowest PT_LOAD segment to the end of its highest */
+    uintptr_t addr;           /* dlpi_addr */
+    const char *name;         /* "" for the program */
+    int index;                /* in load order, which is the lookup order of start-up objects */
+    struct ml_objsym_obj sym; /* its symbol tables */
 };
 
 struct find_arg {
@@ -162,12 +162,14 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *arg) {
     uintptr_t lo, hi;
     span(info, &lo, &hi); /* the dynamic linker reserves the gaps: no other object there */
     if (f->p < lo || f->p >= hi) return 0;
-    *f->out = (struct obj){lo,
-                           hi,
-                           info->dlpi_addr,
-                           info->dlpi_name ? info->dlpi_name : "",
-                           index,
-                           ml_objsym_dynamic(info->dlpi_addr, info->dlpi_phdr, info->dlpi_phnum)};
+    *f->out = (struct obj){
+        lo,
+        hi,
+        info->dlpi_addr,
+        info->dlpi_name ? info->dlpi_name : "",
+        index,
+        ml_objsym_open(info->dlpi_addr,
+                       ml_objsym_dynamic(info->dlpi_addr, info->dlpi_phdr, info->dlpi_phnum))};
     return 1;
 }
 
@@ -216,7 +218,7 @@ static void *scope_sym(void *scope, const char *name, const char *version) {
  * where only the dynamic linker can tell (an IFUNC), from scope if that finds o's */
 static void *obj_sym(const struct obj *o, void *scope, const char *name, const char *version) {
     void *p = NULL;
-    switch (ml_objsym(&(struct ml_objsym_obj){o->addr, o->dyn}, name, version, &p)) {
+    switch (ml_objsym(&o->sym, name, version, &p)) {
     case ML_OBJSYM_FOUND:
         return p;
     case ML_OBJSYM_ABSENT:
@@ -249,8 +251,7 @@ static void find_base_version(void) {
 static bool real_definition(void *p, const struct obj *o) {
     if (!p || o->index != 0) return p != NULL;
     void *def = NULL; /* the executable's own table skips its undefined symbols */
-    enum ml_objsym_result r =
-        ml_objsym(&(struct ml_objsym_obj){o->addr, o->dyn}, "malloc", NULL, &def);
+    enum ml_objsym_result r = ml_objsym(&o->sym, "malloc", NULL, &def);
     return r == ML_OBJSYM_ASK || (r == ML_OBJSYM_FOUND && def == p);
 }
 

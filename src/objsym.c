@@ -12,6 +12,35 @@ static uintptr_t dyn_ptr(uintptr_t base, ElfW(Addr) v) {
     return v < base ? base + v : v;
 }
 
+struct ml_objsym_obj ml_objsym_open(uintptr_t base, const void *dyn) {
+    struct ml_objsym_obj o = {.base = base};
+    for (const ElfW(Dyn) *d = dyn; d && d->d_tag != DT_NULL; d++) {
+        const void *p = (const void *)dyn_ptr(base, d->d_un.d_ptr);
+        switch (d->d_tag) {
+        case DT_SYMTAB:
+            o.sym = p;
+            break;
+        case DT_STRTAB:
+            o.str = p;
+            break;
+        case DT_VERSYM:
+            o.versym = p;
+            break;
+        case DT_VERDEF:
+            o.verdef = p;
+            break;
+        case DT_GNU_HASH:
+            o.gnu_hash = p;
+            break;
+        case DT_HASH:
+            o.sysv_hash = p;
+            break;
+        }
+    }
+    return o;
+}
+
+/* the tables, typed */
 struct table {
     const ElfW(Sym) * sym;
     const char *str;
@@ -20,34 +49,6 @@ struct table {
     const uint32_t *gnu;     /* DT_GNU_HASH */
     const ElfW(Word) * sysv; /* DT_HASH */
 };
-
-static struct table table_of(const struct ml_objsym_obj *o) {
-    struct table t = {0};
-    for (const ElfW(Dyn) *d = o->dyn; d && d->d_tag != DT_NULL; d++) {
-        uintptr_t p = dyn_ptr(o->base, d->d_un.d_ptr);
-        switch (d->d_tag) {
-        case DT_SYMTAB:
-            t.sym = (const ElfW(Sym) *)p;
-            break;
-        case DT_STRTAB:
-            t.str = (const char *)p;
-            break;
-        case DT_VERSYM:
-            t.versym = (const ElfW(Half) *)p;
-            break;
-        case DT_VERDEF:
-            t.verdef = (const ElfW(Verdef) *)p;
-            break;
-        case DT_GNU_HASH:
-            t.gnu = (const uint32_t *)p;
-            break;
-        case DT_HASH:
-            t.sysv = (const ElfW(Word) *)p;
-            break;
-        }
-    }
-    return t;
-}
 
 /* the name of version index ndx among the object's definitions; NULL for the base
  * (the object's own name) and for an index it does not define (0 local, 1 global) */
@@ -137,7 +138,7 @@ static int sysv_lookup(const struct table *t, const char *name, const char *vers
 
 enum ml_objsym_result ml_objsym(const struct ml_objsym_obj *o, const char *name,
                                 const char *version, void **addr) {
-    struct table t = table_of(o);
+    const struct table t = {o->sym, o->str, o->versym, o->verdef, o->gnu_hash, o->sysv_hash};
     if (!t.sym || !t.str || (!t.gnu && !t.sysv)) return ML_OBJSYM_ASK;
     uint32_t i = 0;
     int r = t.gnu ? gnu_lookup(&t, name, version, &i) : sysv_lookup(&t, name, version, &i);
@@ -161,9 +162,9 @@ static int scope_cb(struct dl_phdr_info *info, size_t size, void *arg) {
         a->skipping = info->dlpi_addr != a->after;
         return 0;
     }
-    struct ml_objsym_obj o = {
-        info->dlpi_addr, ml_objsym_dynamic(info->dlpi_addr, info->dlpi_phdr, info->dlpi_phnum)};
-    return o.dyn && ml_objsym(&o, a->name, a->version, &a->found) == ML_OBJSYM_FOUND;
+    struct ml_objsym_obj o = ml_objsym_open(
+        info->dlpi_addr, ml_objsym_dynamic(info->dlpi_addr, info->dlpi_phdr, info->dlpi_phnum));
+    return ml_objsym(&o, a->name, a->version, &a->found) == ML_OBJSYM_FOUND;
 }
 
 void *ml_objsym_scope(const char *name, const char *version, uintptr_t after) {

@@ -13,12 +13,15 @@
 /* internal: never exported, and called without the PLT/GOT */
 #pragma GCC visibility push(hidden)
 
-/* A loaded object as dl_iterate_phdr shows it: its load bias (dlpi_addr) and its
- * dynamic section in memory (the PT_DYNAMIC segment); dyn NULL if it has none. */
+/* A loaded object's tables, found once by ml_objsym_open for all its lookups. */
 struct ml_objsym_obj {
     uintptr_t base;
-    const void *dyn;
+    const void *sym, *str, *versym, *verdef, *gnu_hash, *sysv_hash;
 };
+
+/* The object with load bias base (dl_iterate_phdr's dlpi_addr) and dynamic section
+ * dyn in memory (ml_objsym_dynamic; NULL if it has none). */
+struct ml_objsym_obj ml_objsym_open(uintptr_t base, const void *dyn);
 
 enum ml_objsym_result {
     ML_OBJSYM_FOUND,

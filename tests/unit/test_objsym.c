@@ -28,10 +28,9 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *arg) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
         if (ph->p_type == PT_LOAD && f->addr >= lo && f->addr < lo + ph->p_memsz) {
-            f->out = (struct ml_objsym_obj){
-                info->dlpi_addr,
-                ml_objsym_dynamic(info->dlpi_addr, info->dlpi_phdr, info->dlpi_phnum)};
-            f->found = true;
+            const void *dyn = ml_objsym_dynamic(info->dlpi_addr, info->dlpi_phdr, info->dlpi_phnum);
+            f->out = ml_objsym_open(info->dlpi_addr, dyn);
+            f->found = dyn != NULL;
             return 1;
         }
     }
@@ -42,7 +41,7 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *arg) {
 static struct ml_objsym_obj object_of(const void *p) {
     struct find f = {.addr = (uintptr_t)p};
     dl_iterate_phdr(find_cb, &f);
-    cr_assert(f.found && f.out.dyn, "no loaded object with a dynamic section holds %p", p);
+    cr_assert(f.found, "no loaded object with a dynamic section holds %p", p);
     return f.out;
 }
 
