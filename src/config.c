@@ -131,9 +131,22 @@ static const struct option options[] = {
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
+/* ASCII, in any case: the names are ASCII, and strncasecmp would read the locale's
+ * table (a page fault at every start-up, for the default "off") */
+static bool ascii_caseeq(const char *a, const char *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
+        if (y >= 'A' && y <= 'Z') y += 'a' - 'A';
+        if (x != y) return false;
+        if (!x) return true;
+    }
+    return true;
+}
+
 /* signal: v may leave out the "SIG" of a choice and be in any case (USR2, sigusr2) */
 static int choice_index(const char *choices, const char *v, bool signal) {
-    if (signal && strncasecmp(v, "SIG", 3) == 0) v += 3;
+    if (signal && ascii_caseeq(v, "SIG", 3)) v += 3;
     size_t vl = strlen(v);
     int idx = 0;
     for (const char *c = choices; *c; idx++) {
@@ -144,7 +157,7 @@ static int choice_index(const char *choices, const char *v, bool signal) {
             cn += 3;
             cl -= 3;
         }
-        if (cl == vl && (signal ? strncasecmp(cn, v, vl) : strncmp(cn, v, vl)) == 0) return idx;
+        if (cl == vl && (signal ? ascii_caseeq(cn, v, vl) : strncmp(cn, v, vl) == 0)) return idx;
         if (!bar) break;
         c = bar + 1;
     }
