@@ -224,7 +224,7 @@ static void *obj_sym(const struct obj *o, void *scope, const char *name, const c
     case ML_OBJSYM_ABSENT:
         return NULL;
     default:
-        p = ML_HAVE(dlsym) ? scope_sym(scope, name, version) : NULL;
+        p = scope_sym(scope, name, version);
     }
     return in_obj(p, o) ? p : NULL;
 }
