@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "next.h"
+#include "../src/have.h"
 #include "../src/cold.h"
 
 #include "../src/objsym.h"

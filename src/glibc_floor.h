@@ -18,20 +18,13 @@
 #ifndef ML_GLIBC_FLOOR_H
 #define ML_GLIBC_FLOOR_H
 
-#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "errdesc.h"
+#include "have.h"
 
 #define strerrordesc_np(err) ml_errdesc(err)
-
-/* whether a call that glibc before 2.34 keeps in libdl or libpthread is there (with
- * musl or a newer glibc, always) */
-static inline bool ml_have(const void *fn) {
-    return fn != NULL;
-}
-#define ML_HAVE(fn) ml_have((const void *)(fn))
 
 #if defined(__GLIBC__) && (defined(__x86_64__) || defined(__aarch64__))
 

@@ -1,4 +1,5 @@
 #include "lastwords.h"
+#include "have.h"
 #include "cold.h"
 #include "cgroup.h"
 #include "clock.h"

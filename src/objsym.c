@@ -64,16 +64,16 @@ static const char *version_name(const struct table *t, unsigned ndx) {
     return NULL;
 }
 
-/* The dynamic linker's rule (check_match): asked for a version, a symbol at that
- * version matches, and so does one without a version it defines unless hidden;
- * asked for none, any symbol but a hidden (non-default) version matches. */
+/* The dynamic linker's rule for dlvsym and dlsym (check_match): asked for a version,
+ * only a symbol at that version matches, hidden or not (in an object without
+ * versions, any symbol); asked for none, any symbol but a hidden (non-default)
+ * version. */
 static bool version_matches(const struct table *t, uint32_t i, const char *version) {
     if (!t->versym) return true;
     unsigned ndx = t->versym[i] & 0x7fff;
-    bool hidden = t->versym[i] & 0x8000;
-    if (!version) return ndx <= 1 || !hidden;
+    if (!version) return ndx <= 1 || !(t->versym[i] & 0x8000);
     const char *have = version_name(t, ndx);
-    return have ? strcmp(have, version) == 0 : !hidden;
+    return have && strcmp(have, version) == 0;
 }
 
 /* 1 found, 0 not this one, -1 the dynamic linker must answer (ELF64_ST_*: the

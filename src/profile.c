@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "profile.h"
+#include "have.h"
 #include "cold.h"
 #include "profile_live.h"
 #include "profile_regions.h"

@@ -3,6 +3,7 @@
  * reads it and symbolises offline), and the top allocation sites, named here, for
  * the log. The tables are profile.c's; this reads them through ml_prof_each. */
 #include "elfsym.h"
+#include "have.h"
 #include "log.h"
 #include "pathfmt.h"
 #include "profile.h"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "reclaim.h"
+#include "have.h"
 #include "cold.h"
 #include "siglock.h"
 #include "clock.h"
