@@ -32,10 +32,11 @@ struct entry {
     bool free_on_return; /* it unregistered itself: the round frees the slot */
 };
 
-/* apart from R: a fork child writes them, and R's pages stay shared with the parent */
-static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER; /* guards R; never held while a
-                                                                  callback runs */
-static pthread_cond_t table_idle = PTHREAD_COND_INITIALIZER; /* signalled when a callback returns */
+/* The table's lock (never held while a callback runs) and the condition signalled
+ * when a callback returns live apart from R: a fork child writes them, and R's
+ * pages stay shared with its parent. */
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t table_idle = PTHREAD_COND_INITIALIZER;
 
 static struct {
     struct entry e[ML_MAX_CALLBACKS];
@@ -44,7 +45,7 @@ static struct {
     uint64_t next_order;
 } R ML_COLD;
 
-static struct ml_reclaim_ops ops;   /* set at start-up (apart from R: no page of it touched) */
+static struct ml_reclaim_ops ops;   /* set at start-up (apart from R: no page of R touched) */
 static _Atomic uint32_t wake_seq;   /* bumped to wake the thread */
 static _Atomic uint32_t round_seq;  /* bumped when the thread finishes a pass */
 static _Atomic bool thread_running; /* in this process (cleared in a fork child) */
