@@ -163,14 +163,12 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *arg) {
     uintptr_t lo, hi;
     span(info, &lo, &hi); /* the dynamic linker reserves the gaps: no other object there */
     if (f->p < lo || f->p >= hi) return 0;
-    *f->out = (struct obj){
-        lo,
-        hi,
-        info->dlpi_addr,
-        info->dlpi_name ? info->dlpi_name : "",
-        index,
-        ml_objsym_open(info->dlpi_addr,
-                       ml_objsym_dynamic(info->dlpi_addr, info->dlpi_phdr, info->dlpi_phnum))};
+    *f->out = (struct obj){lo,
+                           hi,
+                           info->dlpi_addr,
+                           info->dlpi_name ? info->dlpi_name : "",
+                           index,
+                           ml_objsym_open(info)};
     return 1;
 }
 

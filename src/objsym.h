@@ -7,21 +7,27 @@
 #ifndef ML_OBJSYM_H
 #define ML_OBJSYM_H
 
+#include <link.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 /* internal: never exported, and called without the PLT/GOT */
 #pragma GCC visibility push(hidden)
 
-/* A loaded object's tables, found once by ml_objsym_open for all its lookups. */
+/* A loaded object's tables, found once by ml_objsym_open for all its lookups (sym
+ * NULL: it has none). */
 struct ml_objsym_obj {
-    uintptr_t base;
-    const void *sym, *str, *versym, *verdef, *gnu_hash, *sysv_hash;
+    uintptr_t base; /* load bias */
+    const ElfW(Sym) * sym;
+    const char *str;
+    const ElfW(Half) * versym;
+    const ElfW(Verdef) * verdef;
+    const uint32_t *gnu_hash;     /* DT_GNU_HASH */
+    const ElfW(Word) * sysv_hash; /* DT_HASH */
 };
 
-/* The object with load bias base (dl_iterate_phdr's dlpi_addr) and dynamic section
- * dyn in memory (ml_objsym_dynamic; NULL if it has none). */
-struct ml_objsym_obj ml_objsym_open(uintptr_t base, const void *dyn);
+/* The object dl_iterate_phdr shows as info. */
+struct ml_objsym_obj ml_objsym_open(const struct dl_phdr_info *info);
 
 enum ml_objsym_result {
     ML_OBJSYM_FOUND,
@@ -42,9 +48,6 @@ enum ml_objsym_result ml_objsym(const struct ml_objsym_obj *o, const char *name,
  * keeps dlsym in libdl.so.2 and the program has not loaded it; an object only the
  * dynamic linker could answer for is passed over. NULL if none. */
 void *ml_objsym_scope(const char *name, const char *version, uintptr_t after);
-
-/* The object's dynamic section, from its program headers (dlpi_phdr, dlpi_phnum). */
-const void *ml_objsym_dynamic(uintptr_t base, const void *phdr, int phnum);
 
 #pragma GCC visibility pop
 

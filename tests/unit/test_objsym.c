@@ -28,9 +28,8 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *arg) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
         if (ph->p_type == PT_LOAD && f->addr >= lo && f->addr < lo + ph->p_memsz) {
-            const void *dyn = ml_objsym_dynamic(info->dlpi_addr, info->dlpi_phdr, info->dlpi_phnum);
-            f->out = ml_objsym_open(info->dlpi_addr, dyn);
-            f->found = dyn != NULL;
+            f->out = ml_objsym_open(info);
+            f->found = f->out.sym != NULL;
             return 1;
         }
     }
