@@ -343,6 +343,9 @@ static void *thread_main(void *unused) {
             } else if (r > 0 && (fds[0].revents & POLLIN)) {
                 uint64_t v;
                 (void)!read(fd, &v, sizeof v); /* non-blocking: clears the counter */
+                /* no wake of the slow path's since the pass began: a kernel threshold */
+                if (ops.trace && atomic_load(&wake_seq) == seq)
+                    ml_log("events: woken by a kernel threshold");
             }
             bool other = false;
             for (int i = 1; i < n && r > 0; i++)
