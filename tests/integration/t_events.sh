@@ -24,12 +24,11 @@ trial() { # MODE: sets LAT (us from the crossing to the callback) or fails the t
     cg_run "$D" env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=cgroup MEMLIMIT_EVENTS=$1 MEMLIMIT_TRACE=1 \
         MEMLIMIT_LOG="$ROOT/build/events-$1.trace" "$W/holder" 120 60 > "$out" 2>&1 & local hp=$!
     # how soon it is ready depends on the machine: wait up to 30 s
-    for _ in $(seq 1500); do grep -q ready "$out" 2>/dev/null && break; sleep 0.02; done
-    grep -q ready "$out" || fail "holder did not start: $(cat "$out")"
+    wait_for "$out" ready || fail "holder did not start: $(cat "$out")"
     # grows to the soft limit (about 109 MiB here) and 4 MiB past it (the library weighs
     # the working set, a little below the usage the grower reads), waits up to 20 s for a drop
     cg_run "$D" "$W/rawgrow" "$D/memory.usage_in_bytes" $SOFT 160 100 20 4 > "$gro" 2>&1; rg=$?
-    kill -TERM "$(awk '/^ready pid/ {print $3}' "$out")" 2> /dev/null; wait $hp
+    end_holder "$out"; wait $hp
     after=$(cg_oom_kills "$D")
     c=$(awk '/^crossed at/ {print $3}' "$gro")
     b=$(awk '/^callback at/ {print $3}' "$out")
@@ -85,10 +84,10 @@ out=$ROOT/build/events-resize.out; rm -f "$out"
 cg_run "$R" env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=cgroup MEMLIMIT_REFRESH=1 MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$log" \
     "$W/holder" 20 60 > "$out" 2>&1 & hp=$!
 # lowered once the first thresholds are set; the holder is ended once the new ones are
-for _ in $(seq 1500); do grep -q 'usage threshold at 230.4MiB' "$log" 2> /dev/null && break; sleep 0.02; done
+wait_for "$log" 'usage threshold at 230.4MiB' || fail "no first thresholds: $(cat "$log")"
 echo $((200 << 20)) > "$R/memory.limit_in_bytes"
-for _ in $(seq 1500); do grep -q 'usage threshold at 194.0MiB' "$log" 2> /dev/null && break; sleep 0.02; done
-kill -TERM "$(awk '/^ready pid/ {print $3}' "$out")" 2> /dev/null
+wait_for "$log" 'usage threshold at 194.0MiB' || fail "no thresholds at the lowered limit: $(cat "$log")"
+end_holder "$out"
 wait $hp
 echo "after lowering the limit to 200 MiB: $(grep -c 'usage threshold at' "$log") thresholds registered in all"
 grep -q 'limit changed: 200.0MiB' "$log" || fail "the lowered limit was not seen"

@@ -62,15 +62,15 @@ new_cgroup hostile-a $((256 << 20)); A=$CG_DIR
 new_cgroup hostile-b $((128 << 20)); B=$CG_DIR
 cg_run "$A" unshare -m env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=cgroup MEMLIMIT_EVENTS=on MEMLIMIT_TRACE=1 \
     MEMLIMIT_LOG="$T/vanish.log" "$W/holder" 20 60 > "$T/vanish.out" 2>&1 & hp=$!
-for _ in $(seq 1500); do grep -q ready "$T/vanish.out" 2> /dev/null && break; sleep 0.02; done
+wait_for "$T/vanish.out" ready || fail "holder did not start: $(cat "$T/vanish.out")"
 pid=$(cat "$A/cgroup.procs" | head -1)
 [ -n "$pid" ] || fail "holder not in its cgroup: $(cat "$T/vanish.out")"
 echo "$pid" > "$B/cgroup.procs" && rmdir "$A" || fail "cannot move the holder and remove its cgroup"
-for _ in $(seq 1500); do grep -q 'limit changed' "$T/vanish.log" && break; sleep 0.02; done
+wait_for "$T/vanish.log" 'limit changed' || fail "the move was not seen: $(cat "$T/vanish.log")"
 grep -q 'limit changed: 128.0MiB' "$T/vanish.log" || fail "the new cgroup's limit was not followed: $(cat "$T/vanish.log")"
 # hide the cgroup mount in the holder's own mount namespace: every read fails now
 nsenter -t "$pid" -m mount -t tmpfs none /sys/fs/cgroup/memory || fail "cannot hide the cgroup mount"
-for _ in $(seq 1500); do grep -q "cannot read the cgroup's usage" "$T/vanish.log" && break; sleep 0.02; done
+wait_for "$T/vanish.log" "cannot read the cgroup's usage" || fail "hidden mount not said: $(cat "$T/vanish.log")"
 # alive through every step (it would have said so otherwise), then ended: SIGTERM, 143
 kill -TERM "$pid"; wait $hp; rc=$?
 [ $rc = 143 ] || fail "holder exit $rc: $(cat "$T/vanish.out" "$T/vanish.log")"
@@ -82,10 +82,10 @@ new_cgroup hostile-c $((200 << 20)); C=$CG_DIR
 touch "$T/perm.log" && chmod 0666 "$T/perm.log"
 cg_run "$C" setpriv --reuid=nobody --regid=nogroup --clear-groups env LD_PRELOAD="$LIB" MEMLIMIT_SCOPE=cgroup \
     MEMLIMIT_EVENTS=on MEMLIMIT_TRACE=1 MEMLIMIT_LOG="$T/perm.log" "$W/holder" 20 60 > "$T/perm.out" 2>&1 & hp=$!
-for _ in $(seq 1500); do grep -q ready "$T/perm.out" 2> /dev/null && break; sleep 0.02; done
+wait_for "$T/perm.out" ready || fail "holder did not start: $(cat "$T/perm.out")"
 chmod 000 "$C/memory.limit_in_bytes" "$C/memory.usage_in_bytes" || fail "cannot chmod the cgroup files"
-for _ in $(seq 1500); do grep -q "cannot read the cgroup's usage" "$T/perm.log" && break; sleep 0.02; done
-kill -TERM "$(awk '/^ready pid/ {print $3}' "$T/perm.out")"; wait $hp; rc=$?
+wait_for "$T/perm.log" "cannot read the cgroup's usage" || fail "unreadable files not said: $(cat "$T/perm.log")"
+end_holder "$T/perm.out"; wait $hp; rc=$?
 chmod 0644 "$C/memory.limit_in_bytes" "$C/memory.usage_in_bytes"
 [ $rc = 143 ] || fail "unreadable cgroup files: holder exit $rc: $(cat "$T/perm.out" "$T/perm.log")"
 # the limit stays known: v1's memory.stat (still readable) has hierarchical_memory_limit

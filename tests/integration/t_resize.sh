@@ -9,7 +9,7 @@ log=$ROOT/build/resize.trace; rm -f "$log"
     "$W/forkexit" churn 4 > /dev/null ) &
 pid=$!
 # lowered once the start line shows the first limit, however long start-up takes
-for _ in $(seq 1500); do grep -q "soft 460.8MiB" "$log" 2> /dev/null && break; sleep 0.02; done
+wait_for "$log" "soft 460.8MiB" || fail "no start line: $(cat "$log")"
 if [ "$CG_VERSION" = 1 ]; then echo $((256 << 20)) > "$d/memory.limit_in_bytes"; else echo $((256 << 20)) > "$d/memory.max"; fi
 wait $pid || fail "workload exit $?"
 cat "$log"
