@@ -44,11 +44,9 @@ static inline int ml_floor_stat(const char *path, struct stat *st) {
 
 #if defined(__x86_64__)
 #define ML_FLOOR_BASE  "GLIBC_2.2.5"
-#define ML_FLOOR_2_3_3 "GLIBC_2.3.3"
 #define ML_FLOOR_2_12  "GLIBC_2.12"
 #else /* aarch64 begins at 2.17 */
 #define ML_FLOOR_BASE  "GLIBC_2.17"
-#define ML_FLOOR_2_3_3 "GLIBC_2.17"
 #define ML_FLOOR_2_12  "GLIBC_2.17"
 #endif
 /* every call bound here lives in libpthread or libdl before 2.34: weak as well */
@@ -75,7 +73,6 @@ ML_FLOOR(dlsym, ML_FLOOR_BASE)
 ML_FLOOR(dlvsym, ML_FLOOR_BASE)
 ML_FLOOR(dlerror, ML_FLOOR_BASE)
 ML_FLOOR(dladdr, ML_FLOOR_BASE)
-ML_FLOOR(dladdr1, ML_FLOOR_2_3_3)
 
 #endif /* glibc on x86_64 or aarch64 */
 #endif
