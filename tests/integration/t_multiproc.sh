@@ -62,8 +62,8 @@ for shape in holes prefork gunicorn; do
             # in a graceful shutdown (SIGTERM, as Kubernetes sends) every worker's Python
             # finalisation writes reference counts into the pages it shares with the
             # arbiter since fork: copies, charged at once, that no allocation shows (the
-            # cgroup went from 227 to 256 MiB while each worker's RssAnon fell): said,
-            # not judged
+            # cgroup rose from 227 MiB to its limit while each worker's RssAnon fell;
+            # docs/events-and-scopes.md): said, not judged
             read -r k p < "$T/gunicorn-$scope.served"
             down=" while serving; in the graceful shutdown after: peak $(mib "$peak"), $((kills - k)) kills"
             kills=$k peak=$p
