@@ -64,6 +64,10 @@ static struct {
     bool want_thread; /* kernel events need the memlimit thread even without callbacks */
 
     _Atomic uint64_t stall_until; /* a kernel stall report makes CRITICAL until then */
+
+    /* memlimit_reached()'s hysteresis, the sampler's own: the published flag may run
+     * ahead of it (raise_on_estimate) until the next sample */
+    bool reached;
 } S = {.sampling = ATOMIC_FLAG_INIT, .trimming = ATOMIC_FLAG_INIT};
 
 /* the configuration, apart from S: its 20 KiB path store is read only through the
@@ -119,8 +123,9 @@ static enum memlimit_level update_level(uint64_t usage) {
                           .hard = ml_hard_get(),
                           .cgroup = ml_limits_cgroup(),
                           .stalled = stall && ml_now_ns() < stall};
-    bool reached = atomic_load(&ml_core_reached_now);
+    bool reached = S.reached; /* not the published flag: an estimate may have raised it */
     enum memlimit_level lv = ml_level_compute(usage, &l, &reached);
+    S.reached = reached;
     atomic_store(&ml_core_reached_now, reached);
     atomic_store(&ml_core_level_now, lv);
     if (lv >= MEMLIMIT_LEVEL_SOFT) ml_dump_level(lv);
@@ -252,10 +257,31 @@ static int cap_arenas(void) {
 /* Samples if the last sample is at least `every` old and no one else is sampling
  * (never waits), then acts on the level: wakes the reclaim thread, or without one
  * trims inline when may_act. Returns false if it did not sample. */
+/* The sampler was busy when a sample was due. Its holder may be preempted for
+ * milliseconds (more runnable threads than cores: 7 ms seen on 2 cores with 4
+ * allocating workers), and meanwhile memlimit_reached() would say false while the
+ * others allocate past the soft limit. The estimate (last usage plus every byte
+ * handed out since, frees not subtracted) bounds usage from above: once it reaches
+ * the soft limit, reached (and the level, to SOFT) is raised now, and the next
+ * sample settles both from usage alone. Never lowered here. */
+static void raise_on_estimate(void) {
+    uint64_t soft = ml_limits_soft();
+    if (!soft || atomic_load_explicit(&ml_core_reached_now, memory_order_relaxed) ||
+        atomic_load(&S.usage) + atomic_load(&S.unsampled) < soft)
+        return;
+    atomic_store(&ml_core_reached_now, true);
+    int lv = atomic_load(&ml_core_level_now);
+    while (lv < MEMLIMIT_LEVEL_SOFT &&
+           !atomic_compare_exchange_weak(&ml_core_level_now, &lv, MEMLIMIT_LEVEL_SOFT)) {
+    }
+}
+
 static bool try_sample(uint64_t now, uint64_t every, bool may_act) {
-    if (now - atomic_load_explicit(&S.last_sample_ns, memory_order_relaxed) < every ||
-        !try_take_sampler())
+    if (now - atomic_load_explicit(&S.last_sample_ns, memory_order_relaxed) < every) return false;
+    if (!try_take_sampler()) {
+        if (!tl_sampler) raise_on_estimate(); /* busy elsewhere, not re-entry */
         return false;
+    }
     uint64_t u;
     enum memlimit_level lv = take_sample(now, &u);
     give_sampler();

@@ -1,8 +1,16 @@
 # SPDX-License-Identifier: MIT
 # Back-pressure (tests/work/pool): workers that ask memlimit_reached() before taking
 # a job finish every job in the cgroup (on glibc and on jemalloc); the same pool
-# without the check is killed.
+# without the check is killed. First, with no cgroup needed (tests/work/busysampler):
+# reached rises while the sampler is held by a stopped thread, and the sample that
+# follows settles it from usage alone.
 . "$ROOT/tests/integration/lib.sh"
+for a in glibc "jemalloc:$L/libjemalloc.so.2"; do
+    name=$(alloc_name "$a")
+    out=$(MEMLIMIT=64MiB MEMLIMIT_SCOPE=process LD_PRELOAD="$LIB $(alloc_path "$a")" timeout 60 "$W/busysampler"); rc=$?
+    echo "$out" | sed "s/^/$name: /"
+    [ $rc -eq 0 ] || fail "$name: busysampler exit $rc"
+done
 need_cgroup
 LIMIT=$((192 << 20))
 JOBS=600
