@@ -254,16 +254,14 @@ static int cap_arenas(void) {
     return ml_onlimit_apply(cfg.thp, ml_limits_soft() || ml_hard_get());
 }
 
-/* Samples if the last sample is at least `every` old and no one else is sampling
- * (never waits), then acts on the level: wakes the reclaim thread, or without one
- * trims inline when may_act. Returns false if it did not sample. */
 /* The sampler was busy when a sample was due. Its holder may be preempted for
  * milliseconds (more runnable threads than cores: 7 ms seen on 2 cores with 4
  * allocating workers), and meanwhile memlimit_reached() would say false while the
  * others allocate past the soft limit. The estimate (last usage plus every byte
  * handed out since, frees not subtracted) bounds usage from above: once it reaches
  * the soft limit, reached (and the level, to SOFT) is raised now, and the next
- * sample settles both from usage alone. Never lowered here. */
+ * sample settles both from usage alone. Never lowered here. The thread, where it
+ * runs, is woken as a sample at SOFT would wake it. */
 static void raise_on_estimate(void) {
     uint64_t soft = ml_limits_soft();
     if (!soft || atomic_load_explicit(&ml_core_reached_now, memory_order_relaxed) ||
@@ -274,8 +272,12 @@ static void raise_on_estimate(void) {
     while (lv < MEMLIMIT_LEVEL_SOFT &&
            !atomic_compare_exchange_weak(&ml_core_level_now, &lv, MEMLIMIT_LEVEL_SOFT)) {
     }
+    if (ml_reclaim_running()) ml_reclaim_wake(); /* its round samples, waiting its turn */
 }
 
+/* Samples if the last sample is at least `every` old and no one else is sampling
+ * (never waits), then acts on the level: wakes the reclaim thread, or without one
+ * trims inline when may_act. Returns false if it did not sample. */
 static bool try_sample(uint64_t now, uint64_t every, bool may_act) {
     if (now - atomic_load_explicit(&S.last_sample_ns, memory_order_relaxed) < every) return false;
     if (!try_take_sampler()) {
