@@ -208,18 +208,23 @@ static void trim(uint64_t now, const char *why, bool thread) {
     }
 }
 
-/* Trims when the policy allows (rate limit, back-off), or at once when the
- * allocator holds much more free memory than after the last trim: frees since then
- * are what a trim gives back, and the back-off (for a live set stuck above the
- * limit) must not keep them resident. Holds no flag of ours while the allocator
- * trims; never waits. thread: on the memlimit thread, whose stack is ours (the
- * allocator's statistics may be asked there, see ml_trim_free_bytes). */
-static void trim_if_due(enum memlimit_level lv, bool thread) {
+/* Trims when the policy allows (rate limit, back-off), or at once when callbacks
+ * reported `freed` bytes or the allocator holds much more free memory than after
+ * the last trim: frees since then are what a trim gives back, and the back-off (for
+ * a live set stuck above the limit) must not keep them resident. Holds no flag of
+ * ours while the allocator trims; never waits. thread: on the memlimit thread, whose
+ * stack is ours (the allocator's statistics may be asked there, see
+ * ml_trim_free_bytes). */
+static void trim_if_due(enum memlimit_level lv, bool thread, uint64_t freed) {
     if (atomic_flag_test_and_set_explicit(&S.trimming, memory_order_acquire)) return;
     uint64_t now = ml_now_ns(), free;
     unsigned duty = lv >= MEMLIMIT_LEVEL_SOFT ? ML_TRIM_DUTY_SOFT : ML_TRIM_DUTY_MODERATE;
     if (ml_trim_due(&S.trim_policy, now, duty)) {
         trim(now, "", thread);
+    } else if (ml_trim_reported_due(&S.trim_policy, now, freed, trim_enough())) {
+        char why[64], a[24];
+        ml_fmt(why, sizeof why, " (callbacks freed %s)", ml_fmt_bytes(a, freed));
+        trim(now, why, thread);
     } else if (ml_trim_probe_due(&S.trim_policy, now) && ml_trim_free_bytes(&free, !thread) &&
                ml_trim_freed_due(&S.trim_policy, now, free, trim_enough())) {
         char why[64], a[24];
@@ -294,7 +299,7 @@ static bool try_sample(uint64_t now, uint64_t every, bool may_act) {
     if (running) return true;
     /* the thread trims and calls back when it exists; without it, this thread, after
      * the forwarded call returned and holding nothing of ours */
-    if (lv >= MEMLIMIT_LEVEL_MODERATE) trim_if_due(lv, false);
+    if (lv >= MEMLIMIT_LEVEL_MODERATE) trim_if_due(lv, false, 0);
     ml_dump_run_due();
     /* a fork child with callbacks gets its thread; started outside the flag, since
      * pthread_create allocates */
@@ -326,8 +331,8 @@ uint64_t ml_core_last_usage(void) {
     return atomic_load(&S.usage);
 }
 
-void ml_core_thread_trim(enum memlimit_level lv) {
-    trim_if_due(lv, true); /* the memlimit thread: its stack is ours */
+void ml_core_thread_trim(enum memlimit_level lv, uint64_t freed) {
+    trim_if_due(lv, true, freed); /* the memlimit thread: its stack is ours */
 }
 
 bool ml_core_stalled(uint64_t now) {
@@ -369,7 +374,7 @@ bool ml_core_critical_round(uint64_t wait_ns) {
     if (ml_reclaim_running())
         ml_reclaim_wait_round(wait_ns);
     else
-        trim_if_due(MEMLIMIT_LEVEL_CRITICAL, false);
+        trim_if_due(MEMLIMIT_LEVEL_CRITICAL, false, 0);
     atomic_store(&S.last_sample_ns, 0); /* the next look samples */
     return true;
 }

@@ -292,7 +292,7 @@ static void *thread_main(void *unused) {
         enum memlimit_level lv = MEMLIMIT_LEVEL_NONE;
         if (ops.measure) ops.measure(&lv);
         if (lv >= MEMLIMIT_LEVEL_MODERATE) {
-            if (ops.trim) ops.trim(lv);
+            if (ops.trim) ops.trim(lv, 0);
             uint64_t usage = ops.measure ? ops.measure(&lv) : 0;
             uint64_t target = ops.target ? ops.target(lv) : 0;
             uint64_t rise = target / 64 > (1u << 20) ? target / 64 : (1u << 20);
@@ -304,7 +304,7 @@ static void *thread_main(void *unused) {
                 ml_reclaim_round(lv);
                 uint64_t reported = atomic_load(&bytes) - before;
                 /* what callbacks freed sits in the allocator until it is trimmed */
-                if (reported && ops.trim) ops.trim(lv);
+                if (reported && ops.trim) ops.trim(lv, reported);
                 uint64_t after = ops.measure ? ops.measure(NULL) : 0;
                 ml_round_update(&pace, ml_now_ns(), lv, reported, usage, after, rise);
             }

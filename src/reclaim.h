@@ -29,7 +29,9 @@ struct ml_reclaim_ops {
     uint64_t (*target)(enum memlimit_level level);    /* usage a round aims below */
     uint64_t (*share)(uint64_t want, uint64_t usage); /* this process's part of want */
     uint64_t (*wait)(uint64_t base);                  /* the thread's next sleep, at most base */
-    void (*trim)(enum memlimit_level level);          /* allocator trim, rate-limited */
+    /* allocator trim, rate-limited; freed: what callbacks reported since the last
+     * call, which ends a back-off */
+    void (*trim)(enum memlimit_level level, uint64_t freed);
     bool trace; /* one line per round that called someone (MEMLIMIT_TRACE) */
     /* Called by the thread before it sleeps: descriptors to poll, how many (0: sleep
      * on a futex). fds[0] is an eventfd whose readability wakes the thread (kernel

@@ -66,8 +66,8 @@ static uint64_t op_wait(uint64_t base) {
     return ml_decide_wait_ns(u, mark, rate, ML_ASSUMED_RATE, base);
 }
 
-static void op_trim(enum memlimit_level lv) {
-    ml_core_thread_trim(lv);
+static void op_trim(enum memlimit_level lv, uint64_t freed) {
+    ml_core_thread_trim(lv, freed);
 }
 
 /* ---- the memlimit thread's pass: limits re-read, kernel events ---- */

@@ -197,6 +197,14 @@ bool ml_trim_probe_due(struct ml_trim_policy *p, uint64_t now) {
     return true;
 }
 
+/* known frees end the back-off, never the rate limit: at least 10 ms and one trim's
+ * CPU time after the last */
+static bool past_soft_wait(const struct ml_trim_policy *p, uint64_t now) {
+    uint64_t wait = p->last_cpu_ns * ML_TRIM_DUTY_SOFT;
+    if (wait < ML_TRIM_MIN_INTERVAL_NS) wait = ML_TRIM_MIN_INTERVAL_NS;
+    return now >= p->last_end_ns + wait;
+}
+
 bool ml_trim_freed_due(struct ml_trim_policy *p, uint64_t now, uint64_t free_now, uint64_t enough) {
     if (p->free_after == ML_TRIM_FREE_UNKNOWN) { /* the first reading is the baseline */
         p->free_after = free_now;
@@ -204,7 +212,10 @@ bool ml_trim_freed_due(struct ml_trim_policy *p, uint64_t now, uint64_t free_now
         return false;
     }
     p->free_grew = free_now > p->free_after ? free_now - p->free_after : 0;
-    uint64_t wait = p->last_cpu_ns * ML_TRIM_DUTY_SOFT;
-    if (wait < ML_TRIM_MIN_INTERVAL_NS) wait = ML_TRIM_MIN_INTERVAL_NS;
-    return p->free_grew >= enough && now >= p->last_end_ns + wait;
+    return p->free_grew >= enough && past_soft_wait(p, now);
+}
+
+bool ml_trim_reported_due(const struct ml_trim_policy *p, uint64_t now, uint64_t reported,
+                          uint64_t enough) {
+    return reported >= enough && past_soft_wait(p, now);
 }

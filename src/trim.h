@@ -90,6 +90,12 @@ void ml_trim_policy_update(struct ml_trim_policy *p, uint64_t end, uint64_t cpu_
 #define ML_TRIM_PROBE_NS (100ULL * 1000000) /* 100 ms */
 bool ml_trim_probe_due(struct ml_trim_policy *p, uint64_t now);
 bool ml_trim_freed_due(struct ml_trim_policy *p, uint64_t now, uint64_t free_now, uint64_t enough);
+/* The same for frees the caller knows of: reclaim callbacks that reported `reported`
+ * bytes freed. Those sit in the allocator until a trim, and without one the program
+ * reuses them only as fast as it allocates: at the rate of a round every 5 ms, usage
+ * rose to CRITICAL while callbacks freed tens of MiB a round. */
+bool ml_trim_reported_due(const struct ml_trim_policy *p, uint64_t now, uint64_t reported,
+                          uint64_t enough);
 
 #pragma GCC visibility pop
 

@@ -77,3 +77,19 @@ Test(trim_policy, unknown_free_memory_makes_the_next_reading_the_baseline) {
     cr_expect_eq(p.free_after, 500 * MiB);
     cr_expect(ml_trim_freed_due(&p, 2100 * MS, 520 * MiB, 16 * MiB), "what grew after it counts");
 }
+
+Test(trim_policy, reported_frees_end_the_backoff_not_the_rate_limit) {
+    struct ml_trim_policy p = {0};
+    uint64_t t = 1000 * MS;
+    ml_trim_policy_update(&p, t, 1 * MS, false, 50 * MiB); /* unproductive: 100 ms back-off */
+    cr_expect_not(ml_trim_due(&p, t + 20 * MS, ML_TRIM_DUTY_SOFT));
+    /* callbacks reported 26 MiB freed: due once 10 ms have passed, back-off or not */
+    cr_expect(ml_trim_reported_due(&p, t + 20 * MS, 26 * MiB, 4 * MiB));
+    cr_expect_not(ml_trim_reported_due(&p, t + 5 * MS, 26 * MiB, 4 * MiB), "the 10 ms floor");
+    cr_expect_not(ml_trim_reported_due(&p, t + 20 * MS, 1 * MiB, 4 * MiB), "too little");
+    cr_expect_not(ml_trim_reported_due(&p, t + 20 * MS, 0, 4 * MiB));
+    /* a trim that took 30 ms of CPU: the next waits as long (the SOFT duty) */
+    ml_trim_policy_update(&p, t, 30 * MS, false, 50 * MiB);
+    cr_expect_not(ml_trim_reported_due(&p, t + 20 * MS, 26 * MiB, 4 * MiB));
+    cr_expect(ml_trim_reported_due(&p, t + 30 * MS, 26 * MiB, 4 * MiB));
+}
