@@ -219,18 +219,20 @@ static void trim_if_due(enum memlimit_level lv, bool thread, uint64_t freed) {
     if (atomic_flag_test_and_set_explicit(&S.trimming, memory_order_acquire)) return;
     uint64_t now = ml_now_ns(), free;
     unsigned duty = lv >= MEMLIMIT_LEVEL_SOFT ? ML_TRIM_DUTY_SOFT : ML_TRIM_DUTY_MODERATE;
+    const char *why = NULL; /* past the back-off: which frees, of how many bytes */
+    uint64_t bytes = 0;
     if (ml_trim_due(&S.trim_policy, now, duty)) {
-        trim(now, "", thread);
+        why = "";
     } else if (ml_trim_reported_due(&S.trim_policy, now, freed, trim_enough())) {
-        char why[64], a[24];
-        ml_fmt(why, sizeof why, " (callbacks freed %s)", ml_fmt_bytes(a, freed));
-        trim(now, why, thread);
+        why = " (callbacks freed %s)", bytes = freed;
     } else if (ml_trim_probe_due(&S.trim_policy, now) && ml_trim_free_bytes(&free, !thread) &&
                ml_trim_freed_due(&S.trim_policy, now, free, trim_enough())) {
-        char why[64], a[24];
-        ml_fmt(why, sizeof why, " (the allocator held %s more free)",
-               ml_fmt_bytes(a, S.trim_policy.free_grew));
-        trim(now, why, thread);
+        why = " (the allocator held %s more free)", bytes = S.trim_policy.free_grew;
+    }
+    if (why) {
+        char line[64], b[24];
+        ml_fmt(line, sizeof line, why, ml_fmt_bytes(b, bytes));
+        trim(now, line, thread);
     }
     atomic_flag_clear_explicit(&S.trimming, memory_order_release);
 }
