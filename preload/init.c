@@ -7,6 +7,7 @@
 #include "../src/profile.h"
 #include "budget.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -31,6 +32,7 @@ static void served_before(void) {
 
 static __attribute__((constructor)) void memlimit_init(void) {
     ml_resolve();
+    pthread_atfork(NULL, NULL, ml_next_forked);
     /* the free that matches the program's malloc (ours, or the one that comes before
      * us): bound through the GOT, whichever object that is */
     ml_prof_set_deps(&(struct ml_prof_deps){.free = free});

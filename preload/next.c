@@ -487,19 +487,27 @@ static void *find_runtime_new(int variant) {
     return p;
 }
 
+/* The search is one at a time, with every signal blocked: a handler calling new on
+ * this thread would otherwise spin forever on the lock its own thread holds. */
+static atomic_flag runtime_busy = ATOMIC_FLAG_INIT;
+
 void *ml_cxx_runtime_new(int variant) {
     static void *cache[NEW_COUNT];
     void *p = __atomic_load_n(&cache[variant], __ATOMIC_ACQUIRE);
     if (p) return p;
-    /* The search is one at a time, with every signal blocked: a handler calling new on
-     * this thread would otherwise spin forever on the lock its own thread holds. */
-    static atomic_flag busy = ATOMIC_FLAG_INIT;
-    uint64_t saved = ml_siglock(&busy);
+    uint64_t saved = ml_siglock(&runtime_busy);
     p = __atomic_load_n(&cache[variant], __ATOMIC_ACQUIRE); /* found while we waited? */
     if (!p && (p = find_runtime_new(variant)))
         __atomic_store_n(&cache[variant], p, __ATOMIC_RELEASE);
-    ml_sigunlock(&busy, saved);
+    ml_sigunlock(&runtime_busy, saved);
     return p;
+}
+
+void ml_next_forked(void) {
+    /* a search that another thread was making at the fork is not finished in the
+     * child: left held, the flag would keep the child's first new spinning for ever.
+     * The cache holds only complete answers; the child searches again. */
+    atomic_flag_clear(&runtime_busy);
 }
 
 void ml_next_cxx_through_runtime(void) {

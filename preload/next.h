@@ -78,6 +78,9 @@ bool ml_next_allocator_span(uintptr_t *lo, uintptr_t *hi);
  * loaded RTLD_LOCAL. NULL if no C++ runtime is loaded. */
 void *ml_cxx_runtime_new(int variant);
 
+/* For a fork child (pthread_atfork): what another thread held at the fork is free. */
+void ml_next_forked(void);
+
 /* While profiling: C++ new and delete through the C++ runtime and our malloc/free,
  * so allocator-owned C++ blocks are sampled and matched too. */
 void ml_next_cxx_through_runtime(void);

@@ -23,3 +23,28 @@ extern "C" int plugin_run(void) {
     }
     return 0;
 }
+
+// Every operator new variant once, as a process's first calls of each: for the fork
+// race (forkmain.c). 0 when each returned memory.
+extern "C" int plugin_first_news(void) {
+    void *p[8];
+    p[0] = ::operator new(32);
+    p[1] = ::operator new[](32);
+    p[2] = ::operator new(32, std::nothrow);
+    p[3] = ::operator new[](32, std::nothrow);
+    p[4] = ::operator new(64, std::align_val_t(64));
+    p[5] = ::operator new[](64, std::align_val_t(64));
+    p[6] = ::operator new(64, std::align_val_t(64), std::nothrow);
+    p[7] = ::operator new[](64, std::align_val_t(64), std::nothrow);
+    for (void *q : p)
+        if (!q) return 1;
+    ::operator delete(p[0]);
+    ::operator delete[](p[1]);
+    ::operator delete(p[2]);
+    ::operator delete[](p[3]);
+    ::operator delete(p[4], std::align_val_t(64));
+    ::operator delete[](p[5], std::align_val_t(64));
+    ::operator delete(p[6], std::align_val_t(64));
+    ::operator delete[](p[7], std::align_val_t(64));
+    return 0;
+}
