@@ -86,6 +86,32 @@ class Api(unittest.TestCase):
         with self.assertRaises(TypeError):
             memlimit.set_limit(1.5)
 
+    def test_set_limit_out_of_range_raises_and_changes_nothing(self):
+        # ctypes would wrap these silently: 2**64 to 0 (off), 2**63 to a negative
+        # (a query), so the call "succeeded" without doing what was asked
+        prev = memlimit.set_limit(-1)
+        for v in (2**63, 2**64, 2**64 + 5, 2**100, -2**63 - 1, -2**64):
+            with self.assertRaises(OverflowError, msg=str(v)):
+                memlimit.set_limit(v)
+            self.assertEqual(memlimit.set_limit(-1), prev, "set_limit(%d) changed the limit" % v)
+        # the edges of int64_t are accepted: INT64_MIN queries, INT64_MAX sets
+        self.assertEqual(memlimit.set_limit(-2**63), prev)
+        try:
+            self.assertEqual(memlimit.set_limit(2**63 - 1), prev)
+            self.assertEqual(memlimit.stats().soft_limit, 2**63 - 1)
+        finally:
+            memlimit.set_limit(prev)
+
+    def test_priority_out_of_range_raises_and_registers_nothing(self):
+        # a C int: ctypes would wrap 2**31 to -2**31, the first to run, not the last
+        before = len(memlimit._handles)
+        for p in (2**31, -2**31 - 1, 2**64):
+            with self.assertRaises(OverflowError, msg=str(p)):
+                memlimit.on_pressure(lambda lv, w: 0, p)
+            self.assertEqual(len(memlimit._handles), before)
+        memlimit.on_pressure(lambda lv, w: 0, 2**31 - 1).unregister()
+        memlimit.on_pressure(lambda lv, w: 0, -2**31).unregister()
+
     def test_reached_and_level_follow_the_limit(self):
         with LowLimit():
             self.assertTrue(churn_until(memlimit.reached))

@@ -105,6 +105,17 @@ class _CStats(ctypes.Structure):
 
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_int, ctypes.c_size_t, ctypes.c_void_p)
 _SIZE_MAX = (1 << (8 * ctypes.sizeof(ctypes.c_size_t))) - 1
+_INT_BITS = 8 * ctypes.sizeof(ctypes.c_int)
+
+
+def _fit(value, bits, what):
+    """value as an int that fits a signed C integer of bits bits, else OverflowError:
+    ctypes converts without a check and would wrap it silently (2**64 -> 0)."""
+    value = operator.index(value)
+    if not -(1 << (bits - 1)) <= value < (1 << (bits - 1)):
+        raise OverflowError("%s %d does not fit the C API's %d-bit signed integer [%d, %d]"
+                            % (what, value, bits, -(1 << (bits - 1)), (1 << (bits - 1)) - 1))
+    return value
 
 
 def _load():
@@ -182,9 +193,13 @@ def level():
 
 def set_limit(nbytes):
     """Sets the soft limit in bytes, like Go's debug.SetMemoryLimit; 0 turns it off,
-    a negative value only queries. Returns the previous soft limit (0 if none)."""
+    a negative value only queries. Returns the previous soft limit (0 if none).
+
+    Every int in the range of C's int64_t is valid (memlimit_set_limit takes them
+    all); one outside it raises OverflowError and changes nothing, a non-integer
+    TypeError."""
     lib = _need()
-    return lib.memlimit_set_limit(operator.index(nbytes))
+    return lib.memlimit_set_limit(_fit(nbytes, 64, "soft limit"))
 
 
 def stats():
@@ -304,8 +319,8 @@ def on_pressure(callback, priority=0):
 
     At MODERATE, want is 0: drop what is cheap to rebuild. At SOFT and CRITICAL, want
     is how many bytes usage is above the target (95% of the soft limit). Callbacks
-    with a lower priority run first. Returns a Handle; use it as a context manager or
-    call .unregister().
+    with a lower priority run first; priority is a C int (OverflowError outside its
+    range). Returns a Handle; use it as a context manager or call .unregister().
 
     The callback runs on the library's thread with the GIL taken (it waits for the
     GIL like any thread, so the interpreter's switch interval, 5 ms, is added to its
@@ -325,7 +340,7 @@ def on_pressure(callback, priority=0):
     lib = _need()
     if not callable(callback):
         raise TypeError("callback must be callable")
-    priority = operator.index(priority)
+    priority = _fit(priority, _INT_BITS, "priority")
     h = Handle(callback, priority)
     _handles[h._key] = h
     hid = lib.memlimit_register(_c_trampoline, h._key, priority)
