@@ -104,6 +104,9 @@ pub enum Error {
     NotLoaded,
     /// The library refused (`errno`): e.g. 128 callbacks are already registered.
     Os(io::Error),
+    /// [`set_limit`] was given more than `i64::MAX` bytes: the C API takes an
+    /// `int64_t`, and nothing was changed.
+    LimitOutOfRange(u64),
 }
 
 impl fmt::Display for Error {
@@ -116,6 +119,13 @@ impl fmt::Display for Error {
                  or build with the `link` feature"
             ),
             Error::Os(e) => write!(f, "libmemlimit: {}", e),
+            Error::LimitOutOfRange(v) => write!(
+                f,
+                "libmemlimit: a soft limit of {} bytes is out of range: the C API takes an \
+                 int64_t, at most {} (0 turns the limit off)",
+                v,
+                i64::MAX
+            ),
         }
     }
 }
@@ -123,7 +133,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::NotLoaded => None,
+            Error::NotLoaded | Error::LimitOutOfRange(_) => None,
             Error::Os(e) => Some(e),
         }
     }
@@ -323,14 +333,12 @@ fn need() -> Result<(), Error> {
 }
 
 /// Sets the soft limit in bytes, like Go's `debug.SetMemoryLimit`; 0 turns it off.
-/// Values above `i64::MAX` mean `i64::MAX`. Returns the previous soft limit (0 if none).
+/// Returns the previous soft limit (0 if none), or [`Error::LimitOutOfRange`] for
+/// more than `i64::MAX` bytes (the C API's `int64_t`; the limit is left as it was).
 pub fn set_limit(bytes: u64) -> Result<u64, Error> {
     need()?;
-    let b = if bytes > i64::MAX as u64 {
-        i64::MAX
-    } else {
-        bytes as i64
-    };
+    // not a cast: one would wrap to a negative value, which only queries
+    let b = i64::try_from(bytes).map_err(|_| Error::LimitOutOfRange(bytes))?;
     Ok(sys::set_limit(b).max(0) as u64)
 }
 

@@ -78,6 +78,23 @@ fn stats_and_limits() {
     assert_eq!(memlimit::limit().unwrap(), 3 << 30);
     assert_eq!(memlimit::set_limit(prev).unwrap(), 3 << 30);
     assert_eq!(memlimit::stats().unwrap().soft_limit, prev);
+
+    // the C API takes an int64_t: a larger u64 is an error, and changes nothing
+    for v in [1u64 << 63, u64::MAX] {
+        match memlimit::set_limit(v) {
+            Err(memlimit::Error::LimitOutOfRange(got)) => assert_eq!(got, v),
+            other => panic!("set_limit({}) = {:?}, not LimitOutOfRange", v, other),
+        }
+        assert_eq!(
+            memlimit::limit().unwrap(),
+            prev,
+            "set_limit({}) changed the limit",
+            v
+        );
+    }
+    assert_eq!(memlimit::set_limit(i64::MAX as u64).unwrap(), prev);
+    assert_eq!(memlimit::limit().unwrap(), i64::MAX as u64);
+    assert_eq!(memlimit::set_limit(prev).unwrap(), i64::MAX as u64);
 }
 
 #[test]
