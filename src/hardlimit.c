@@ -93,7 +93,13 @@ static bool admit(size_t n, bool may_wait, const void *caller) {
         u = ml_core_usage_now();
         if (u + n < h) goto out;
     }
-    if (ml_hard_past(h, u, n, ml_caller_of(caller))) goto out;
+    enum ml_caller who = ml_caller_of(caller);
+    /* within the runtime's wider reserve only: was it the runtime's own need, or
+     * memory it hands to the application (new, strdup)? (a stack walk) */
+    if (who == ML_CALLER_RUNTIME && may_wait && !ml_hard_past(h, u, n, ML_CALLER_APP) &&
+        ml_hard_past(h, u, n, who))
+        who = ml_caller_outer();
+    if (ml_hard_past(h, u, n, who)) goto out;
     ok = false;
     atomic_fetch_add(&failed, 1);
     refused_line(h, n, u, may_wait);

@@ -48,3 +48,19 @@ Test(caller, kinds_by_address) {
     cr_expect_eq(ml_caller_of((void *)&ml_caller_kind), ML_CALLER_APP); /* this test program */
     cr_expect_eq(ml_caller_of(NULL), ML_CALLER_APP);
 }
+
+Test(caller, entry_points) {
+    /* functions that hand memory to their caller: classed by that caller */
+    cr_expect(ml_caller_is_entry("_Znwm"));
+    cr_expect(ml_caller_is_entry("_ZnamSt11align_val_t"));
+    cr_expect(ml_caller_is_entry("__strdup"));
+    cr_expect(ml_caller_is_entry("getdelim"));
+    cr_expect(ml_caller_is_entry("_IO_new_fopen"));
+    cr_expect(ml_caller_is_entry("__vasprintf_chk"));
+    /* the runtime's own needs keep the runtime's reserve */
+    cr_expect_not(ml_caller_is_entry("_IO_file_doallocate"));
+    cr_expect_not(ml_caller_is_entry("__cxa_allocate_exception"));
+    cr_expect_not(ml_caller_is_entry("printf"));
+    cr_expect_not(ml_caller_is_entry(NULL));
+    cr_expect_not(ml_caller_is_entry("_Z3foov"));
+}
