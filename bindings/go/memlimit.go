@@ -37,6 +37,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime/cgo"
 	"runtime/debug"
@@ -148,6 +149,7 @@ func CurrentLevel() Level {
 
 // SetLimit sets the soft limit in bytes, like debug.SetMemoryLimit: 0 turns it off,
 // a negative value only queries. It returns the previous soft limit (0 if none).
+// Every int64 is valid (the C API takes an int64_t); the only error is ErrNotLoaded.
 func SetLimit(bytes int64) (int64, error) {
 	if !loaded {
 		return 0, ErrNotLoaded
@@ -199,13 +201,19 @@ type Registration struct {
 // Register registers fn(level, want) -> bytes freed. At LevelModerate want is 0
 // (drop what is cheap to rebuild); at LevelSoft and LevelCritical it is how many
 // bytes usage is above the target (95% of the soft limit). Callbacks with a lower
-// priority run first. The first registration starts the library's thread.
+// priority run first; priority is a C int, and one outside its range is an error
+// (nothing is registered). The first registration starts the library's thread.
 func Register(priority int, fn func(level Level, want uint64) (freed uint64)) (*Registration, error) {
 	if !loaded {
 		return nil, ErrNotLoaded
 	}
 	if fn == nil {
 		return nil, errors.New("memlimit: Register with a nil callback")
+	}
+	// C.int(priority) would wrap: 1<<31 would become -1<<31, the first to run
+	if int64(priority) < math.MinInt32 || int64(priority) > math.MaxInt32 {
+		return nil, fmt.Errorf("memlimit: Register: priority %d out of range (a C int: %d to %d)",
+			priority, math.MinInt32, math.MaxInt32)
 	}
 	r := &Registration{fn: fn, done: make(chan struct{})}
 	r.cgo = cgo.NewHandle(r)
@@ -264,7 +272,11 @@ func goMemlimitReclaim(level C.int, want C.size_t, h C.uintptr_t) (freed C.size_
 			}
 		}
 	}()
-	return C.size_t(r.fn(Level(level), uint64(want)))
+	f := r.fn(Level(level), uint64(want))
+	if most := ^C.size_t(0); f > uint64(most) { // a 32-bit size_t: saturate, not wrap
+		return most
+	}
+	return C.size_t(f)
 }
 
 // FreeOSMemoryOnPressure registers a callback that runs debug.FreeOSMemory (a

@@ -9,6 +9,7 @@ package memlimit
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,6 +196,33 @@ func TestPriorityOrder(t *testing.T) {
 	defer mu.Unlock()
 	if order[0] != "early" || order[1] != "late" {
 		t.Fatalf("order %v", order)
+	}
+}
+
+// A priority outside C's int is an error: converted, 1<<31 would wrap to -1<<31 and
+// run first instead of last.
+func TestRegisterPriorityOutOfRange(t *testing.T) {
+	need(t)
+	if strconv.IntSize == 32 {
+		t.Skip("every int fits a C int here")
+	}
+	big := int64(math.MaxInt32) + 1
+	for _, p := range []int64{big, -big - 1, math.MaxInt64} {
+		r, err := Register(int(p), func(Level, uint64) uint64 { return 0 })
+		if err == nil {
+			r.Unregister()
+			t.Fatalf("Register(%d) registered a callback (with priority %d)", p, int32(p))
+		}
+		if r != nil || !strings.Contains(err.Error(), "out of range") {
+			t.Fatalf("Register(%d) = %v, %v", p, r, err)
+		}
+	}
+	for _, p := range []int{math.MaxInt32, math.MinInt32} {
+		r, err := Register(p, func(Level, uint64) uint64 { return 0 })
+		if err != nil {
+			t.Fatalf("Register(%d): %v", p, err)
+		}
+		r.Unregister()
 	}
 }
 
