@@ -526,6 +526,9 @@ int64_t ml_core_set_soft(int64_t bytes) {
         give_sampler();
     }
     atomic_store(&S.last_sample_ns, 0); /* the next slow path samples */
+    /* an application's call, outside the allocator: the once-per-process changes now,
+     * if this is the first limit (a program may not allocate again for a while) */
+    if (bytes > 0 && ml_core_ready() && !in_vfork_child() && !ml_onlimit_applied()) cap_arenas();
     return old;
 }
 

@@ -41,7 +41,9 @@ static const char *env_plain(const char *name) {
 }
 
 int ml_onlimit_apply(enum ml_thp thp, bool have_limit) {
-    if (atomic_exchange(&applied, true) || !have_limit) return 0;
+    /* with no limit yet, nothing is decided: one set later (memlimit_set_limit, a
+     * cgroup limit found by a later discovery) gets the changes then */
+    if (!have_limit || atomic_exchange(&applied, true)) return 0;
     thp_off(thp);
     /* measured on tests/work/fragment: 2 arenas held an 8-thread pool at 140 MiB
      * where glibc's default reached 269 MiB (jemalloc: 168 vs 304 MiB, no

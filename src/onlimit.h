@@ -12,13 +12,14 @@
 
 #pragma GCC visibility push(hidden)
 
-/* The first call decides, where the allocator's locks are not held (start-up, or a
- * sample that may act): with have_limit, caps the arenas and applies thp (the
- * MEMLIMIT_THP choice); without, nothing, for good. Returns the arena cap, 0 if none
- * (and on every later call). */
+/* The first call with have_limit decides, where the allocator's locks are not held
+ * (start-up, a sample that may act, memlimit_set_limit): caps the arenas and applies
+ * thp (the MEMLIMIT_THP choice). Without have_limit it does nothing and decides
+ * nothing, so a limit that appears later still gets both. Returns the arena cap, 0 if
+ * none (and on every call after the deciding one). */
 int ml_onlimit_apply(enum ml_thp thp, bool have_limit);
 
-/* The first call was made: the slow path's one-load test. */
+/* The deciding call was made: the slow path's one-load test. */
 bool ml_onlimit_applied(void);
 
 #pragma GCC visibility pop
