@@ -68,7 +68,8 @@ size_t ml_lastwords_frames(char *out, size_t cap, int max) {
 }
 
 static struct ml_lastwords_rate rate;
-static atomic_flag busy = ATOMIC_FLAG_INIT; /* one thread says last words at a time */
+static atomic_flag busy = ATOMIC_FLAG_INIT;        /* one thread says last words at a time */
+static atomic_flag frames_busy = ATOMIC_FLAG_INIT; /* one thread fills `frames` */
 static __thread bool tl_speaking __attribute__((tls_model("initial-exec"))); /* re-entry */
 
 /* The line and the profile: cold, and out of line so that its buffers are not on the
@@ -77,7 +78,6 @@ static __attribute__((noinline, cold)) void speak(size_t n, uint64_t usage, uint
     int saved = errno;
     tl_speaking = true; /* the unwinder and the profile may allocate */
     static ML_COLD char frames[640];
-    static atomic_flag frames_busy = ATOMIC_FLAG_INIT;
     bool own = !atomic_flag_test_and_set(&frames_busy);
     if (own) ml_lastwords_frames(frames, sizeof frames, 6);
     char a[24], b[24], c[24];
@@ -104,4 +104,10 @@ void ml_lastwords_check(size_t n) {
     bool due = ml_lastwords_due(&rate, ml_now_ns(), n);
     atomic_flag_clear(&busy);
     if (due) speak(n, usage, limit);
+}
+
+void ml_lastwords_forked(void) {
+    /* held at the fork by a thread the child does not have: a child would never speak */
+    atomic_flag_clear(&busy);
+    atomic_flag_clear(&frames_busy);
 }

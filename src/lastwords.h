@@ -38,6 +38,9 @@ void ml_lastwords_check(size_t n);
  * read. Only where no allocator lock is held (the unwinder may load libgcc_s). */
 size_t ml_lastwords_frames(char *out, size_t cap, int max);
 
+/* For a fork child: the flags another thread held at the fork are free. */
+void ml_lastwords_forked(void);
+
 #pragma GCC visibility pop
 
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "limiter.h"
+#include "lastwords.h"
 #include "cold.h"
 #include "caller.h"
 #include "clock.h"
@@ -414,6 +415,7 @@ static void atfork_parent(void) {
 static void atfork_child(void) {
     ml_prof_atfork_release(); /* the table was locked across fork: consistent */
     ml_dump_forked();
+    ml_lastwords_forked();
     ml_periodic_forked();
     /* a lock held by a thread that does not exist in the child would stay held */
     atomic_flag_clear(&S.sampling);
