@@ -148,6 +148,26 @@ static __attribute__((destructor)) void at_exit(void) {
     write_one("exit", true);
 }
 
+/* A directory that is missing or that we may not write would fail only when the
+ * first profile is due, often the moment it was wanted: said at start-up, in one
+ * line. The profile stays on: the directory may appear, or be made writable. */
+static void check_dir(void) {
+    if (atomic_flag_test_and_set_explicit(&naming, memory_order_acquire)) return;
+    int err = ml_path_expand(path_buf, sizeof path_buf, cfg->profile, pid0, NULL);
+    if (!err && strlen(path_buf) >= PATH_MAX) err = ENAMETOOLONG;
+    if (err) /* not the path itself: thousands of bytes would cut the line short */
+        ml_log("MEMLIMIT_PROFILE: %d bytes (PATH_MAX) or longer once %%p is the pid; no profile "
+               "can be written",
+               PATH_MAX);
+    else if ((err = ml_path_dir_check(path_buf, sizeof path_buf)))
+        ml_log("MEMLIMIT_PROFILE=%s: directory %s: %s; profiles will be written there if it %s",
+               cfg->profile, path_buf, strerrordesc_np(err),
+               err == ENOENT                   ? "appears"
+               : err == EACCES || err == EROFS ? "becomes writable"
+                                               : "becomes a writable directory");
+    atomic_flag_clear_explicit(&naming, memory_order_release);
+}
+
 void ml_dump_init(const struct ml_config *c) {
     cfg = c;
     pid0 = (int)getpid();
@@ -163,6 +183,7 @@ void ml_dump_init(const struct ml_config *c) {
                                : strerrordesc_np(err));
         return;
     }
+    check_dir();
     int sig = ml_profile_signals[c->profile_signal];
     if (sig) {
         struct sigaction old, sa;

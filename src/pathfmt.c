@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "pathfmt.h"
+#include <fcntl.h>
 #include <unistd.h>
 #include <time.h>
 #include <sys/syscall.h>
@@ -36,6 +37,21 @@ int ml_path_expand(char *out, size_t cap, const char *pattern, int pid, const ch
 too_long:
     if (cap) out[0] = '\0';
     return ENAMETOOLONG;
+}
+
+int ml_path_dir_check(char *path, size_t cap) {
+    char *slash = strrchr(path, '/');
+    /* the directory's length: "/" stays for a file at the root, "." is no slash */
+    size_t n = slash && slash != path ? (size_t)(slash - path) : 1;
+    if (n + 3 > cap) return ENAMETOOLONG;
+    if (!slash) path[0] = '.';
+    /* "DIR/.": a file named DIR fails with ENOTDIR, where DIR alone would pass */
+    memcpy(path + n, "/.", 3);
+    int saved = errno;
+    int err = faccessat(AT_FDCWD, path, W_OK | X_OK, AT_EACCESS) == 0 ? 0 : errno;
+    errno = saved;
+    path[n] = '\0';
+    return err;
 }
 
 uint64_t ml_random64(void) {

@@ -16,6 +16,14 @@
  * pattern. Allocation-free and async-signal-safe (a profile signal handler uses it). */
 int ml_path_expand(char *out, size_t cap, const char *pattern, int pid, const char *ext);
 
+/* Can a file be made beside path (an expanded pattern)? path becomes its directory
+ * ("/a/b/p" -> "/a/b", "/p" -> "/", "p" -> "."), and that is checked for write and
+ * search with the effective ids by one faccessat(2) of "DIR/.", so a missing
+ * directory (ENOENT), a file in its place (ENOTDIR) and one we may not write
+ * (EACCES, EROFS) are told apart. Returns 0 or that errno value (errno itself is
+ * kept); ENAMETOOLONG, path untouched, when "/." does not fit in cap. Allocation-free. */
+int ml_path_dir_check(char *path, size_t cap);
+
 /* 64 unpredictable bits for a temporary file's name (created O_EXCL beside its
  * target, then renamed): getrandom(2) by syscall (old glibc has no wrapper), never
  * blocking; failing that (kernel < 3.17, no entropy yet), the clock, the pid and

@@ -11,6 +11,9 @@
 #   process writes its own .soft profile, which pprof reads.
 # - MEMLIMIT_PROFILE_SIGNAL=SIGUSR2 on an idle process writes a .signal profile;
 #   a bad rate is one line; profiling off leaves memlimit_profile_dump ENOTSUP.
+# - a profile directory that is missing, a file, or not writable is said once at
+#   start-up (not when the first profile is due), the program unharmed; a writable
+#   one gives no such line.
 . "$ROOT/tests/integration/lib.sh"
 need_cgroup
 W=$ROOT/build/work
@@ -135,4 +138,38 @@ MEMLIMIT_PROFILE="$P/dl" MEMLIMIT_PROFILE_RATE=16KiB MEMLIMIT_LOG="$P/dl.log" LD
 grep -q 'profile: 1\. 2[0-9]\.[0-9]MiB' "$P/dl.log" || fail "the unloaded plugin's 25 MiB are not the top site: $(cat "$P/dl.log")"
 google-pprof --text "$P/dlmain" "$P/dl.heap" > /dev/null 2>&1 || fail "pprof cannot read the profile taken after dlclose"
 echo "after dlclose: $(grep 'profile: 1\.' "$P/dl.log" | head -1 | sed "s/^${ML}profile: //")"
+# ---- 6. the profile's directory, checked at start-up: holder never nears a limit, so
+# no profile is due while it runs; the line must be in its stderr by the time it says
+# "ready", once, and it must finish unharmed. "%p" in the directory is this process's.
+# dircheck NAME PATTERN [COMMAND PREFIX...]: runs holder; its pid in $hp
+dircheck() {
+    local name=$1 pat=$2; shift 2
+    "$@" env MEMLIMIT_PROFILE="$pat" LD_PRELOAD="$LIB" "$W/holder" 4 1 > "$P/$name.out" 2> "$P/$name.err" & local h=$!
+    wait_for "$P/$name.out" '^ready pid' || fail "$name: holder never ready: $(cat "$P/$name.out" "$P/$name.err")"
+    cp "$P/$name.err" "$P/$name.early"
+    wait $h || fail "$name: holder exit $?: $(cat "$P/$name.out" "$P/$name.err")"
+    grep -q '^holder: ' "$P/$name.out" || fail "$name: holder did not finish: $(cat "$P/$name.out")"
+    hp=$(awk '/^ready pid/ {print $3}' "$P/$name.out")
+}
+# expect_dirline NAME PATTERN DIR REASON TAIL
+expect_dirline() {
+    local want="^${ML}MEMLIMIT_PROFILE=$2: directory $3: $4; profiles will be written there if it $5\$"
+    [ "$(grep -c -- "$want" "$P/$1.early")" = 1 ] ||
+        fail "$1: expected one line at start-up like 'MEMLIMIT_PROFILE=$2: directory $3: $4; ...'; at \"ready\" stderr held: $(cat "$P/$1.early")"
+    [ "$(grep -c -- "MEMLIMIT_PROFILE=" "$P/$1.err")" = 1 ] || fail "$1: the line is not once: $(cat "$P/$1.err")"
+    echo "$1: $(grep -- "$want" "$P/$1.early" | sed "s/^${ML}//")"
+}
+touch "$P/afile"
+dircheck missing "$P/missing-%p/dir/p"
+expect_dirline missing "$P/missing-%p/dir/p" "$P/missing-$hp/dir" 'No such file or directory' appears
+dircheck notdir "$P/afile/p"
+expect_dirline notdir "$P/afile/p" "$P/afile" 'Not a directory' 'becomes a writable directory'
+mkdir -p "$P/ro"; chmod 755 "$P" "$P/ro"
+dircheck ro "$P/ro/p" setpriv --reuid=nobody --regid=nogroup --clear-groups
+expect_dirline ro "$P/ro/p" "$P/ro" 'Permission denied' 'becomes writable'
+mkdir -p "$P/ok"
+dircheck ok "$P/ok/p-%p"
+grep -q 'MEMLIMIT_PROFILE\|cannot write' "$P/ok.err" && fail "a writable directory: $(cat "$P/ok.err")"
+ls "$P"/ok/p-*.exit > /dev/null 2>&1 || fail "a writable directory: no .exit profile: $(ls "$P/ok")"
+echo "a writable directory: no line, the .exit profile written"
 echo PASS
