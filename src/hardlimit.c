@@ -64,7 +64,7 @@ static void refused_line(uint64_t h, size_t n, uint64_t u, bool with_stack) {
     static ML_COLD char frames[640]; /* that thread's alone */
     if (with_stack) ml_lastwords_frames(frames, sizeof frames, 6);
     ml_log("hard limit %s: refused %s at %s (ENOMEM), level %s%s%s", ml_fmt_bytes(a, h),
-           ml_fmt_bytes(b, n), ml_fmt_bytes(c, u), ml_level_name(ml_core_level()),
+           ml_fmt_bytes(b, n), ml_fmt_bytes(c, u), ml_level_name(ml_core_level_of(u)),
            with_stack && frames[0] ? ", from " : "", with_stack ? frames : "");
     if (with_stack) ml_dump_critical_now();
 }

@@ -84,7 +84,7 @@ static __attribute__((noinline, cold)) void speak(size_t n, uint64_t usage, uint
     ml_log("last words: allocating %s at %s passes the cgroup limit %s (level %s); the kernel "
            "may kill this process now; from %s",
            ml_fmt_bytes(a, n), ml_fmt_bytes(b, usage), ml_fmt_bytes(c, limit),
-           ml_level_name(ml_core_level()), own && frames[0] ? frames : "?");
+           ml_level_name(ml_core_level_of(usage)), own && frames[0] ? frames : "?");
     if (own) atomic_flag_clear(&frames_busy);
     ml_dump_critical_now();
     tl_speaking = false;

@@ -118,12 +118,16 @@ static uint64_t read_usage(uint64_t now) {
     return u;
 }
 
-static enum memlimit_level update_level(uint64_t usage) {
+static struct ml_limits limits_now(void) {
     uint64_t stall = atomic_load(&S.stall_until);
-    struct ml_limits l = {.soft = ml_limits_soft(),
-                          .hard = ml_hard_get(),
-                          .cgroup = ml_limits_cgroup(),
-                          .stalled = stall && ml_now_ns() < stall};
+    return (struct ml_limits){.soft = ml_limits_soft(),
+                              .hard = ml_hard_get(),
+                              .cgroup = ml_limits_cgroup(),
+                              .stalled = stall && ml_now_ns() < stall};
+}
+
+static enum memlimit_level update_level(uint64_t usage) {
+    struct ml_limits l = limits_now();
     bool reached = S.reached; /* not the published flag: an estimate may have raised it */
     enum memlimit_level lv = ml_level_compute(usage, &l, &reached);
     S.reached = reached;
@@ -362,6 +366,12 @@ bool ml_core_ready(void) {
 
 uint64_t ml_core_estimate(void) {
     return atomic_load(&S.usage) + atomic_load(&S.unsampled);
+}
+
+enum memlimit_level ml_core_level_of(uint64_t usage) {
+    struct ml_limits l = limits_now();
+    bool reached = S.reached; /* the sampler's hysteresis, read without its flag */
+    return ml_level_compute(usage, &l, &reached);
 }
 
 uint64_t ml_core_usage_now(void) {

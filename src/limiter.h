@@ -35,6 +35,9 @@ size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act);
 bool ml_core_ready(void);
 uint64_t ml_core_estimate(void);  /* the last sample plus every byte handed out since */
 uint64_t ml_core_usage_now(void); /* a sample no older than 1 ms, never waiting */
+/* The level a usage figure implies under the limits in force now (the published level
+ * is the last sample's, or raised by an estimate): for lines that print a figure. */
+enum memlimit_level ml_core_level_of(uint64_t usage);
 /* A CRITICAL round (the thread's, waiting up to wait_ns, or an inline trim) where this
  * thread may act; with wait_ns 0 (mmap) only a wake. True if one ran. */
 bool ml_core_critical_round(uint64_t wait_ns);

@@ -28,6 +28,25 @@ echo "$line" | grep -qE "^${ML}last words: allocating 70\.0MiB at (19[0-9]|2[0-9
 [ -s "$T/killed.prof.critical" ] && head -1 "$T/killed.prof.critical" | grep -q '^heap profile: .*heap_v2/' || fail "no .critical heap profile: $(ls "$T")"
 echo "profile written before the kill: killed.prof.critical, $(wc -c < "$T/killed.prof.critical") bytes"
 
+# The line's level is the one its usage figure implies, not the published one: with
+# the sampler held by a stopped thread (tests/work/busysampler), an estimate raised
+# the level to soft while the last sample read a few KiB; a 300 MiB malloc then said
+# "at 168.0KiB ... (level soft)". Soft limit 64 MiB, cgroup 256 MiB.
+new_cgroup lastwords-level $((256 << 20))
+out=$(cg_run "$CG_DIR" env LD_PRELOAD="$LIB" MEMLIMIT=64MiB MEMLIMIT_SCOPE=process timeout 60 "$W/busysampler" lastwords 2>&1); rc=$?
+line=$(echo "$out" | grep "last words: ") || fail "busysampler lastwords: exit $rc, no last words: $out"
+echo "$line" | cut -c1-130
+[ $rc -eq 0 ] || fail "busysampler lastwords: exit $rc: $out"
+echo "$line" | awk '{
+    if (!match($0, /at [0-9.]+[KMG]iB passes/)) exit 2
+    split(substr($0, RSTART + 3, RLENGTH - 10), f, /[KMG]/); u = f[1]
+    unit = substr($0, RSTART + 3 + length(u), 1)
+    mib = unit == "K" ? u / 1024 : unit == "G" ? u * 1024 : u
+    match($0, /\(level [a-z]+\)/); lv = substr($0, RSTART + 7, RLENGTH - 8)
+    want = mib >= 248.32 ? "critical" : mib >= 64 ? "soft" : mib >= 57.6 ? "moderate|soft" : "none"
+    if (lv !~ "^(" want ")$") { printf "level %s at %.1f MiB, which implies %s\n", lv, mib, want; exit 1 }
+}' || fail "the last words' level is not its usage's: $line"
+
 run fits 20; rc=$?
 [ $rc -eq 0 ] && grep -q survived "$T/fits.out" || fail "at 20 MiB: exit $rc: $(cat "$T/fits.out")"
 grep -q "last words" "$T/fits.log" 2> /dev/null && fail "last words where nothing was at risk: $(cat "$T/fits.log")"

@@ -10,7 +10,11 @@
  * settles reached from usage alone, and usage never reached the limit in a sample,
  * so it is false (the hysteresis is the sampler's, not the estimate's).
  * Run with MEMLIMIT=64MiB MEMLIMIT_SCOPE=process.
- * Exit 0: both held; 1: one did not; 2: the setup failed. */
+ * Exit 0: both held; 1: one did not; 2: the setup failed.
+ * `busysampler lastwords`, in a cgroup limited to 256 MiB: once past the soft limit
+ * (the level raised while the last sample's usage is low), one 300 MiB malloc, left
+ * untouched, says last words; the test checks that the line's level is the one its
+ * usage figure implies. Then it exits 0 at once. */
 #define MEMLIMIT_OPTIONAL
 #include "memlimit.h"
 
@@ -100,7 +104,8 @@ static void *holder(void *arg) {
     return NULL;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    bool lastwords = argc > 1 && strcmp(argv[1], "lastwords") == 0;
     if (!memlimit_available()) {
         printf("busysampler: needs libmemlimit\n");
         return 2;
@@ -145,6 +150,12 @@ int main(void) {
            start / MiB, (start + mine) / MiB, SOFT / MiB, (unsigned long long)samples,
            (unsigned long long)st.samples, when, (int)memlimit_level());
     int ok = at >= 0 && st.samples == samples && memlimit_level() >= MEMLIMIT_LEVEL_SOFT;
+    if (lastwords) {
+        /* the last sample read `start`; the level says SOFT: the line must say the
+         * level of the usage it prints */
+        free(malloc(300 * MiB));
+        _exit(ok ? 0 : 1);
+    }
 
     /* down to 97% of the soft limit, then the held sample goes on */
     long u = own_usage();
