@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # memlimit-run for real: options and their errors, --show (text and JSON) on fixture
 # trees and inside a real cgroup, the exit status and a terminating signal passed
-# through, LD_PRELOAD kept.
+# through, LD_PRELOAD kept; 127 and 126, as env(1), for a command not found or not
+# executable.
 . "$ROOT/tests/integration/lib.sh"
 RUN=$ROOT/scripts/memlimit-run
 PY=$(command -v python3) || fail "python3 is needed to parse --show --json"
@@ -50,6 +51,30 @@ out=$("$RUN" --limit 80% -- sh -c 'echo "$MEMLIMIT:$*"' sh --limit 5 -- --show)
 [ "$out" = "80%:--limit 5 -- --show" ] || fail "arguments after --: $out"
 echo "--opt=value for every option, --trace=N, and what follows -- left to the command: ok"
 rm -rf "$empty"
+
+# a command that cannot be run: env(1)'s statuses, 127 not found and 126 found but
+# not executable, with one line of ours (not the shell's "exec: ...: not found"),
+# for the run and for --show alike
+nx=$ROOT/build/run-noexec; printf '#!/bin/sh\necho ran\n' > "$nx"; chmod 644 "$nx"
+for c in "nosuchcmd|127|nosuchcmd: command not found" "die|127|die: command not found" \
+         "./nosuchfile|127|./nosuchfile: No such file or directory" "$nx|126|$nx: Permission denied" \
+         "$ROOT/build|126|$ROOT/build: Permission denied"; do
+    cmd=${c%%|*} want=${c#*|}; want_rc=${want%%|*} want=${want#*|}
+    for show in "" --show; do
+        # shellcheck disable=SC2086
+        err=$("$RUN" $show -- "$cmd" 2>&1 > /dev/null); rc=$?
+        [ $rc -eq "$want_rc" ] && [ "$err" = "memlimit-run: $want" ] ||
+            fail "memlimit-run $show -- $cmd: exit $rc, '$err'; expected $want_rc, 'memlimit-run: $want'"
+    done
+    echo "memlimit-run [--show] -- $cmd -> exit $rc: $err"
+done
+# in PATH: a file of that name that is not executable is 126, as execvp says
+err=$(PATH=$ROOT/build:$PATH "$RUN" -- run-noexec 2>&1); rc=$?
+[ $rc -eq 126 ] && [ "$err" = "memlimit-run: run-noexec: Permission denied" ] || fail "run-noexec in PATH: exit $rc, '$err'"
+# --no-check does not skip this: the command still has to exist
+err=$("$RUN" --no-check -- nosuchcmd 2>&1); rc=$?
+[ $rc -eq 127 ] && [ "$err" = "memlimit-run: nosuchcmd: command not found" ] || fail "--no-check -- nosuchcmd: exit $rc, '$err'"
+rm -f "$nx"
 
 # exit status, signals, LD_PRELOAD kept, options become variables
 "$RUN" -- sh -c 'exit 7'; rc=$?
