@@ -75,6 +75,22 @@ err=$(PATH=$ROOT/build:$PATH "$RUN" -- run-noexec 2>&1); rc=$?
 err=$("$RUN" --no-check -- nosuchcmd 2>&1); rc=$?
 [ $rc -eq 127 ] && [ "$err" = "memlimit-run: nosuchcmd: command not found" ] || fail "--no-check -- nosuchcmd: exit $rc, '$err'"
 rm -f "$nx"
+# no library to preload: the run refuses (2), and --show -- CMD says it would
+nolib=$ROOT/build/run-nolib/bin; rm -rf "${nolib%/bin}"; mkdir -p "$nolib"
+cp "$RUN" "$ROOT/build/memlimit-show" "$nolib/"
+if [ -e /usr/local/lib/libmemlimit.so.0 ] || [ -e /usr/lib/libmemlimit.so.0 ]; then
+    echo "a libmemlimit.so.0 is installed: the missing library is not checked"
+else
+    err=$("$nolib/memlimit-run" -- true 2>&1); rc=$?
+    [ $rc -eq 2 ] && [ "$err" = "memlimit-run: cannot find libmemlimit.so (build it with make, or make install)" ] ||
+        fail "no library: exit $rc, '$err'"
+    err=$("$nolib/memlimit-run" --show -- true 2>&1 > /dev/null); rc=$?
+    [ $rc -eq 2 ] && [ "$err" = "memlimit-run: cannot find libmemlimit.so (build it with make, or make install); memlimit-run -- true would refuse to run it (exit status 2)" ] ||
+        fail "--show with no library: exit $rc, '$err'"
+    "$nolib/memlimit-run" --show > /dev/null || fail "--show (no command) with no library: exit $?"
+    echo "no library: the run and --show -- true exit 2: $err"
+fi
+rm -rf "${nolib%/bin}"
 
 # exit status, signals, LD_PRELOAD kept, options become variables
 "$RUN" -- sh -c 'exit 7'; rc=$?
