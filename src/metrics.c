@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "metrics.h"
 #include "cold.h"
+#include "limitset.h"
 #include "log.h"
 #include "pathfmt.h"
 #include "version.h"
@@ -16,7 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { GAUGE, COUNTER, SECONDS }; /* SECONDS: a counter, its value in ns */
+/* SECONDS: a counter, its value in ns; SCOPED: a gauge whose meaning depends on the
+ * scope (this process's figure or the cgroup's): labelled and explained as such */
+enum { GAUGE, COUNTER, SECONDS, SCOPED };
 
 /* The release, as Prometheus exporters say theirs: a gauge of 1 with a version label. */
 static size_t build_info(char *buf, size_t cap, size_t len, int pid) {
@@ -32,14 +35,20 @@ size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
                          const struct ml_metrics_extra *x, bool reached, int pid) {
     static const struct ml_metrics_extra none;
     if (!x) x = &none;
+    bool cgroup = x->scope == ML_METRICS_SCOPE_IN_FORCE ? ml_limits_by_cgroup()
+                                                        : x->scope == ML_METRICS_SCOPE_CGROUP;
+    /* the label, and what the figure is in the HELP text */
+    const char *scope = cgroup ? "cgroup" : "process";
+    const char *what = cgroup ? "the cgroup's working set, for all its processes"
+                              : "this process's resident anonymous memory";
     const struct {
         const char *name, *help;
         int type;
         unsigned long long value;
     } m[] = {
-        {"memlimit_usage_bytes", "Memory in use at the last sample (scope process: RssAnon).",
-         GAUGE, (unsigned long long)st->usage},
-        {"memlimit_peak_usage_bytes", "Highest sampled usage.", GAUGE,
+        {"memlimit_usage_bytes", "Memory in use at the last sample", SCOPED,
+         (unsigned long long)st->usage},
+        {"memlimit_peak_usage_bytes", "Highest sampled usage", SCOPED,
          (unsigned long long)st->peak_usage},
         {"memlimit_soft_limit_bytes", "Soft limit in force; 0 when none.", GAUGE,
          (unsigned long long)st->soft_limit},
@@ -48,16 +57,19 @@ size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
         {"memlimit_detected_limit_bytes",
          "The cgroup memory limit capped by physical memory; 0 when none.", GAUGE,
          (unsigned long long)st->detected_limit},
-        {"memlimit_level", "0 none, 1 moderate, 2 soft, 3 critical.", GAUGE,
+        {"memlimit_level",
+         "How near usage is to the limits: 0 none, 1 moderate, 2 soft, 3 critical", SCOPED,
          (unsigned long long)st->level},
         {"memlimit_limit_reached",
-         "1 while memlimit_reached() is true: from the soft limit until usage is below 95% of it.",
-         GAUGE, reached ? 1ULL : 0ULL},
+         "1 while memlimit_reached() is true: from the soft limit until usage is below 95% of it",
+         SCOPED, reached ? 1ULL : 0ULL},
         {"memlimit_samples_total", "Usage samples taken.", COUNTER,
          (unsigned long long)st->samples},
         {"memlimit_trims_total", "Allocator trims.", COUNTER, (unsigned long long)st->trims},
-        {"memlimit_trimmed_bytes_total", "Usage released by allocator trims.", COUNTER,
-         (unsigned long long)st->trimmed_bytes},
+        {"memlimit_trimmed_bytes_total",
+         "This process's resident anonymous memory released by allocator trims (its own "
+         "figure, whatever the scope).",
+         COUNTER, (unsigned long long)st->trimmed_bytes},
         {"memlimit_trim_cpu_seconds_total", "CPU time the allocator's trim calls took.", SECONDS,
          (unsigned long long)x->trim_cpu_ns},
         {"memlimit_callback_rounds_total", "Reclaim rounds run by the memlimit thread.", COUNTER,
@@ -81,9 +93,16 @@ size_t ml_metrics_format(char *buf, size_t cap, const struct memlimit_stats *st,
         } else {
             ml_fmt(v, sizeof v, "%llu", m[i].value);
         }
-        size_t n = ml_fmt(buf + len, cap - len, "# HELP %s %s\n# TYPE %s %s\n%s{pid=\"%d\"} %s\n",
-                          m[i].name, m[i].help, m[i].name, m[i].type == GAUGE ? "gauge" : "counter",
-                          m[i].name, pid, v);
+        size_t n;
+        if (m[i].type == SCOPED)
+            n = ml_fmt(buf + len, cap - len,
+                       "# HELP %s %s (scope %s: %s).\n# TYPE %s gauge\n%s{pid=\"%d\",scope=\"%s\"} "
+                       "%s\n",
+                       m[i].name, m[i].help, scope, what, m[i].name, m[i].name, pid, scope, v);
+        else
+            n = ml_fmt(buf + len, cap - len, "# HELP %s %s\n# TYPE %s %s\n%s{pid=\"%d\"} %s\n",
+                       m[i].name, m[i].help, m[i].name, m[i].type == GAUGE ? "gauge" : "counter",
+                       m[i].name, pid, v);
         if (len + n + 1 >= cap) return 0; /* truncated */
         len += n;
     }

@@ -2,6 +2,9 @@
 # MEMLIMIT_METRICS: the file is valid Prometheus text (tests/integration/promcheck.py,
 # a strict reader that is first shown to reject malformed files), "%p" becomes the
 # pid, it is replaced atomically, and its values follow usage as it rises and falls.
+# The figures that depend on the scope (usage, peak, level, reached) carry the scope
+# measured, scope="cgroup" under a cgroup limit with scope auto, scope="process" with
+# MEMLIMIT_SCOPE=process or an explicit MEMLIMIT, and their HELP says the same.
 # A long path is written whole or refused, never cut; the temporary file never
 # reuses a name someone else made in a shared directory.
 . "$ROOT/tests/integration/lib.sh"
@@ -126,6 +129,21 @@ print(os.getpid(), child)') || fail "fork child: $out"
     echo "a fork child exiting after its parent, $pat: $(ls "$d" | grep '^fork' | tr '\n' ' ')"
 done
 
+# scopes FILE: the scope label of usage, peak, level and limit_reached: one word when
+# all four say the same in their label and HELP, else what each said
+scopes() {
+    "$PY" - "$1" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+got = set()
+for m in ("memlimit_usage_bytes", "memlimit_peak_usage_bytes", "memlimit_level", "memlimit_limit_reached"):
+    label = re.findall(rf'^{m}{{pid="[0-9]+",scope="([a-z]+)"}} ', text, re.M)
+    help = re.findall(rf'^# HELP {m} .*[(]scope ([a-z]+): ', text, re.M)
+    got.add(label[0] if len(label) == 1 and label == help else f"{m}: label {label}, HELP {help}")
+print(" / ".join(sorted(got)))
+PY
+}
+
 need_cgroup
 new_cgroup metrics $((512 << 20))
 cg_run "$CG_DIR" env LD_PRELOAD="$LIB" MEMLIMIT_METRICS="$d/memlimit-%p.prom" MEMLIMIT_METRICS_INTERVAL=1 \
@@ -153,7 +171,10 @@ ls -a "$d" | grep -q '\.tmp\.' && fail "a temporary file was left: $(ls -a "$d")
 usages=""
 for s in "$d"/snap-*.prom; do
     j=$($CHECK "$s") || fail "invalid: $s: $(cat "$s")"
-    u=$(echo "$j" | "$PY" -c "import json,sys; d=json.load(sys.stdin); print(int(d['memlimit_usage_bytes{pid=\"$pid\"}']), int(d['memlimit_samples_total{pid=\"$pid\"}']), int(d['memlimit_soft_limit_bytes{pid=\"$pid\"}']))")
+    # scope auto under a cgroup limit measures the cgroup's working set
+    sc=$(scopes "$s")
+    [ "$sc" = cgroup ] || fail "$s: scope auto under a 512 MiB cgroup limit: not labelled scope=\"cgroup\": $sc"
+    u=$(echo "$j" | "$PY" -c "import json,sys; d=json.load(sys.stdin); print(int(d['memlimit_usage_bytes{pid=\"$pid\",scope=\"cgroup\"}']), int(d['memlimit_samples_total{pid=\"$pid\"}']), int(d['memlimit_soft_limit_bytes{pid=\"$pid\"}']))")
     usages="$usages $u"
 done
 echo "$i snapshots, all valid; (usage samples soft) per snapshot:$usages" | fold -w 200
@@ -170,3 +191,14 @@ assert all(a <= b for a, b in zip(s, s[1:])), f"samples went backwards: {s}"
 assert set(soft) == {int(512 * 2**20 * 0.9)}, f"soft limit {set(soft)}"
 print(f"usage rose to {mx / 2**20:.1f} MiB and fell to {min(u[i:]) / 2**20:.1f} MiB")
 ' || fail "metrics did not follow usage"
+echo "scope auto under the cgroup limit: every snapshot labelled scope=\"cgroup\""
+# the same cgroup limit, measuring this process: MEMLIMIT_SCOPE=process, and scope auto
+# with an explicit MEMLIMIT (the cgroup limit is then not the effective one)
+for how in MEMLIMIT_SCOPE=process MEMLIMIT=200MiB; do
+    cg_run "$CG_DIR" env LD_PRELOAD="$LIB" "$how" MEMLIMIT_METRICS="$d/process.prom" "$W/grow" 40 5 0 0 ||
+        fail "$how: grow exited $?"
+    $CHECK "$d/process.prom" > /dev/null || fail "$how: invalid: $(cat "$d/process.prom")"
+    sc=$(scopes "$d/process.prom")
+    [ "$sc" = process ] || fail "$how under a 512 MiB cgroup limit: not labelled scope=\"process\": $sc"
+    echo "$how under the cgroup limit: labelled scope=\"process\": $(grep '^memlimit_peak_usage_bytes' "$d/process.prom")"
+done

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "limitset.h"
 #include "metrics.h"
 
 static const struct memlimit_stats st = {
@@ -21,9 +22,9 @@ Test(metrics, format_has_every_metric_with_type_and_pid) {
     cr_assert_gt(n, 0);
     cr_expect_eq(strlen(buf), n);
     cr_expect(
-        strstr(buf, "# TYPE memlimit_usage_bytes gauge\nmemlimit_usage_bytes{pid=\"1234\"} 42\n"),
+        strstr(buf, "# TYPE memlimit_usage_bytes gauge\nmemlimit_usage_bytes{pid=\"1234\",scope="),
         "%s", buf);
-    cr_expect(strstr(buf, "memlimit_limit_reached{pid=\"1234\"} 1\n"));
+    cr_expect(strstr(buf, "memlimit_limit_reached{pid=\"1234\",scope="));
     cr_expect(
         strstr(buf, "# TYPE memlimit_trims_total counter\nmemlimit_trims_total{pid=\"1234\"} 3\n"));
     cr_expect(strstr(buf, "memlimit_failed_allocations_total{pid=\"1234\"} 7\n"));
@@ -40,6 +41,63 @@ Test(metrics, format_has_every_metric_with_type_and_pid) {
               buf);
 }
 
+/* The figures that depend on the scope say which in their HELP text and a label, so
+ * the cgroup-wide figure that every process of a container exports is told from
+ * per-process ones; the rest carry no scope label. */
+Test(metrics, scope_in_help_and_label) {
+    static const char *const scoped[] = {"memlimit_usage_bytes", "memlimit_peak_usage_bytes",
+                                         "memlimit_level", "memlimit_limit_reached"};
+    const struct {
+        enum ml_metrics_scope scope;
+        const char *label, *help;
+    } runs[] = {
+        {ML_METRICS_SCOPE_PROCESS, "process", "(scope process: this process's resident "},
+        {ML_METRICS_SCOPE_CGROUP, "cgroup", "(scope cgroup: the cgroup's working set"},
+    };
+    for (size_t r = 0; r < 2; r++) {
+        char buf[8192], want[256];
+        struct ml_metrics_extra x = {.scope = runs[r].scope};
+        cr_assert_gt(ml_metrics_format(buf, sizeof buf, &st, &x, true, 7), 0);
+        for (size_t i = 0; i < 4; i++) {
+            snprintf(want, sizeof want, "%s{pid=\"7\",scope=\"%s\"} ", scoped[i], runs[r].label);
+            cr_expect(strstr(buf, want), "no %s in:\n%s", want, buf);
+            snprintf(want, sizeof want, "# HELP %s ", scoped[i]);
+            const char *help = strstr(buf, want);
+            cr_assert_not_null(help, "%s", want);
+            const char *eol = strchr(help, '\n'), *says = strstr(help, runs[r].help);
+            cr_expect(says && says < eol, "%s: HELP does not say %s: %.*s", scoped[i], runs[r].help,
+                      (int)(eol - help), help);
+        }
+        /* the scope label on these four only */
+        int n = 0;
+        for (char *p = buf; (p = strstr(p, ",scope=\"")); p++)
+            n++;
+        cr_expect_eq(n, 4, "%s", buf);
+        cr_expect(strstr(buf, "memlimit_samples_total{pid=\"7\"} "), "%s", buf);
+        /* the old HELP that named scope process whatever was measured */
+        cr_expect_null(strstr(buf, "scope process: RssAnon"), "%s", buf);
+    }
+    /* by default, the limiter's scope in force */
+    char buf[8192];
+    cr_assert_gt(ml_metrics_format(buf, sizeof buf, &st, NULL, false, 7), 0);
+    cr_expect(strstr(buf, ml_limits_by_cgroup()
+                              ? "memlimit_usage_bytes{pid=\"7\",scope=\"cgroup\"}"
+                              : "memlimit_usage_bytes{pid=\"7\",scope=\"process\"}"),
+              "%s", buf);
+}
+
+/* The sampler formats into 4 KiB (src/periodic.c) and refuses a longer text: the
+ * largest values and pid fit with room to spare */
+Test(metrics, largest_text_fits_the_sampler_buffer) {
+    struct memlimit_stats big;
+    memset(&big, 0xff, sizeof big);
+    big.level = MEMLIMIT_LEVEL_CRITICAL;
+    struct ml_metrics_extra x = {.trim_cpu_ns = UINT64_MAX, .scope = ML_METRICS_SCOPE_CGROUP};
+    char buf[8192];
+    size_t n = ml_metrics_format(buf, sizeof buf, &big, &x, true, 2147483647);
+    cr_expect(n > 0 && n < 3584, "%zu bytes", n);
+}
+
 Test(metrics, build_info_has_the_release) {
     char buf[8192], want[160];
     cr_assert_gt(ml_metrics_format(buf, sizeof buf, &st, NULL, false, 99), 0);
@@ -54,11 +112,12 @@ Test(metrics, limit_reached_is_what_memlimit_reached_says) {
      * memlimit_reached() is false, and so is the gauge */
     struct memlimit_stats crit = st;
     crit.level = MEMLIMIT_LEVEL_CRITICAL;
+    struct ml_metrics_extra x = {.scope = ML_METRICS_SCOPE_PROCESS};
     char buf[8192];
-    cr_assert_gt(ml_metrics_format(buf, sizeof buf, &crit, NULL, false, 1), 0);
-    cr_expect(strstr(buf, "memlimit_limit_reached{pid=\"1\"} 0\n"), "%s", buf);
-    cr_assert_gt(ml_metrics_format(buf, sizeof buf, &crit, NULL, true, 1), 0);
-    cr_expect(strstr(buf, "memlimit_limit_reached{pid=\"1\"} 1\n"));
+    cr_assert_gt(ml_metrics_format(buf, sizeof buf, &crit, &x, false, 1), 0);
+    cr_expect(strstr(buf, "memlimit_limit_reached{pid=\"1\",scope=\"process\"} 0\n"), "%s", buf);
+    cr_assert_gt(ml_metrics_format(buf, sizeof buf, &crit, &x, true, 1), 0);
+    cr_expect(strstr(buf, "memlimit_limit_reached{pid=\"1\",scope=\"process\"} 1\n"));
 }
 
 Test(metrics, format_refuses_to_truncate) {
