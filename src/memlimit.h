@@ -44,7 +44,8 @@ struct memlimit_stats {
     int64_t detected_limit; /* the cgroup limit capped by physical memory; 0 if none */
     enum memlimit_source source;
     char source_path[256]; /* the file that gave detected_limit */
-    int64_t usage;         /* at the last sample, bytes (scope process: RssAnon) */
+    int64_t usage;         /* at the last sample, bytes: the cgroup's working set where the scope
+                              is the cgroup, else this process's RssAnon + RssShmem */
     int64_t peak_usage;    /* highest sampled usage */
     enum memlimit_level level;
     uint64_t samples;         /* usage samples taken */

@@ -18,7 +18,7 @@ static enum memlimit_level traced_level;
 static bool metrics_failed;
 static struct memlimit_stats st;
 static ML_COLD char
-    text[4096]; /* the metrics text is about 2.2 KiB; a longer one is refused, not cut */
+    text[4096]; /* the metrics text is at most about 3.2 KiB; a longer one is refused, not cut */
 
 void ml_periodic_init(const struct ml_config *c) {
     cfg = c;
