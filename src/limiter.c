@@ -370,7 +370,8 @@ uint64_t ml_core_estimate(void) {
 
 enum memlimit_level ml_core_level_of(uint64_t usage) {
     struct ml_limits l = limits_now();
-    bool reached = S.reached; /* the sampler's hysteresis, read without its flag */
+    bool reached = false; /* the figure's own level: SOFT from the soft limit up, without
+                             the sampler's hysteresis (its state, not ours to read) */
     return ml_level_compute(usage, &l, &reached);
 }
 
