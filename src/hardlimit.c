@@ -83,14 +83,16 @@ static bool admit(size_t n, bool may_wait, const void *caller) {
     if (!h || !ml_core_ready()) return true;
     int saved = errno;
     bool ok = true;
-    if (ml_core_estimate() + n < h) goto out;
-    /* never waits for the sampler: this may run inside the allocator's locks */
-    uint64_t u = ml_core_usage_now();
+    if (ml_core_estimate_high() + n < h) goto out;
+    /* measured now (a /proc read, only this near the limit: a millisecond's growth
+     * can pass the whole reserve), never waiting for the sampler: this may run
+     * inside the allocator's locks */
+    uint64_t u = ml_core_usage_exact();
     if (u + n < h) goto out;
     /* a CRITICAL round first (the thread's callbacks and trim, or an inline trim),
      * holding nothing of ours; from mmap (!may_wait) only a wake */
     if (ml_core_critical_round(may_wait ? (uint64_t)wait_ms * 1000000 : 0)) {
-        u = ml_core_usage_now();
+        u = ml_core_usage_exact();
         if (u + n < h) goto out;
     }
     enum ml_caller who = ml_caller_of(caller);

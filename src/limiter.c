@@ -375,8 +375,20 @@ enum memlimit_level ml_core_level_of(uint64_t usage) {
     return ml_level_compute(usage, &l, &reached);
 }
 
+uint64_t ml_core_estimate_high(void) {
+    return atomic_load(&S.usage) + 2 * atomic_load(&S.unsampled);
+}
+
 uint64_t ml_core_usage_now(void) {
     return ml_core_fresh_usage(false, NULL);
+}
+
+uint64_t ml_core_usage_exact(void) {
+    if (!try_take_sampler()) return ml_core_estimate(); /* busy, or re-entry */
+    uint64_t u;
+    take_sample(ml_now_ns(), &u);
+    give_sampler();
+    return u;
 }
 
 bool ml_core_critical_round(uint64_t wait_ns) {
@@ -409,7 +421,7 @@ size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act) {
     atomic_fetch_add_explicit(&S.unsampled, bytes + chunk, memory_order_relaxed);
     uint64_t now = ml_now_ns();
     /* a /proc read costs ~2 us: at most one per ms with a limit, one per 10 ms without */
-    uint64_t every = ml_limits_soft() ? 1000000 : 10000000;
+    uint64_t every = ml_limits_soft() || ml_hard_get() ? 1000000 : 10000000;
     if (try_sample(now, every, may_act)) chunk = chunk_size();
     if (chunk > cap) chunk = cap;
     if (ml_prof_enabled()) ml_prof_issued(chunk);

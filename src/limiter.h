@@ -33,8 +33,15 @@ size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act);
 
 /* What the hard limit asks of the core. */
 bool ml_core_ready(void);
-uint64_t ml_core_estimate(void);  /* the last sample plus every byte handed out since */
+uint64_t ml_core_estimate(void); /* the last sample plus every byte handed out since */
+/* The estimate with every byte handed out since the sample counted twice: what the
+ * allocator made of them may be more (size classes, a realloc that moved, extents
+ * split: jemalloc's getline pattern made 1.27 bytes of each). Below it, no look. */
+uint64_t ml_core_estimate_high(void);
 uint64_t ml_core_usage_now(void); /* a sample no older than 1 ms, never waiting */
+/* A sample taken now, or, while another thread takes one, the estimate: for the hard
+ * limit's admission, where a millisecond's growth is more than its reserve. */
+uint64_t ml_core_usage_exact(void);
 /* The level a usage figure implies under the limits in force now (the published level
  * is the last sample's, or raised by an estimate): for lines that print a figure. */
 enum memlimit_level ml_core_level_of(uint64_t usage);

@@ -24,17 +24,22 @@ done
 # through: operator new and new[] (libstdc++'s call our malloc), strdup and getline (the
 # C library's) stop where malloc does, 1/32 of the limit past it (2 MiB of 64), not
 # the runtime's 2/32 (they stopped 4 MiB past: the runtime's reserve, decided from
-# malloc's direct caller). Within 1 MiB of malloc's figure.
+# malloc's direct caller). Within 1 MiB of malloc's figure, in each of 4 runs: the
+# admission also measured too rarely (a sample 10 ms old with a hard limit alone, and
+# no look while the estimate was below the limit, though jemalloc had made 1.27 bytes
+# of each byte getline asked), and went 1-2 MiB further in most runs.
 for a in glibc "jemalloc:$L/libjemalloc.so.2"; do
     name=$(alloc_name "$a"); path=$(alloc_path "$a")
     base=""
     for mode in malloc new newarr strdup getline; do
+      for run in 1 2 3 4; do
         out=$(timeout 60 env LD_PRELOAD="$LIB $path" MEMLIMIT_HARD=64MiB "$W/reserve" $mode 2>&1); rc=$?
         [ $rc -eq 0 ] || fail "$name reserve $mode: exit $rc: $out"
         kib=$(echo "$out" | sed -n 's/.*refused at RssAnon \([0-9]*\) KiB/\1/p')
         [ -n "$kib" ] || fail "$name reserve $mode: no figure: $out"
-        echo "$name: $(echo "$out" | grep 'refused at')"
+        [ $run -gt 1 ] || echo "$name: $(echo "$out" | grep 'refused at')"
         [ -n "$base" ] || base=$kib
-        [ $((kib - base)) -lt 1024 ] || fail "$name: $mode went $((kib - base)) KiB further past the hard limit than malloc ($kib KiB against $base): the runtime's reserve"
+        [ $((kib - base)) -lt 1024 ] || fail "$name: $mode went $((kib - base)) KiB further past the hard limit than malloc ($kib KiB against $base, run $run): the runtime's reserve, or a look too late"
+      done
     done
 done
