@@ -228,6 +228,10 @@ static void *obj_sym(const struct obj *o, void *scope, const char *name, const c
     return in_obj(p, o) ? p : NULL;
 }
 
+void *ml_next_sym(const char *name) {
+    return scope_sym(RTLD_NEXT, name, NULL);
+}
+
 static void find_base_version(void) {
     static const char *const candidates[] = {
         "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0",  "GLIBC_2.2",  "GLIBC_2.3", "GLIBC_2.4",

@@ -55,6 +55,10 @@ extern struct ml_next ml_next;
  * bootstrap arena then. */
 bool ml_resolve(void);
 
+/* name as the objects after us define it (the C library's unshare), or NULL; may
+ * allocate: never for the allocation path. */
+void *ml_next_sym(const char *name);
+
 /* A symbol of the next allocator's own object, or NULL (for the trimmer). */
 void *ml_next_lookup(const char *name, bool glibc);
 

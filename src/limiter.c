@@ -308,9 +308,11 @@ static bool try_sample(uint64_t now, uint64_t every, bool may_act) {
      * the forwarded call returned and holding nothing of ours */
     if (lv >= MEMLIMIT_LEVEL_MODERATE) trim_if_due(lv, false, 0);
     ml_dump_run_due();
-    /* a fork child with callbacks gets its thread; started outside the flag, since
-     * pthread_create allocates */
-    if (lv >= MEMLIMIT_LEVEL_MODERATE || S.want_thread) ml_reclaim_ensure_thread();
+    /* the thread watches whenever a limit is in force (memory grows by page touches
+     * and in other processes, with no allocation here to notice); a fork child gets
+     * its own. Started outside the flag, since pthread_create allocates */
+    if (lv >= MEMLIMIT_LEVEL_MODERATE || S.want_thread || ml_limits_soft() || ml_hard_get())
+        ml_reclaim_want_thread(), ml_reclaim_ensure_thread();
     return true;
 }
 
@@ -553,7 +555,11 @@ int64_t ml_core_set_soft(int64_t bytes) {
     atomic_store(&S.last_sample_ns, 0); /* the next slow path samples */
     /* an application's call, outside the allocator: the once-per-process changes now,
      * if this is the first limit (a program may not allocate again for a while) */
-    if (bytes > 0 && ml_core_ready() && !in_vfork_child() && !ml_onlimit_applied()) cap_arenas();
+    if (bytes > 0 && ml_core_ready() && !in_vfork_child()) {
+        if (!ml_onlimit_applied()) cap_arenas();
+        ml_reclaim_want_thread();
+        ml_reclaim_ensure_thread();
+    }
     return old;
 }
 

@@ -12,6 +12,7 @@
 #include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -55,6 +56,13 @@ static _Atomic int wake_fd = -1;   /* the events descriptor the thread polls, or
 static _Atomic uint64_t wake_ino;  /* and its inode: still ours? (see is_ours) */
 static pthread_t thread_id;
 static _Atomic uint64_t calls, bytes, rounds;
+/* Parking (ml_reclaim_park): asked of the thread, which leaves its loop at the top,
+ * says so and returns; its kernel id tells when the kernel has let it go. */
+static _Atomic bool park_req, park_ack;
+static _Atomic int parked;         /* parks in progress: no thread is started meanwhile */
+static _Atomic int thread_tid;     /* the running thread's kernel id */
+static _Atomic int thread_pid;     /* the process it runs in (a vfork child shares this) */
+static _Atomic bool create_failed; /* pthread_create refused once: inline from then on */
 
 static void futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t ns) {
     struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ULL),
@@ -285,10 +293,17 @@ static uint64_t round_every(enum memlimit_level lv) {
 
 static void *thread_main(void *unused) {
     (void)unused;
+    atomic_store(&thread_tid, (int)syscall(SYS_gettid));
     struct ml_round_policy pace = {0};
     bool lost = false;
     for (;;) {
         uint32_t seq = atomic_load(&wake_seq);
+        if (atomic_load(&park_req)) { /* the safe point: no round, no trim, nothing held */
+            atomic_store(&thread_running, false);
+            atomic_store(&park_ack, true);
+            futex_wake(&round_seq);
+            return NULL;
+        }
         enum memlimit_level lv = MEMLIMIT_LEVEL_NONE;
         if (ops.measure) ops.measure(&lv);
         if (lv >= MEMLIMIT_LEVEL_MODERATE) {
@@ -385,12 +400,13 @@ static void no_pthread(void) {
 }
 
 void ml_reclaim_ensure_thread(void) {
-    if (atomic_load(&thread_running) ||
+    if (atomic_load(&thread_running) || atomic_load(&parked) || atomic_load(&create_failed) ||
         (atomic_load(&R.count) == 0 && !atomic_load(&thread_wanted)))
         return;
     bool expect = false;
     if (!atomic_compare_exchange_strong(&thread_starting, &expect, true)) return;
-    if (!atomic_load(&thread_running)) {
+    /* a park began meanwhile: it waits for this flag, then finds no thread */
+    if (!atomic_load(&thread_running) && !atomic_load(&parked)) {
         /* the thread takes no signals meant for the application */
         sigset_t all, old;
         sigfillset(&all);
@@ -409,15 +425,57 @@ void ml_reclaim_ensure_thread(void) {
         int err = pthread_create(&t, &attr, thread_main, NULL); /* its error, not errno */
         if (err == 0) {
             thread_id = t;
+            atomic_store(&thread_pid, (int)syscall(SYS_getpid));
             atomic_store(&thread_running, true);
             if (ML_HAVE(pthread_setname_np)) pthread_setname_np(t, "memlimit");
         } else {
-            ml_log("cannot start the reclaim thread: %s", strerrordesc_np(err));
+            /* seccomp, RLIMIT_NPROC, a full pid table: said once, not retried (each try
+             * is a clone); the slow path trims inline as without the thread */
+            atomic_store(&create_failed, true);
+            ml_log("cannot start the memlimit thread: %s; no kernel events or reclaim "
+                   "callbacks in this process, trims run on the allocating thread",
+                   strerrordesc_np(err));
         }
         pthread_attr_destroy(&attr);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
     atomic_store(&thread_starting, false);
+}
+
+bool ml_reclaim_park(uint64_t timeout_ns) {
+    atomic_fetch_add(&parked, 1); /* from here on no thread is started */
+    /* not ours to park: none, this is it (a callback calling unshare), or a vfork
+     * child, whose process never had it */
+    if (!atomic_load(&thread_running) || on_reclaim_thread() ||
+        atomic_load(&thread_pid) != (int)syscall(SYS_getpid))
+        return true;
+    while (atomic_load(&thread_starting)) /* a start in progress on another thread */
+        sched_yield();
+    if (!atomic_load(&thread_running)) return true;
+    atomic_store(&park_ack, false);
+    atomic_store(&park_req, true);
+    ml_reclaim_wake();
+    uint64_t deadline = ml_now_ns() + timeout_ns;
+    while (!atomic_load(&park_ack)) {
+        uint64_t now = ml_now_ns();
+        if (now >= deadline) break;
+        uint32_t s = atomic_load(&round_seq);
+        if (!atomic_load(&park_ack)) futex_wait(&round_seq, s, deadline - now);
+    }
+    /* in a callback longer than the bound (one that waits for a lock this caller
+     * holds): it stays, and the call gets the kernel's answer to a threaded process */
+    if (atomic_exchange(&park_req, false) && !atomic_load(&park_ack)) return false;
+    /* returned: the kernel counts it until it has reaped it (ESRCH then) */
+    int tid = atomic_load(&thread_tid), pid = (int)syscall(SYS_getpid);
+    for (int i = 0; tid > 0 && i < 20000 && syscall(SYS_tgkill, pid, tid, 0) == 0; i++) {
+        struct timespec ts = {0, 10000};
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
+void ml_reclaim_unpark(void) {
+    if (atomic_fetch_sub(&parked, 1) == 1) ml_reclaim_ensure_thread();
 }
 
 bool ml_reclaim_wait_round(uint64_t timeout_ns) {
@@ -468,6 +526,8 @@ static void child(void) {
     }
     atomic_store(&thread_running, false);
     atomic_store(&thread_starting, false);
+    atomic_store(&park_req, false);
+    atomic_store(&parked, 0);   /* a park in another thread of the parent's */
     atomic_store(&wake_fd, -1); /* the parent's: the child's thread makes its own */
 }
 

@@ -60,6 +60,14 @@ void ml_reclaim_wake(void);
 void ml_reclaim_ensure_thread(void);
 /* The thread is wanted without callbacks (kernel events are on). */
 void ml_reclaim_want_thread(void);
+/* Before a call the kernel refuses to a threaded process (unshare(CLONE_NEWUSER),
+ * setns into a user or mount namespace): the thread leaves its loop at its next
+ * safe point and the kernel lets it go; none is started until ml_reclaim_unpark.
+ * False if it was still busy (a callback) after timeout_ns: it stays. Always pair
+ * with ml_reclaim_unpark, which starts it again, in whatever namespace the process
+ * is in then. */
+bool ml_reclaim_park(uint64_t timeout_ns);
+void ml_reclaim_unpark(void);
 /* Wakes the thread and waits up to timeout_ns for it to finish a round that began
  * after this call. False if there is no thread or it took longer. */
 bool ml_reclaim_wait_round(uint64_t timeout_ns);

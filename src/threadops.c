@@ -44,13 +44,13 @@ static uint64_t op_share(uint64_t want, uint64_t usage) {
 }
 
 /* Growth the thread sees between its passes (other processes in the cgroup, pages
- * no allocation of ours made) shortens its sleep: cgroup v2 has no usage thresholds
- * to wake it. Near-free far from the limit: 0.5 s when a quarter of the headroom
- * would take that long at ML_ASSUMED_RATE. The thread's own state. */
+ * touched with no allocation call: neither passes the slow path) shortens its sleep:
+ * cgroup v2 has no usage thresholds to wake it. Near-free far from the limit: 0.5 s
+ * when a quarter of the headroom would take that long at ML_ASSUMED_RATE. The
+ * thread's own state. */
 #define ML_ASSUMED_RATE (4ULL << 30) /* bytes/s: one thread faulting in fresh pages */
 static uint64_t op_wait(uint64_t base) {
     static uint64_t last_u, last_ns, rate;
-    if (!ml_limits_by_cgroup()) return base; /* our own growth passes the slow path */
     uint64_t now = ml_now_ns(), u = ml_core_last_usage();
     if (last_ns && now > last_ns) {
         uint64_t inst =
