@@ -117,6 +117,22 @@ uint64_t ml_decide_wait_ns(uint64_t usage, uint64_t next_mark, uint64_t rate, ui
     return t < least ? least : t;
 }
 
+uint64_t ml_decide_assist_ns(uint64_t usage, uint64_t soft, uint64_t limit, uint64_t most_ns) {
+    if (!soft || usage < soft) return 0;
+    uint64_t room = limit > soft && limit != UINT64_MAX ? limit - soft : soft / 10;
+    if (!room) return most_ns;
+    uint64_t into = usage - soft < room ? usage - soft : room;
+    uint64_t ns = (uint64_t)((unsigned __int128)most_ns * into / room);
+    return ns < 1000000 ? 1000000 : ns; /* a wait shorter than a pass is no wait */
+}
+
+uint64_t ml_decide_paced_target(uint64_t target, uint64_t floor, uint64_t rate,
+                                uint64_t reaction_ns) {
+    unsigned __int128 grow = (unsigned __int128)rate * reaction_ns / 1000000000u;
+    if (grow >= target || target - (uint64_t)grow < floor) return floor < target ? floor : target;
+    return target - (uint64_t)grow;
+}
+
 const char *ml_scope_name(enum ml_scope scope, bool by_cgroup) {
     if (scope == ML_SCOPE_CGROUP) return "cgroup";
     if (scope == ML_SCOPE_PROCESS) return "process";

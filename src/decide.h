@@ -47,6 +47,17 @@ const char *ml_scope_name(enum ml_scope scope, bool by_cgroup);
  * process whose own figure is small may still hold a cache. */
 uint64_t ml_decide_share(uint64_t want, uint64_t own, uint64_t usage);
 
+/* How long an allocating thread waits for the memlimit thread's pass when it has
+ * fallen behind (allocators pay when they outrun the watch): 0 below the soft limit,
+ * then in proportion to how far usage is into the headroom between the soft limit and
+ * `limit` (the cgroup's or the hard limit), most_ns at it; at least 1 ms. */
+uint64_t ml_decide_assist_ns(uint64_t usage, uint64_t soft, uint64_t limit, uint64_t most_ns);
+
+/* A round's target, lowered by the growth at `rate` bytes/s over `reaction_ns` (what
+ * arrives before the round's memory comes back), never below `floor`. */
+uint64_t ml_decide_paced_target(uint64_t target, uint64_t floor, uint64_t rate,
+                                uint64_t reaction_ns);
+
 /* How long the memlimit thread may sleep before it samples again: base (0.5 s idle,
  * 5 ms at MODERATE and above), shortened to a quarter of the time usage needs at its
  * recent growth rate (bytes per second) to reach the next mark (the soft limit, then

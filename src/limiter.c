@@ -62,7 +62,9 @@ static struct {
     struct ml_trim_policy trim_policy; /* only touched by the holder of `trimming` */
     _Atomic uint64_t trims, trimmed_bytes;
 
-    bool want_thread; /* kernel events need the memlimit thread even without callbacks */
+    bool want_thread;          /* kernel events need the memlimit thread even without callbacks */
+    _Atomic uint64_t assists;  /* allocating threads that waited for the thread's pass */
+    _Atomic bool critical_ask; /* a CRITICAL round asked of the thread (the hard limit) */
 
     _Atomic uint64_t stall_until; /* a kernel stall report makes CRITICAL until then */
 
@@ -336,6 +338,11 @@ uint64_t ml_core_fresh_usage(bool wait, enum memlimit_level *lv) {
     return atomic_load(&S.usage);
 }
 
+bool ml_core_critical_asked(void) {
+    return atomic_load_explicit(&S.critical_ask, memory_order_relaxed) &&
+           atomic_exchange(&S.critical_ask, false);
+}
+
 uint64_t ml_core_last_usage(void) {
     return atomic_load(&S.usage);
 }
@@ -399,15 +406,38 @@ bool ml_core_critical_round(uint64_t wait_ns) {
         return false;
     }
     if (in_vfork_child()) return false;
-    if (ml_reclaim_running())
+    if (ml_reclaim_running()) {
+        /* the thread's pass runs at CRITICAL, whatever level its sample finds (a hard
+         * limit below the soft one: usage at it is still "none") */
+        atomic_store(&S.critical_ask, true);
         ml_reclaim_wait_round(wait_ns);
-    else
+    } else {
         trim_if_due(MEMLIMIT_LEVEL_CRITICAL, false, 0);
+    }
     atomic_store(&S.last_sample_ns, 0); /* the next look samples */
     return true;
 }
 
 static __thread bool tl_started __attribute__((tls_model("initial-exec")));
+
+/* Allocators pay when they outrun the watch: past the soft limit, with the thread a
+ * pass behind (none in the interval its level asks for), the allocating thread waits
+ * for the next pass, up to ML_ASSIST_MOST_NS at the limit (Go's GC assists and the
+ * kernel's memory.high throttle do the same). Bounded: a callback may wait for a lock
+ * this thread holds. Only from the malloc family, after the call, holding nothing. */
+#define ML_ASSIST_MOST_NS (20ULL * 1000000)
+static void assist(uint64_t now) {
+    enum memlimit_level lv = ml_core_level();
+    if (lv < MEMLIMIT_LEVEL_SOFT || !ml_reclaim_running() || in_vfork_child()) return;
+    uint64_t every = lv >= MEMLIMIT_LEVEL_CRITICAL ? 1000000 : 5000000;
+    uint64_t last = ml_reclaim_last_pass_ns();
+    if (last && now - last < every) return; /* it keeps up */
+    uint64_t lim = ml_hard_get() ? ml_hard_get() : ml_limits_cgroup();
+    uint64_t ns = ml_decide_assist_ns(ml_core_estimate(), ml_limits_soft(), lim, ML_ASSIST_MOST_NS);
+    if (!ns) return;
+    atomic_fetch_add_explicit(&S.assists, 1, memory_order_relaxed);
+    ml_reclaim_wait_round(ns);
+}
 
 size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act) {
     if (atomic_load_explicit(&S.state, memory_order_acquire) != ST_READY) return ML_CHUNK_MIN;
@@ -425,6 +455,7 @@ size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act) {
     /* a /proc read costs ~2 us: at most one per ms with a limit, one per 10 ms without */
     uint64_t every = ml_limits_soft() || ml_hard_get() ? 1000000 : 10000000;
     if (try_sample(now, every, may_act)) chunk = chunk_size();
+    if (may_act) assist(now);
     if (chunk > cap) chunk = cap;
     if (ml_prof_enabled()) ml_prof_issued(chunk);
     errno = saved;

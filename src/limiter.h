@@ -34,6 +34,8 @@ size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act);
 /* What the hard limit asks of the core. */
 bool ml_core_ready(void);
 uint64_t ml_core_estimate(void); /* the last sample plus every byte handed out since */
+/* A CRITICAL round was asked of the memlimit thread since this last said so (taken). */
+bool ml_core_critical_asked(void);
 /* The estimate with every byte handed out since the sample counted twice: what the
  * allocator made of them may be more (size classes, a realloc that moved, extents
  * split: jemalloc's getline pattern made 1.27 bytes of each). Below it, no look. */

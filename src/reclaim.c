@@ -59,10 +59,11 @@ static _Atomic uint64_t calls, bytes, rounds;
 /* Parking (ml_reclaim_park): asked of the thread, which leaves its loop at the top,
  * says so and returns; its kernel id tells when the kernel has let it go. */
 static _Atomic bool park_req, park_ack;
-static _Atomic int parked;         /* parks in progress: no thread is started meanwhile */
-static _Atomic int thread_tid;     /* the running thread's kernel id */
-static _Atomic int thread_pid;     /* the process it runs in (a vfork child shares this) */
-static _Atomic bool create_failed; /* pthread_create refused once: inline from then on */
+static _Atomic int parked;            /* parks in progress: no thread is started meanwhile */
+static _Atomic int thread_tid;        /* the running thread's kernel id */
+static _Atomic int thread_pid;        /* the process it runs in (a vfork child shares this) */
+static _Atomic bool create_failed;    /* pthread_create refused once: inline from then on */
+static _Atomic uint64_t last_pass_ns; /* when the thread last finished a pass */
 
 static void futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t ns) {
     struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ULL),
@@ -325,6 +326,7 @@ static void *thread_main(void *unused) {
             }
         }
         if (lv < MEMLIMIT_LEVEL_MODERATE) pace.level_then = lv;
+        atomic_store(&last_pass_ns, ml_now_ns());
         atomic_fetch_add(&round_seq, 1);
         futex_wake(&round_seq);
         uint64_t wait = lv >= MEMLIMIT_LEVEL_MODERATE ? BUSY_WAIT_NS : IDLE_WAIT_NS;
@@ -476,6 +478,10 @@ bool ml_reclaim_park(uint64_t timeout_ns) {
 
 void ml_reclaim_unpark(void) {
     if (atomic_fetch_sub(&parked, 1) == 1) ml_reclaim_ensure_thread();
+}
+
+uint64_t ml_reclaim_last_pass_ns(void) {
+    return atomic_load_explicit(&last_pass_ns, memory_order_relaxed);
 }
 
 bool ml_reclaim_wait_round(uint64_t timeout_ns) {

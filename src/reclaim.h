@@ -71,6 +71,8 @@ void ml_reclaim_unpark(void);
 /* Wakes the thread and waits up to timeout_ns for it to finish a round that began
  * after this call. False if there is no thread or it took longer. */
 bool ml_reclaim_wait_round(uint64_t timeout_ns);
+/* When the thread last finished a pass (ml_now_ns; 0 before the first). */
+uint64_t ml_reclaim_last_pass_ns(void);
 
 /* Pacing of rounds, pure so it is unit-tested. A round that frees nothing (no
  * callback reports bytes, usage does not fall) doubles the wait before the next from

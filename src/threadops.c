@@ -19,20 +19,34 @@
 
 /* A kernel stall report: rounds at CRITICAL aim at 80% of the soft limit. */
 #define ML_STALL_TARGET_PERMILLE 800
+/* From a crossing to the memory coming back: the thread's sleep, a round, a trim, and
+ * a CPU quota's throttled period (50 ms of a 100 ms period at cpu: 500m). */
+#define ML_REACTION_NS (50ULL * 1000000)
 
 static uint64_t op_measure(enum memlimit_level *lv) {
-    return ml_core_fresh_usage(true, lv);
+    uint64_t u = ml_core_fresh_usage(true, lv);
+    /* the hard limit's round: at CRITICAL even where the soft limit says less */
+    if (lv && *lv < MEMLIMIT_LEVEL_CRITICAL && ml_core_critical_asked())
+        *lv = MEMLIMIT_LEVEL_CRITICAL;
+    return u;
 }
 
+/* Growth the thread measured between its passes, bytes/s (op_wait keeps it). */
+static uint64_t rate;
+
 static uint64_t op_target(enum memlimit_level lv) {
-    /* every level aims below 95% of the soft limit (or of the hard limit); a kernel
-     * stall report lower, to 80%: the stall means the cgroup is short now, even
-     * where our own figure is only at the moderate watermark */
+    /* a round aims at the moderate watermark (90% of the soft limit), not just under
+     * the 95% where memlimit_reached() clears: a cache held at the edge crosses it
+     * again before the next round. Lower by what the measured growth adds in
+     * ML_REACTION_NS (a pacer, as Go's GC has), to 75% at most; a kernel stall
+     * report to 80%: the cgroup is short now, whatever our own figure says */
     uint64_t soft = ml_limits_soft(), hard = ml_hard_get();
     unsigned pm = lv >= MEMLIMIT_LEVEL_CRITICAL && ml_core_stalled(ml_now_ns())
                       ? ML_STALL_TARGET_PERMILLE
-                      : ML_RELEASE_PERMILLE;
-    uint64_t t = soft ? ml_permille(soft, pm) : UINT64_MAX;
+                      : ML_MODERATE_PERMILLE;
+    uint64_t t = soft ? ml_decide_paced_target(ml_permille(soft, pm), ml_permille(soft, 750), rate,
+                                               ML_REACTION_NS)
+                      : UINT64_MAX;
     if (hard && ml_permille(hard, ML_RELEASE_PERMILLE) < t)
         t = ml_permille(hard, ML_RELEASE_PERMILLE);
     return t == UINT64_MAX ? 0 : t;
@@ -50,7 +64,7 @@ static uint64_t op_share(uint64_t want, uint64_t usage) {
  * thread's own state. */
 #define ML_ASSUMED_RATE (4ULL << 30) /* bytes/s: one thread faulting in fresh pages */
 static uint64_t op_wait(uint64_t base) {
-    static uint64_t last_u, last_ns, rate;
+    static uint64_t last_u, last_ns;
     uint64_t now = ml_now_ns(), u = ml_core_last_usage();
     if (last_ns && now > last_ns) {
         uint64_t inst =

@@ -45,6 +45,35 @@ Test(decide, share_is_proportional_with_a_floor) {
     cr_expect_eq(ml_decide_share(40 * M, 10 * M, 0), 40 * M);
 }
 
+Test(decide, assist_grows_with_the_way_into_the_headroom) {
+    const uint64_t M = 1u << 20, ms = 1000000;
+    /* below the soft limit, or no soft limit: never */
+    cr_expect_eq(ml_decide_assist_ns(229 * M, 230 * M, 256 * M, 20 * ms), 0);
+    cr_expect_eq(ml_decide_assist_ns(229 * M, 0, 256 * M, 20 * ms), 0);
+    /* half way from the soft limit to the cgroup's: half of the most */
+    cr_expect_eq(ml_decide_assist_ns(243 * M, 230 * M, 256 * M, 20 * ms), 10 * ms);
+    /* at it and past it: the most, never more */
+    cr_expect_eq(ml_decide_assist_ns(256 * M, 230 * M, 256 * M, 20 * ms), 20 * ms);
+    cr_expect_eq(ml_decide_assist_ns(300 * M, 230 * M, 256 * M, 20 * ms), 20 * ms);
+    /* just past: at least a pass (1 ms) */
+    cr_expect_eq(ml_decide_assist_ns(230 * M + 1, 230 * M, 256 * M, 20 * ms), 1 * ms);
+    /* no limit above the soft one (MEMLIMIT alone): a tenth of it is the room */
+    cr_expect_eq(ml_decide_assist_ns(105 * M, 100 * M, UINT64_MAX, 20 * ms), 10 * ms);
+}
+
+Test(decide, paced_target_leaves_room_for_the_growth_until_the_answer) {
+    const uint64_t M = 1u << 20, ms = 1000000;
+    /* no growth: the target itself */
+    cr_expect_eq(ml_decide_paced_target(207 * M, 172 * M, 0, 50 * ms), 207 * M);
+    /* 300 MiB/s for 50 ms: 15 MiB lower */
+    cr_expect_eq(ml_decide_paced_target(207 * M, 172 * M, 300 * M, 50 * ms), 192 * M);
+    /* faster than the floor allows, or past all of it: the floor */
+    cr_expect_eq(ml_decide_paced_target(207 * M, 172 * M, 2000 * M, 50 * ms), 172 * M);
+    cr_expect_eq(ml_decide_paced_target(207 * M, 172 * M, UINT64_MAX / 2, 50 * ms), 172 * M);
+    /* a floor above the target (a stall's 80% of a small soft limit): the target */
+    cr_expect_eq(ml_decide_paced_target(100 * M, 150 * M, 300 * M, 50 * ms), 100 * M);
+}
+
 Test(decide, wait_shrinks_with_headroom_and_growth) {
     const uint64_t M = 1u << 20, ms = 1000000, base = 500 * ms;
     /* idle, far from the mark: the base */
