@@ -215,6 +215,14 @@ bool ml_trim_freed_due(struct ml_trim_policy *p, uint64_t now, uint64_t free_now
     return p->free_grew >= enough && past_soft_wait(p, now);
 }
 
+bool ml_trim_risen_due(const struct ml_trim_policy *p, uint64_t now, unsigned level) {
+    return p->last_end_ns && level > p->level_then && past_soft_wait(p, now);
+}
+
+void ml_trim_level_seen(struct ml_trim_policy *p, unsigned level, bool trimmed) {
+    if (trimmed || level < p->level_then) p->level_then = level;
+}
+
 bool ml_trim_reported_due(const struct ml_trim_policy *p, uint64_t now, uint64_t reported,
                           uint64_t enough) {
     return reported >= enough && past_soft_wait(p, now);

@@ -2,6 +2,7 @@
 /* trim.c: the pacing of trims (duty cycle, back-off, frees ending the back-off). */
 #include <criterion/criterion.h>
 
+#include "memlimit.h"
 #include "trim.h"
 
 #define MiB (1ULL << 20)
@@ -92,4 +93,26 @@ Test(trim_policy, reported_frees_end_the_backoff_not_the_rate_limit) {
     ml_trim_policy_update(&p, t, 30 * MS, false, 50 * MiB);
     cr_expect_not(ml_trim_reported_due(&p, t + 20 * MS, 26 * MiB, 4 * MiB));
     cr_expect(ml_trim_reported_due(&p, t + 30 * MS, 26 * MiB, 4 * MiB));
+}
+
+Test(trim, a_rise_in_level_ends_the_backoff) {
+    const uint64_t t = 1000 * MS;
+    struct ml_trim_policy p = {0};
+    cr_expect_not(ml_trim_risen_due(&p, t, MEMLIMIT_LEVEL_SOFT),
+                  "never trimmed: ml_trim_due decides");
+    /* an unproductive trim at MODERATE: backed off for 100 ms */
+    ml_trim_policy_update(&p, t, 1 * MS, false, ML_TRIM_FREE_UNKNOWN);
+    ml_trim_level_seen(&p, MEMLIMIT_LEVEL_MODERATE, true);
+    cr_expect_not(ml_trim_due(&p, t + 20 * MS, ML_TRIM_DUTY_SOFT));
+    cr_expect_not(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_MODERATE), "same level");
+    cr_expect(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_SOFT));
+    cr_expect_not(ml_trim_risen_due(&p, t + 5 * MS, MEMLIMIT_LEVEL_CRITICAL), "the 10 ms floor");
+    /* trimmed at SOFT: SOFT again is no rise; falling to MODERATE and back is */
+    ml_trim_level_seen(&p, MEMLIMIT_LEVEL_SOFT, true);
+    cr_expect_not(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_SOFT));
+    ml_trim_level_seen(&p, MEMLIMIT_LEVEL_MODERATE, false);
+    cr_expect(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_SOFT));
+    /* a look at a higher level that did not trim does not raise it */
+    ml_trim_level_seen(&p, MEMLIMIT_LEVEL_CRITICAL, false);
+    cr_expect(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_SOFT));
 }
