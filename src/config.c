@@ -119,6 +119,7 @@ static const struct option options[] = {
     {"MEMLIMIT_TRACE", OPT_CHOICE, OFF(trace), "0|1|2", 0, 0, "0", 0},
     {"MEMLIMIT_TRACE_INTERVAL", OPT_COUNT, OFF(trace_interval_ms), "ms", 10, 3600000, "1000", 0},
     {"MEMLIMIT_REFRESH", OPT_COUNT, OFF(refresh_sec), "s", 1, 3600, "10", 0},
+    {"MEMLIMIT_GIVE_UP", OPT_COUNT, OFF(give_up_sec), "s", 0, 86400, "0", 0},
     {"MEMLIMIT_METRICS", OPT_PATH, OFF(metrics), NULL, 0, 0, NULL, 1},
     {"MEMLIMIT_METRICS_INTERVAL", OPT_COUNT, OFF(metrics_interval_sec), "s", 1, 3600, "5", 0},
     {"MEMLIMIT_PROFILE", OPT_PATH, OFF(profile), NULL, 0, 0, NULL, 2},

@@ -42,6 +42,7 @@ struct ml_config {
     const char *log;               /* MEMLIMIT_LOG: NULL for stderr */
     enum ml_log_format log_format; /* MEMLIMIT_LOG_FORMAT: text or json */
     uint32_t refresh_sec;          /* MEMLIMIT_REFRESH: how often limits are re-read */
+    uint32_t give_up_sec;          /* MEMLIMIT_GIVE_UP: exit after this long above soft; 0 off */
     const char *metrics;           /* MEMLIMIT_METRICS: Prometheus text file, NULL for none */
     uint32_t metrics_interval_sec; /* MEMLIMIT_METRICS_INTERVAL */
     const char *profile;           /* MEMLIMIT_PROFILE: heap profile path prefix, NULL for none */

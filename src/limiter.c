@@ -65,6 +65,7 @@ static struct {
     bool want_thread;          /* kernel events need the memlimit thread even without callbacks */
     _Atomic uint64_t assists;  /* allocating threads that waited for the thread's pass */
     _Atomic bool critical_ask; /* a CRITICAL round asked of the thread (the hard limit) */
+    _Atomic uint64_t above_since_ns; /* usage at or above the soft limit since; 0: below */
 
     _Atomic uint64_t stall_until; /* a kernel stall report makes CRITICAL until then */
 
@@ -262,6 +263,11 @@ static enum memlimit_level take_sample(uint64_t now, uint64_t *usage) {
     }
     *usage = u;
     enum memlimit_level lv = update_level(u);
+    uint64_t soft = ml_limits_soft();
+    if (!soft || u < soft)
+        atomic_store_explicit(&S.above_since_ns, 0, memory_order_relaxed);
+    else if (!atomic_load_explicit(&S.above_since_ns, memory_order_relaxed))
+        atomic_store_explicit(&S.above_since_ns, now, memory_order_relaxed);
     ml_periodic(now, lv, atomic_load(&ml_core_reached_now), ml_core_stats);
     return lv;
 }
@@ -312,6 +318,7 @@ static bool try_sample(uint64_t now, uint64_t every, bool may_act) {
     /* the thread trims and calls back when it exists; without it, this thread, after
      * the forwarded call returned and holding nothing of ours */
     if (lv >= MEMLIMIT_LEVEL_MODERATE) trim_if_due(lv, false, 0);
+    ml_core_give_up_check(now);
     ml_dump_run_due();
     /* the thread watches whenever a limit is in force (memory grows by page touches
      * and in other processes, with no allocation here to notice); a fork child gets
@@ -339,6 +346,31 @@ uint64_t ml_core_fresh_usage(bool wait, enum memlimit_level *lv) {
     }
     if (lv) *lv = ml_core_level();
     return atomic_load(&S.usage);
+}
+
+/* MEMLIMIT_GIVE_UP: usage above the soft limit for that long, every trim and round
+ * since notwithstanding, is a leak or live data over the limit; trims would go on
+ * costing CPU and the kernel kills at the worst moment. So: the profile's .critical
+ * and one line, then exit 75 (EX_TEMPFAIL: try again), for the orchestrator to restart
+ * the program early. _exit: other threads may hold the locks atexit handlers take.
+ * Where a thread may block (the memlimit thread, or the slow path without it). */
+#define ML_GIVE_UP_STATUS 75
+void ml_core_give_up_check(uint64_t now) {
+    uint64_t since = atomic_load_explicit(&S.above_since_ns, memory_order_relaxed);
+    if (!cfg.give_up_sec || !since || now - since < (uint64_t)cfg.give_up_sec * 1000000000ULL)
+        return;
+    static atomic_flag once = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&once)) return;
+    char a[24], b[24], c[24];
+    uint64_t u = atomic_load(&S.usage);
+    ml_log("giving up (MEMLIMIT_GIVE_UP=%us): usage %s has stayed above the soft limit %s for "
+           "%s through %llu trims and %llu rounds; exiting with status %d so that the "
+           "program is restarted",
+           cfg.give_up_sec, ml_fmt_bytes(a, u), ml_fmt_bytes(b, ml_limits_soft()),
+           ml_fmt_ns(c, now - since), (unsigned long long)atomic_load(&S.trims),
+           (unsigned long long)ml_reclaim_rounds(), ML_GIVE_UP_STATUS);
+    if (cfg.profile) ml_dump_critical_now();
+    _exit(ML_GIVE_UP_STATUS);
 }
 
 bool ml_core_critical_asked(void) {

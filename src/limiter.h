@@ -36,6 +36,9 @@ bool ml_core_ready(void);
 uint64_t ml_core_estimate(void); /* the last sample plus every byte handed out since */
 /* A CRITICAL round was asked of the memlimit thread since this last said so (taken). */
 bool ml_core_critical_asked(void);
+/* MEMLIMIT_GIVE_UP: exits (status 75) once usage has been above the soft limit for
+ * that long; where blocking is allowed (the memlimit thread, the slow path without it). */
+void ml_core_give_up_check(uint64_t now);
 /* The estimate with every byte handed out since the sample counted twice: what the
  * allocator made of them may be more (size classes, a realloc that moved, extents
  * split: jemalloc's getline pattern made 1.27 bytes of each). Below it, no look. */

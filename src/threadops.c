@@ -99,6 +99,7 @@ static void reread_limits(uint64_t now) {
 }
 
 static int op_events(struct pollfd *fds, int cap, bool lost, uint64_t *ino) {
+    ml_core_give_up_check(ml_now_ns());
     ml_dump_run_due();
     reread_limits(ml_now_ns()); /* wherever the thread runs, events or not */
     static ML_COLD char dir[ML_PATH_MAX], v2dir[ML_PATH_MAX]; /* this thread's copies */
