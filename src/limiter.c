@@ -233,8 +233,9 @@ static void trim_if_due(enum memlimit_level lv, bool thread, uint64_t freed) {
         why = "";
     } else if (ml_trim_reported_due(&S.trim_policy, now, freed, trim_enough())) {
         why = " (callbacks freed %s)", bytes = freed;
-    } else if (ml_trim_risen_due(&S.trim_policy, now, (unsigned)lv)) {
-        why = " (level rose)";
+    } else if (ml_trim_risen_due(&S.trim_policy, now, (unsigned)lv, atomic_load(&S.usage),
+                                 trim_enough())) {
+        why = " (usage rose)";
     } else if (ml_trim_probe_due(&S.trim_policy, now) && ml_trim_free_bytes(&free, !thread) &&
                ml_trim_freed_due(&S.trim_policy, now, free, trim_enough())) {
         why = " (the allocator held %s more free)", bytes = S.trim_policy.free_grew;
@@ -244,7 +245,7 @@ static void trim_if_due(enum memlimit_level lv, bool thread, uint64_t freed) {
         ml_fmt(line, sizeof line, why, ml_fmt_bytes(b, bytes));
         trim(now, line, thread);
     }
-    ml_trim_level_seen(&S.trim_policy, (unsigned)lv, why != NULL);
+    ml_trim_level_seen(&S.trim_policy, (unsigned)lv, atomic_load(&S.usage), why != NULL);
     atomic_flag_clear_explicit(&S.trimming, memory_order_release);
 }
 

@@ -77,7 +77,11 @@ static uint64_t op_wait(uint64_t base) {
     uint64_t soft = ml_limits_soft(), hard = ml_hard_get(), cgl = ml_limits_cgroup();
     uint64_t mark = soft;
     if (!soft || u >= soft) mark = hard ? hard : cgl != ML_NO_LIMIT ? cgl : 0;
-    return ml_decide_wait_ns(u, mark, rate, ML_ASSUMED_RATE, base);
+    /* with v1 thresholds at the marks, the kernel says when usage crosses one: an
+     * idle thread far from the limit then wakes twice a second (measured: 233 wakes
+     * and 40 ms of CPU in 20 s at 100 MiB of 460 MiB without this) */
+    uint64_t assumed = ml_watch_thresholds_armed() ? 0 : ML_ASSUMED_RATE;
+    return ml_decide_wait_ns(u, mark, rate, assumed, base);
 }
 
 static void op_trim(enum memlimit_level lv, uint64_t freed) {

@@ -215,12 +215,15 @@ bool ml_trim_freed_due(struct ml_trim_policy *p, uint64_t now, uint64_t free_now
     return p->free_grew >= enough && past_soft_wait(p, now);
 }
 
-bool ml_trim_risen_due(const struct ml_trim_policy *p, uint64_t now, unsigned level) {
-    return p->last_end_ns && level > p->level_then && past_soft_wait(p, now);
+bool ml_trim_risen_due(const struct ml_trim_policy *p, uint64_t now, unsigned level, uint64_t usage,
+                       uint64_t rise) {
+    bool risen = level > p->level_then || (p->backoff_ns && usage >= p->usage_then + rise);
+    return p->last_end_ns && risen && past_soft_wait(p, now);
 }
 
-void ml_trim_level_seen(struct ml_trim_policy *p, unsigned level, bool trimmed) {
+void ml_trim_level_seen(struct ml_trim_policy *p, unsigned level, uint64_t usage, bool trimmed) {
     if (trimmed || level < p->level_then) p->level_then = level;
+    if (trimmed) p->usage_then = usage;
 }
 
 bool ml_trim_reported_due(const struct ml_trim_policy *p, uint64_t now, uint64_t reported,

@@ -67,6 +67,7 @@ struct ml_trim_policy {
     uint64_t next_probe_ns; /* when ml_trim_probe_due next says yes */
     uint64_t free_grew;     /* by how much the last probe found it grown */
     unsigned level_then;    /* the level of the last trim, lowered as the level falls */
+    uint64_t usage_then;    /* usage at the last trim */
 };
 
 #define ML_TRIM_MIN_INTERVAL_NS  (10ULL * 1000000)   /* 10 ms */
@@ -101,10 +102,12 @@ bool ml_trim_reported_due(const struct ml_trim_policy *p, uint64_t now, uint64_t
 /* A rise in level ends the back-off too (as it runs a round at once): a trim at
  * MODERATE made before the program freed anything (three pool workers trimmed while
  * still parsing) backed off for 100 ms, and the cgroup went from MODERATE to 98.6% of
- * its limit meanwhile. Still at least 10 ms and one trim's CPU time after the last.
+ * its limit meanwhile. So does usage grown by `rise` since a trim that backed off (as
+ * for rounds). Still at least 10 ms and one trim's CPU time after the last.
  * ml_trim_level_seen records the level each look found (lowering level_then). */
-bool ml_trim_risen_due(const struct ml_trim_policy *p, uint64_t now, unsigned level);
-void ml_trim_level_seen(struct ml_trim_policy *p, unsigned level, bool trimmed);
+bool ml_trim_risen_due(const struct ml_trim_policy *p, uint64_t now, unsigned level, uint64_t usage,
+                       uint64_t rise);
+void ml_trim_level_seen(struct ml_trim_policy *p, unsigned level, uint64_t usage, bool trimmed);
 
 #pragma GCC visibility pop
 

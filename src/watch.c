@@ -250,6 +250,11 @@ int ml_watch_arm(const struct ml_watch_view *v, struct pollfd *fds, int cap, boo
     return n;
 }
 
+bool ml_watch_thresholds_armed(void) {
+    return E.mode != ML_EVENTS_OFF && !E.failed && E.efd >= 0 && E.n > 0 && !E.v1_failed &&
+           E.pid == getpid();
+}
+
 unsigned ml_watch_fired(const struct pollfd *fds, int n) {
     uint64_t now = ml_now_ns();
     bool any = false, stall = false;

@@ -52,6 +52,11 @@ struct ml_watch_view {
 int ml_watch_arm(const struct ml_watch_view *v, struct pollfd *fds, int cap, bool lost,
                  uint64_t *ino);
 
+/* cgroup v1 usage thresholds are registered at every mark in this process: the
+ * kernel wakes the thread when usage crosses one, so it need not look for growth it
+ * has not seen yet. */
+bool ml_watch_thresholds_armed(void);
+
 /* After poll, with fds[1..n) as armed and their revents: ML_WATCH_ANY when a source
  * reported pressure, ML_WATCH_STALL when it was a stall (PSI "full", memory.events
  * max or oom). Drops sources that were closed, went away or cannot be read. */

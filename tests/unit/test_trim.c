@@ -98,21 +98,37 @@ Test(trim_policy, reported_frees_end_the_backoff_not_the_rate_limit) {
 Test(trim, a_rise_in_level_ends_the_backoff) {
     const uint64_t t = 1000 * MS;
     struct ml_trim_policy p = {0};
-    cr_expect_not(ml_trim_risen_due(&p, t, MEMLIMIT_LEVEL_SOFT),
+    cr_expect_not(ml_trim_risen_due(&p, t, MEMLIMIT_LEVEL_SOFT, 400 * MiB, 7 * MiB),
                   "never trimmed: ml_trim_due decides");
     /* an unproductive trim at MODERATE: backed off for 100 ms */
     ml_trim_policy_update(&p, t, 1 * MS, false, ML_TRIM_FREE_UNKNOWN);
-    ml_trim_level_seen(&p, MEMLIMIT_LEVEL_MODERATE, true);
+    ml_trim_level_seen(&p, MEMLIMIT_LEVEL_MODERATE, 400 * MiB, true);
     cr_expect_not(ml_trim_due(&p, t + 20 * MS, ML_TRIM_DUTY_SOFT));
-    cr_expect_not(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_MODERATE), "same level");
-    cr_expect(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_SOFT));
-    cr_expect_not(ml_trim_risen_due(&p, t + 5 * MS, MEMLIMIT_LEVEL_CRITICAL), "the 10 ms floor");
+    cr_expect_not(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_MODERATE, 400 * MiB, 7 * MiB),
+                  "same level");
+    cr_expect(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_SOFT, 400 * MiB, 7 * MiB));
+    cr_expect_not(ml_trim_risen_due(&p, t + 5 * MS, MEMLIMIT_LEVEL_CRITICAL, 400 * MiB, 7 * MiB),
+                  "the 10 ms floor");
     /* trimmed at SOFT: SOFT again is no rise; falling to MODERATE and back is */
-    ml_trim_level_seen(&p, MEMLIMIT_LEVEL_SOFT, true);
-    cr_expect_not(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_SOFT));
-    ml_trim_level_seen(&p, MEMLIMIT_LEVEL_MODERATE, false);
-    cr_expect(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_SOFT));
+    ml_trim_level_seen(&p, MEMLIMIT_LEVEL_SOFT, 400 * MiB, true);
+    cr_expect_not(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_SOFT, 400 * MiB, 7 * MiB));
+    ml_trim_level_seen(&p, MEMLIMIT_LEVEL_MODERATE, 400 * MiB, false);
+    cr_expect(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_SOFT, 400 * MiB, 7 * MiB));
     /* a look at a higher level that did not trim does not raise it */
-    ml_trim_level_seen(&p, MEMLIMIT_LEVEL_CRITICAL, false);
-    cr_expect(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_SOFT));
+    ml_trim_level_seen(&p, MEMLIMIT_LEVEL_CRITICAL, 400 * MiB, false);
+    cr_expect(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_SOFT, 400 * MiB, 7 * MiB));
+}
+
+Test(trim, usage_grown_since_a_trim_that_backed_off_ends_the_backoff) {
+    const uint64_t t = 1000 * MS;
+    struct ml_trim_policy p = {0};
+    ml_trim_policy_update(&p, t, 1 * MS, false, ML_TRIM_FREE_UNKNOWN); /* backed off */
+    ml_trim_level_seen(&p, MEMLIMIT_LEVEL_MODERATE, 415 * MiB, true);
+    cr_expect_not(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_MODERATE, 420 * MiB, 7 * MiB));
+    cr_expect(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_MODERATE, 422 * MiB, 7 * MiB));
+    cr_expect_not(ml_trim_risen_due(&p, t + 5 * MS, MEMLIMIT_LEVEL_MODERATE, 440 * MiB, 7 * MiB),
+                  "the 10 ms floor");
+    /* a productive trim has no back-off to end */
+    ml_trim_policy_update(&p, t, 1 * MS, true, ML_TRIM_FREE_UNKNOWN);
+    cr_expect_not(ml_trim_risen_due(&p, t + 20 * MS, MEMLIMIT_LEVEL_MODERATE, 440 * MiB, 7 * MiB));
 }
