@@ -81,7 +81,7 @@ WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%) \
   $(B)/work/profsites-plain
 
-.PHONY: all test unit integration check-symbols check-docs check-abi deb check-deb check-container check-oldglibc demo deps install uninstall bench clean format check-real check-v2 sanitize fuzz bindings
+.PHONY: all test unit integration check-symbols check-docs check-abi deb check-deb check-container check-oldglibc demo deps install uninstall bench bench-protect clean format check-real check-v2 sanitize fuzz bindings
 all: $(LIB) $(SHOW) $(PC)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h) VERSION | $(MUSL_KH)
@@ -220,6 +220,12 @@ demo: $(LIB) $(DEMO_BIN)
 
 bench: deps $(LIB) $(WORK_BIN)
 	scripts/bench
+
+# the protection table of docs/benchmarks.md: seven workloads that the kernel kills in
+# their cgroup without the library, at default settings, idle, beside two busy loops and
+# in half a core; kills, peak, reaction time and wall time (scripts/bench-protect; RUNS)
+bench-protect: deps $(LIB) $(WORK_BIN)
+	scripts/bench-protect
 
 SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
 	  -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
