@@ -151,6 +151,12 @@ int main(int argc, char **argv) {
         if (strcmp(cg.files[i].kind, "memory.high") == 0 && cg.files[i].value < high)
             high = cg.files[i].value;
 
+    /* what sysconf, sysinfo and /proc/meminfo would report (preload/meminfo.c) */
+    bool container = cfg.meminfo == ML_MEMINFO_CONTAINER && cg.cgroup_limit != ML_NO_LIMIT;
+    uint64_t view_total = container && cg.mem_total && cg.cgroup_limit > cg.mem_total
+                              ? cg.mem_total
+                              : cg.cgroup_limit;
+
     if (json) {
         printf("{\"cgroup\": {\"version\": %d, \"dir\": ", cg.version);
         json_str(cg.dir);
@@ -180,6 +186,8 @@ int main(int argc, char **argv) {
         json_str(soft_desc);
         printf(", \"hard\": %llu, \"scope\": \"%s\", \"allocator\": \"%s\", \"arenas_cap\": %u,\n",
                (unsigned long long)hard, scope, alloc, arenas);
+        printf(" \"meminfo\": \"%s\", \"meminfo_total\": %llu,\n", container ? "container" : "host",
+               (unsigned long long)(container ? view_total : cg.mem_total));
         printf(" \"events\": \"%s\", \"event_sources\": ", cfg.events == ML_EVENTS_OFF  ? "off"
                                                            : cfg.events == ML_EVENTS_ON ? "on"
                                                                                         : "auto");
@@ -235,12 +243,19 @@ int main(int argc, char **argv) {
         printf("allocator:        %s (arenas would be capped at %u)\n", alloc, arenas);
     else
         printf("allocator:        %s\n", alloc);
+    if (container)
+        printf("memory view:      container: sysconf, sysinfo and /proc/meminfo report %s total "
+               "(the machine: %s; MEMLIMIT_MEMINFO=host shows the machine's)\n",
+               ml_fmt_bytes(a, view_total), ml_fmt_bytes(b, cg.mem_total));
+    else
+        printf("memory view:      host: %s total (%s)\n", ml_fmt_bytes(a, cg.mem_total),
+               cfg.meminfo == ML_MEMINFO_HOST ? "MEMLIMIT_MEMINFO=host" : "no cgroup limit");
     printf("kernel events:    %s%s%s\n",
-           cfg.events == ML_EVENTS_OFF  ? "off"
-           : cfg.events == ML_EVENTS_ON ? "on (memlimit thread from the start)"
-           : cfg.scope == ML_SCOPE_CGROUP
-               ? "auto: on, scope cgroup (memlimit thread from the start)"
-               : "auto: once a callback is registered",
+           cfg.events == ML_EVENTS_OFF ? "off (the memlimit thread still looks)"
+           : soft || hard              ? "on (the memlimit thread runs: a limit is in force)"
+           : cfg.events == ML_EVENTS_ON || cfg.scope == ML_SCOPE_CGROUP
+               ? "on (memlimit thread from the start)"
+               : "auto: once a limit is in force or a callback is registered",
            cfg.events == ML_EVENTS_OFF ? "" : "; ", cfg.events == ML_EVENTS_OFF ? "" : sources);
     printf("trace:            %d, to %s; limits re-read every %u s\n", cfg.trace,
            cfg.log ? cfg.log : "stderr", cfg.refresh_sec);

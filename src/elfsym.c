@@ -1,3 +1,4 @@
+#include "sysio.h"
 #include "elfsym.h"
 #include "rawmem.h"
 
@@ -96,7 +97,7 @@ static bool lookup(const uint8_t *f, uint64_t size, uint64_t addr, const uint8_t
 
 bool ml_elf_symbol(const char *path, uint64_t addr, const uint8_t *build_id, size_t id_len,
                    char *name, size_t cap, uint64_t *off) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); /* (a FIFO: never wait) */
+    int fd = ml_open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); /* (a FIFO: never wait) */
     if (fd < 0) return false;
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(ElfW(Ehdr))) {

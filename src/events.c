@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "sysio.h"
 #include "events.h"
 #include "log.h"
 
@@ -19,10 +20,10 @@ int ml_events_eventfd(void) {
 int ml_events_v1_threshold(const char *dir, int efd, uint64_t bytes) {
     char path[600], line[96];
     ml_fmt(path, sizeof path, "%s/memory.usage_in_bytes", dir);
-    int ufd = open(path, O_RDONLY | O_CLOEXEC);
+    int ufd = ml_open(path, O_RDONLY | O_CLOEXEC);
     if (ufd < 0) return errno;
     ml_fmt(path, sizeof path, "%s/cgroup.event_control", dir);
-    int cfd = open(path, O_WRONLY | O_CLOEXEC);
+    int cfd = ml_open(path, O_WRONLY | O_CLOEXEC);
     if (cfd < 0) {
         int e = errno;
         close(ufd);
@@ -43,7 +44,7 @@ int ml_events_v1_threshold(const char *dir, int efd, uint64_t bytes) {
 
 int ml_events_psi_open(const char *path, const void *trigger, size_t len) {
     /* O_NONBLOCK: a FIFO with no writer must not block the open */
-    int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+    int fd = ml_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return -errno;
     ssize_t w;
     do
@@ -62,7 +63,7 @@ int ml_events_watch_open(const char *path, const void *w, size_t wlen, short *ev
     if (stat(path, &st) != 0) return -errno;
     if (S_ISFIFO(st.st_mode)) {
         /* systemd: a FIFO is readable when there is pressure */
-        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        int fd = ml_open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0) return -errno;
         *events = POLLIN;
         return fd;
@@ -87,7 +88,7 @@ int ml_events_watch_open(const char *path, const void *w, size_t wlen, short *ev
     /* a PSI file (proc and cgroupfs files are regular): the trigger, then POLLPRI */
     *events = POLLPRI;
     if (wlen) return ml_events_psi_open(path, w, wlen);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = ml_open(path, O_RDONLY | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
 }
 
@@ -105,7 +106,7 @@ int ml_events_memevents_read(int fd, struct ml_memory_events *out) {
 int ml_events_memevents_open(const char *dir, struct ml_memory_events *now) {
     char path[600];
     ml_fmt(path, sizeof path, "%s/memory.events", dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = ml_open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
     int e = ml_events_memevents_read(fd, now);
     if (e) {

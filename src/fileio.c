@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "sysio.h"
 #include "fileio.h"
 
 #include <errno.h>
@@ -13,7 +14,7 @@ ssize_t ml_read_file(const char *path, char *buf, size_t cap) {
 ssize_t ml_read_file_err(const char *path, char *buf, size_t cap, int *err) {
     int saved = errno;
     ssize_t total = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = ml_open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0 && err) *err = errno;
     if (fd >= 0) {
         size_t len = 0;
@@ -46,7 +47,7 @@ ssize_t ml_read_file_err(const char *path, char *buf, size_t cap, int *err) {
 int ml_for_each_line(const char *path, char *buf, size_t cap, bool (*fn)(char *line, void *arg),
                      void *arg) {
     int saved = errno;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = ml_open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
         errno = saved;

@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "hardlimit.h"
 #include "limitset.h"
+#include "meminfo.h"
 #include "periodic.h"
 #include "watch.h"
 #include "level.h"
@@ -564,8 +565,11 @@ void ml_core_init(ml_lookup_fn lookup) {
         if (arenas) ml_fmt(cap, sizeof cap, " (arenas capped at %d)", arenas);
         char hard[40] = "off", hb[24];
         if (ml_hard_get()) ml_fmt(hard, sizeof hard, "%s", ml_fmt_bytes(hb, ml_hard_get()));
-        ml_log("%s, hard %s, scope %s, allocator %s%s", soft, hard,
-               ml_scope_name(cfg.scope, ml_limits_by_cgroup()), ml_trim_allocator_name(), cap);
+        /* what sysconf and /proc/meminfo report: said only where it is the container's */
+        ml_log("%s, hard %s, scope %s%s, allocator %s%s", soft, hard,
+               ml_scope_name(cfg.scope, ml_limits_by_cgroup()),
+               ml_core_meminfo_container() ? ", memory view container" : "",
+               ml_trim_allocator_name(), cap);
     }
     atomic_store_explicit(&S.state, ST_READY, memory_order_release);
     errno = saved;
@@ -628,6 +632,36 @@ int64_t ml_core_set_soft(int64_t bytes) {
         ml_reclaim_ensure_thread();
     }
     return old;
+}
+
+bool ml_core_container_memory(uint64_t host_total, struct ml_meminfo_view *v) {
+    if (cfg.meminfo != ML_MEMINFO_CONTAINER || atomic_load(&S.state) != ST_READY ||
+        in_vfork_child())
+        return false;
+    int saved = errno;
+    uint64_t limit = ML_NO_LIMIT, ws = 0;
+    bool have = false;
+    /* a fresh working set where the sampler is free (the first discovery too); else
+     * the last sample's, when it is the cgroup's */
+    if (try_take_sampler()) {
+        uint64_t now = ml_now_ns();
+        if (!ml_limits_ready()) ml_limits_refresh_if_due(now);
+        limit = ml_limits_cgroup();
+        int err = 0;
+        if (limit != ML_NO_LIMIT) ws = ml_limits_cgroup_usage(now, &err), have = !err;
+        give_sampler();
+    } else if (ml_limits_ready() && ml_limits_by_cgroup()) {
+        limit = ml_limits_cgroup();
+        ws = atomic_load(&S.usage), have = true;
+    }
+    errno = saved;
+    if (limit == ML_NO_LIMIT || !have) return false;
+    *v = ml_meminfo_view(limit, ws, host_total);
+    return true;
+}
+
+bool ml_core_meminfo_container(void) {
+    return cfg.meminfo == ML_MEMINFO_CONTAINER && ml_limits_cgroup() != ML_NO_LIMIT;
 }
 
 void ml_core_stats(struct memlimit_stats *out) {

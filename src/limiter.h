@@ -31,6 +31,14 @@ void ml_core_init(ml_lookup_fn lookup);
  * bytes. Keeps errno. */
 size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act);
 
+/* The container's memory for sysconf, sysinfo and /proc/meminfo (MEMLIMIT_MEMINFO):
+ * false where the host's is shown (host, no cgroup limit, not started, the cgroup's
+ * usage unreadable). Allocation-free; never waits. */
+struct ml_meminfo_view;
+bool ml_core_container_memory(uint64_t host_total, struct ml_meminfo_view *v);
+/* The view in force, for the start-up line. */
+bool ml_core_meminfo_container(void);
+
 /* What the hard limit asks of the core. */
 bool ml_core_ready(void);
 uint64_t ml_core_estimate(void); /* the last sample plus every byte handed out since */

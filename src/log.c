@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "sysio.h"
 #include "log.h"
 #include "cold.h"
 #include "clock.h"
@@ -93,7 +94,7 @@ static int sig_mask(int how, const uint64_t *set, uint64_t *old) {
 static __attribute__((noinline)) int reopen_nonblocking(int fd) {
     char path[32];
     ml_fmt(path, sizeof path, "/proc/self/fd/%d", fd);
-    return open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    return ml_open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 }
 
 static void write_iov(int fd, struct iovec *iov, int cnt, bool pipe_like) {
@@ -359,9 +360,9 @@ static void write_dest(char *line, size_t n) {
         write_stderr(&iov, 1);
         return;
     }
-    int fd =
-        open(log_dest,
-             O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
+    int fd = ml_open(log_dest,
+                     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
+                     0600);
     if (fd >= 0) {
         write_iov(fd, &iov, 1, is_pipe_like(fd));
         close(fd);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "sysio.h"
 #include "metrics.h"
 #include "cold.h"
 #include "limitset.h"
@@ -137,8 +138,8 @@ static int write_at(int dir, const char *name, const char *text, size_t len) {
             hex[i] = "0123456789abcdef"[r & 15];
         /* 0644 on purpose: node_exporter's textfile collector reads it as another
          * user; nothing in it is secret. The umask still applies. */
-        fd =
-            openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+        fd = ml_openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+                       0644);
         if (fd < 0 && errno != EEXIST) return errno;
     }
     if (fd < 0) return EEXIST;
@@ -179,7 +180,7 @@ int ml_metrics_write(const char *path, const char *text, size_t len, int pid) {
         if (slash) {
             char keep = slash[1];
             slash[1] = '\0'; /* "dir/": "/" stays for a file at the root */
-            dir = open(final, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            dir = ml_open(final, O_PATH | O_DIRECTORY | O_CLOEXEC);
             slash[1] = keep;
             if (dir < 0) err = errno;
         }

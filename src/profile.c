@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "sysio.h"
 #include "profile.h"
 #include "have.h"
 #include "cold.h"
@@ -109,7 +110,7 @@ static void first_unwind_high(void) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)top) top = (int)rl.rlim_cur;
     top -= 4; /* the pipe's two, and room */
-    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = ml_open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd >= 0) held[n++] = fd;
     while (fd >= 0 && fd < top - 1 && n < 1024) {
         fd = fcntl(held[0], F_DUPFD_CLOEXEC, 0); /* the lowest free number */
@@ -144,7 +145,7 @@ int ml_prof_init(uint64_t rate) {
     };
     if (!P.stacks || !P.live.slot || !P.live.filter || !P.regions.r) return ENOMEM;
     atomic_store(&ml_prof_nregions, 0);
-    long page = sysconf(_SC_PAGESIZE);
+    long page = ml_page_size();
     P.page = page > 0 ? (uintptr_t)page : 4096;
     dl_iterate_phdr(find_self, NULL);
     first_unwind_high();

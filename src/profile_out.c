@@ -2,6 +2,7 @@
 /* Writing a heap profile: gperftools' heap_v2 text with the mapped objects (pprof
  * reads it and symbolises offline), and the top allocation sites, named here, for
  * the log. The tables are profile.c's; this reads them through ml_prof_each. */
+#include "sysio.h"
 #include "elfsym.h"
 #include "have.h"
 #include "log.h"
@@ -80,7 +81,7 @@ static void putf(struct out *o, const char *fmt, ...) {
 
 /* /proc/self/maps straight into the buffer; the descriptor is checked like ours */
 static void put_maps(struct out *o) {
-    int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    int maps = ml_open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (maps < 0) return;
     struct stat st;
     if (fstat(maps, &st) != 0) {
@@ -112,7 +113,7 @@ static int open_tmp(struct out *o, const char *path) {
         for (int k = 0; k < 16; k++, r >>= 4)
             o->tmp[n++] = "0123456789abcdef"[r & 15];
         memcpy(o->tmp + n, ".tmp", 5);
-        o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        o->fd = ml_open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (o->fd >= 0) {
             struct stat st;
             if (fstat(o->fd, &st) != 0) {

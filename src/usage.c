@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "sysio.h"
 #include "usage.h"
 #include "fileio.h"
 #include "log.h"
@@ -25,7 +26,7 @@ uint64_t ml_parse_statm(const char *text, uint64_t page) {
 uint64_t ml_usage_process(int *err) {
     static uint64_t page;
     char buf[128];
-    if (!page) page = (uint64_t)sysconf(_SC_PAGESIZE);
+    if (!page) page = (uint64_t)ml_page_size();
     if (ml_read_file_err("/proc/self/statm", buf, sizeof buf, err) < 0) return 0;
     return ml_parse_statm(buf, page);
 }
