@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <sys/syscall.h>
+#include <grp.h>
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
@@ -56,3 +57,37 @@ EXPORT int setns(int fd, int nstype) {
     }
     return r;
 }
+
+/* The set*id family: glibc runs the call on every thread of the process (its SIGSETXID
+ * broadcast) and aborts the process when their answers differ. Capabilities and
+ * PR_SET_KEEPCAPS are per thread, so a program that keeps its capabilities on the
+ * calling thread across a setresuid (setpriv --reuid --init-groups: PR_SET_KEEPCAPS,
+ * setresuid, capset, setresgid) left the memlimit thread without CAP_SETGID: its
+ * setresgid failed where the caller's succeeded, and glibc aborted the program. The
+ * thread is parked around these calls, as around unshare. */
+#define PARKED_CALL(ret, name, params, args)                                                       \
+    EXPORT ret name params {                                                                       \
+        static ret(*next) params;                                                                  \
+        if (!next) next = (ret(*) params)ml_next_sym(#name);                                       \
+        if (!next) {                                                                               \
+            errno = ENOSYS;                                                                        \
+            return -1;                                                                             \
+        }                                                                                          \
+        ml_reclaim_park(PARK_TIMEOUT_NS);                                                          \
+        ret res = next args;                                                                       \
+        int saved = errno;                                                                         \
+        ml_reclaim_unpark();                                                                       \
+        errno = saved;                                                                             \
+        return res;                                                                                \
+    }
+
+PARKED_CALL(int, setuid, (uid_t u), (u))
+PARKED_CALL(int, setgid, (gid_t g), (g))
+PARKED_CALL(int, seteuid, (uid_t u), (u))
+PARKED_CALL(int, setegid, (gid_t g), (g))
+PARKED_CALL(int, setreuid, (uid_t r, uid_t e), (r, e))
+PARKED_CALL(int, setregid, (gid_t r, gid_t e), (r, e))
+PARKED_CALL(int, setresuid, (uid_t r, uid_t e, uid_t s), (r, e, s))
+PARKED_CALL(int, setresgid, (gid_t r, gid_t e, gid_t s), (r, e, s))
+PARKED_CALL(int, setgroups, (size_t n, const gid_t *l), (n, l))
+PARKED_CALL(int, initgroups, (const char *user, gid_t g), (user, g))

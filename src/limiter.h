@@ -43,6 +43,15 @@ bool ml_core_meminfo_container(void);
 bool ml_core_ready(void);
 uint64_t ml_core_estimate(void); /* the last sample plus every byte handed out since */
 /* A CRITICAL round was asked of the memlimit thread since this last said so (taken). */
+/* Has the process (or, after fork, the child) run for less than ns? A young process
+ * gets its memlimit thread at its first sample after ML_YOUNG_THREAD_NS (sooner at
+ * MODERATE, or after a large allocation), and kernel events after ML_YOUNG_EVENTS_NS
+ * (sooner at MODERATE): arming a PSI trigger and three v1 thresholds cost ~35 ms per
+ * process, mostly at its exit (the kernel waits for RCU), which made git's test, a
+ * few hundred short processes, 10 times slower; creating the thread ~2 ms. */
+#define ML_YOUNG_THREAD_NS (100ULL * 1000000)
+#define ML_YOUNG_EVENTS_NS (1000ULL * 1000000)
+bool ml_core_young(uint64_t now, uint64_t ns);
 bool ml_core_critical_asked(void);
 /* MEMLIMIT_GIVE_UP: exits (status 75) once usage has been above the soft limit for
  * that long; where blocking is allowed (the memlimit thread, the slow path without it). */

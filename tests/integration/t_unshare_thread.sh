@@ -48,3 +48,14 @@ for opts in -Ur -Urm; do
     echo "$out" | grep -q "inside: uid 0, 200000" || fail "unshare $opts: $out"
     echo "unshare $opts in a 128 MiB cgroup: ok"
 done
+
+# the set*id family: glibc runs it on every thread and aborts when their answers
+# differ; setpriv keeps its capabilities on its own thread across setresuid
+# (PR_SET_KEEPCAPS), which the memlimit thread did not, and its setresgid then failed
+# there: abort (exit 134). MEMLIMIT_EVENTS=on: the thread from the first sample.
+command -v setpriv > /dev/null || fail "setpriv missing (util-linux)"
+out=$(cg_run "$D" env LD_PRELOAD="$LIB" MEMLIMIT=20MiB MEMLIMIT_EVENTS=on \
+    setpriv --reuid=nobody --regid=nogroup --init-groups sh -c 'echo "as $(id -u):$(id -g)"' 2>&1) ||
+    fail "setpriv --reuid --regid --init-groups with the thread running: exit $?: $out"
+echo "$out" | grep -q "^as 65534:65534$" || fail "setpriv: $out"
+echo "setpriv --reuid=nobody --regid=nogroup --init-groups with the thread running: ok"
