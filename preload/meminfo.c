@@ -212,20 +212,22 @@ static COLD FILE *meminfo_file(const char *mode) {
     return f;
 }
 
+/* the meminfo file, or NULL: then the caller's next fopen */
+static inline FILE *fopen_meminfo(const char *path, const char *mode) {
+    if (__builtin_expect(!ml_meminfo_path(path), 1) || !read_mode(mode)) return NULL;
+    return meminfo_file(mode);
+}
+
 EXPORT FILE *fopen(const char *path, const char *mode) {
-    if (__builtin_expect(ml_meminfo_path(path), 0) && read_mode(mode)) {
-        FILE *f = meminfo_file(mode);
-        if (f) return f;
-    }
+    FILE *f = fopen_meminfo(path, mode);
+    if (f) return f;
     NEXT(fopen_fn, fopen)
     return fn ? fn(path, mode) : NULL;
 }
 
 EXPORT FILE *fopen64(const char *path, const char *mode) {
-    if (__builtin_expect(ml_meminfo_path(path), 0) && read_mode(mode)) {
-        FILE *f = meminfo_file(mode);
-        if (f) return f;
-    }
+    FILE *f = fopen_meminfo(path, mode);
+    if (f) return f;
     NEXT(fopen_fn, fopen64)
     return fn ? fn(path, mode) : NULL;
 }

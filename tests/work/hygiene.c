@@ -36,23 +36,6 @@ static int count_app_fds(void) {
     return n;
 }
 
-static int threads_named(const char *name) {
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char path[96], comm[32] = "";
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f && fgets(comm, sizeof comm, f)) comm[strcspn(comm, "\n")] = '\0';
-        if (f) fclose(f);
-        if (strcmp(comm, name) == 0) n++;
-    }
-    if (d) closedir(d);
-    return n;
-}
-
 static int count_dir(const char *path) {
     DIR *d = opendir(path);
     int n = 0;

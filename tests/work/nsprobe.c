@@ -31,28 +31,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
+
 static bool preloaded(void) {
     const char *p = getenv("LD_PRELOAD");
     return p && strstr(p, "libmemlimit");
-}
-
-static int threads_named(const char *name) {
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char path[96], comm[32] = "";
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        int fd = open(path, O_RDONLY);
-        if (fd < 0) continue;
-        ssize_t r = read(fd, comm, sizeof comm - 1);
-        close(fd);
-        if (r > 0 && comm[r - 1] == '\n') comm[r - 1] = '\0';
-        if (strcmp(comm, name) == 0) n++;
-    }
-    if (d) closedir(d);
-    return n;
 }
 
 static void churn(size_t bytes) {
