@@ -2,13 +2,16 @@
 /* memlimit_reached() while the sampler is held elsewhere. A thread that samples can
  * be preempted for milliseconds with the sampler held (more runnable threads than
  * cores); the other threads never wait for it, and their growth must still raise
- * reached. Here one thread is made to hold it for good: this program defines open(),
- * which the library's calls bind to, and once armed the first thread to open
- * /proc/self/statm (the sampler, at scope process) stops there. The main thread then
- * maps memory past the soft limit, asking memlimit_reached() before each piece.
- * Then it frees down to 97% of the soft limit and lets the sampler go: the sample
- * settles reached from usage alone, and usage never reached the limit in a sample,
- * so it is false (the hysteresis is the sampler's, not the estimate's).
+ * reached. Here one thread is made to hold it for good: in a mount namespace of its
+ * own, the program binds a FIFO over /proc/self/statm (what the sampler reads at scope
+ * process; the library opens it with a raw system call, so no function of the
+ * program's can stand in the way), and the first sample after that waits in the
+ * FIFO until the program writes it a statm line. The main thread then maps memory
+ * past the soft limit, asking memlimit_reached() before each piece.
+ * Then it frees down to 97% of the soft limit and lets the sampler go, with its real
+ * usage in the line: the sample settles reached from usage alone, and usage never
+ * reached the limit in a sample, so it is false (the hysteresis is the sampler's,
+ * not the estimate's). Needs root (mount).
  * Run with MEMLIMIT=64MiB MEMLIMIT_SCOPE=process.
  * Exit 0: both held; 1: one did not; 2: the setup failed.
  * `busysampler lastwords`, in a cgroup limited to 256 MiB: once past the soft limit
@@ -20,7 +23,8 @@
 
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
+#include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -28,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,43 +42,57 @@
 #define SOFT   (64 * MiB)
 #define BEYOND (8 * MiB) /* how far past the soft limit the main thread goes */
 
-static atomic_int armed, holder_tid, go, released, holder_done;
+static atomic_int held, go, released, holder_done;
+static char fifo[64];
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-/* The library's open (fileio.c); everything else is passed on. */
-int open(const char *path, int flags, ...) {
-    mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    int none = 0;
-    if (atomic_load(&armed) && strcmp(path, "/proc/self/statm") == 0 &&
-        atomic_compare_exchange_strong(&holder_tid, &none, (int)syscall(SYS_gettid)))
-        while (!atomic_load(&released))
-            pause(); /* the sampler, held until main says */
-    return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
-}
-
-static void wake(int sig) {
-    (void)sig;
-}
-
-/* this process's usage as the library measures it at scope process (usage.c) */
+/* this process's usage as the library measures it at scope process (usage.c: statm's
+ * resident less shared, which is RssAnon), from /proc/self/status: statm is the FIFO */
 static long own_usage(void) {
-    char buf[128] = "";
-    int fd = open("/proc/self/statm", O_RDONLY);
+    char buf[4096] = "";
+    int fd = open("/proc/self/status", O_RDONLY);
     ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
     if (fd >= 0) close(fd);
-    long size, res, shared;
-    if (n <= 0 || sscanf(buf, "%ld %ld %ld", &size, &res, &shared) != 3) return -1;
-    return (res - shared) * sysconf(_SC_PAGESIZE);
+    const char *p = n > 0 ? strstr(buf, "RssAnon:") : NULL;
+    long kb;
+    if (!p || sscanf(p, "RssAnon: %ld", &kb) != 1) return -1;
+    return kb << 10;
+}
+
+/* A mount namespace of our own (the threads made after this share it: the namespace
+ * is per thread), then the FIFO over /proc/self/statm in it. */
+static bool own_namespace(void) {
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        printf("busysampler: cannot make a mount namespace: %s\n", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static bool arm(void) {
+    snprintf(fifo, sizeof fifo, "/tmp/busysampler.%d", (int)getpid());
+    unlink(fifo);
+    if (mkfifo(fifo, 0600) != 0 || mount(fifo, "/proc/self/statm", NULL, MS_BIND, NULL) != 0) {
+        printf("busysampler: cannot bind a FIFO over /proc/self/statm: %s\n", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* Lets the held sample go with `bytes` of usage. Unmounted first: a sample that opens
+ * statm after this reads the real one, and none can wait in the FIFO with no writer. */
+static void release(int wfd, long bytes) {
+    umount2("/proc/self/statm", MNT_DETACH);
+    unlink(fifo);
+    long page = sysconf(_SC_PAGESIZE);
+    char line[96];
+    int n = snprintf(line, sizeof line, "%ld %ld 0 0 0 0 0\n", bytes / page, bytes / page);
+    if (write(wfd, line, (size_t)n) != n) abort();
+    close(wfd);
 }
 
 /* main's blocks are mappings: unmapped, they leave usage at once, whatever the
@@ -91,16 +111,18 @@ static void *grab(long bytes) {
     return p;
 }
 
-/* allocates until one of its samples stops in open() */
+/* allocates until a sample (its own or another thread's) is held, then waits */
 static void *holder(void *arg) {
     (void)arg;
     while (!atomic_load(&go))
         sleep_ms(1);
-    for (int i = 0; i < 4000 && !atomic_load(&released); i++) {
+    for (int i = 0; i < 4000 && !atomic_load(&released) && !atomic_load(&held); i++) {
         grab(64 << 10);
         sleep_ms(1);
     }
-    atomic_store(&holder_done, 1); /* never stopped: main says so */
+    if (!atomic_load(&held)) atomic_store(&holder_done, 1); /* never held: main says so */
+    while (!atomic_load(&released))
+        sleep_ms(1);
     return NULL;
 }
 
@@ -112,18 +134,25 @@ int main(int argc, char **argv) {
     }
     static char outbuf[4096]; /* stdio must not allocate (and sample) on the error paths */
     setvbuf(stdout, outbuf, _IOLBF, sizeof outbuf);
+    if (!own_namespace()) return 2;
     pthread_t t;
     if (pthread_create(&t, NULL, holder, NULL)) return 2;
-    atomic_store(&armed, 1);
+    /* from here main allocates nothing until the sampler is held (a sample of its own
+     * would wait in the FIFO, and nothing would open its other end) */
+    if (!arm()) return 2;
     atomic_store(&go, 1);
-    /* no clock here: the holder stops within its 4000 steps or says it never did */
-    while (!atomic_load(&holder_tid)) {
+    /* a writer's open succeeds once a reader waits in the FIFO's open: from then on
+     * that reader waits in its read, until release. No clock here: the holder stops
+     * within its 4000 steps or says it never did. */
+    int wfd;
+    while ((wfd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
         if (atomic_load(&holder_done)) {
             printf("busysampler: no sample opened /proc/self/statm (scope process?)\n");
             return 2;
         }
         sleep_ms(1);
     }
+    atomic_store(&held, 1);
     struct memlimit_stats st;
     memlimit_stats(&st);
     uint64_t samples = st.samples;
@@ -169,12 +198,15 @@ int main(int argc, char **argv) {
                u >> 10);
         _exit(2);
     }
-    struct sigaction sa = {.sa_handler = wake};
-    sigaction(SIGUSR1, &sa, NULL);
+    release(wfd, u);
     atomic_store(&released, 1);
-    pthread_kill(t, SIGUSR1);
-    pthread_join(t, NULL); /* its held sample ends before it returns */
-    memlimit_stats(&st);
+    pthread_join(t, NULL);
+    /* the held sample ends as soon as it reads the line */
+    for (int i = 0; i < 5000; i++) {
+        memlimit_stats(&st);
+        if (st.samples != samples) break;
+        sleep_ms(1);
+    }
     if (st.samples == samples) {
         printf("busysampler: the sampler was let go, but no sample was taken\n");
         _exit(2);
