@@ -383,6 +383,13 @@ bool ml_core_young(uint64_t now, uint64_t ns) {
     return now - atomic_load_explicit(&S.start_ns, memory_order_relaxed) < ns;
 }
 
+bool ml_core_events_now(uint64_t now) {
+    /* asked for (MEMLIMIT_EVENTS=on, MEMLIMIT_SCOPE=cgroup) or an aware program's
+     * callbacks: at once; otherwise not while young and far from the limit */
+    return S.want_thread || ml_reclaim_registered() || !ml_core_young(now, ML_YOUNG_EVENTS_NS) ||
+           ml_core_level() >= MEMLIMIT_LEVEL_MODERATE;
+}
+
 bool ml_core_critical_asked(void) {
     return atomic_load_explicit(&S.critical_ask, memory_order_relaxed) &&
            atomic_exchange(&S.critical_ask, false);

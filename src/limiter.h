@@ -52,6 +52,8 @@ uint64_t ml_core_estimate(void); /* the last sample plus every byte handed out s
 #define ML_YOUNG_THREAD_NS (100ULL * 1000000)
 #define ML_YOUNG_EVENTS_NS (1000ULL * 1000000)
 bool ml_core_young(uint64_t now, uint64_t ns);
+/* Whether the memlimit thread arms kernel events now (see ML_YOUNG_EVENTS_NS). */
+bool ml_core_events_now(uint64_t now);
 bool ml_core_critical_asked(void);
 /* MEMLIMIT_GIVE_UP: exits (status 75) once usage has been above the soft limit for
  * that long; where blocking is allowed (the memlimit thread, the slow path without it). */

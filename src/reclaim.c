@@ -373,6 +373,10 @@ static void *thread_main(void *unused) {
     return NULL;
 }
 
+bool ml_reclaim_registered(void) {
+    return atomic_load_explicit(&R.count, memory_order_relaxed) > 0;
+}
+
 bool ml_reclaim_running(void) {
     return atomic_load_explicit(&thread_running, memory_order_relaxed);
 }

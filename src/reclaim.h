@@ -53,6 +53,8 @@ int ml_reclaim_round(enum memlimit_level level);
 /* True when the thread runs in this process (then the slow path wakes it instead of
  * trimming inline). */
 bool ml_reclaim_running(void);
+/* A callback is registered. */
+bool ml_reclaim_registered(void);
 /* Wakes the thread (a futex; safe anywhere, allocates nothing). */
 void ml_reclaim_wake(void);
 /* Starts the thread if callbacks exist (or ml_reclaim_want_thread was called) and it

@@ -109,9 +109,7 @@ static int op_events(struct pollfd *fds, int cap, bool lost, uint64_t *ino) {
     static ML_COLD char dir[ML_PATH_MAX], v2dir[ML_PATH_MAX]; /* this thread's copies */
     /* not in a young process far from the limit: the thread's own look does until
      * then (limiter.h, ML_YOUNG_EVENTS_NS) */
-    uint64_t now = ml_now_ns();
-    if (ml_core_young(now, ML_YOUNG_EVENTS_NS) && ml_core_level() < MEMLIMIT_LEVEL_MODERATE)
-        return 0;
+    if (!ml_core_events_now(ml_now_ns())) return 0;
     struct ml_watch_view v;
     ml_limits_watch_view(&v, dir, v2dir);
     return ml_watch_arm(&v, fds, cap, lost, ino);
