@@ -68,7 +68,6 @@ static struct {
     _Atomic bool critical_ask; /* a CRITICAL round asked of the thread (the hard limit) */
     _Atomic uint64_t above_since_ns; /* usage at or above the soft limit since; 0: below */
     _Atomic uint64_t start_ns;       /* the process's start (or its fork): how young it is */
-    _Atomic bool big_seen;           /* an allocation of a sixty-fourth of the soft limit or more */
 
     _Atomic uint64_t stall_until; /* a kernel stall report makes CRITICAL until then */
 
@@ -327,9 +326,7 @@ static bool try_sample(uint64_t now, uint64_t every, bool may_act) {
     /* the thread watches whenever a limit is in force (memory grows by page touches
      * and in other processes, with no allocation here to notice); a fork child gets
      * its own. Started outside the flag, since pthread_create allocates */
-    if (lv >= MEMLIMIT_LEVEL_MODERATE || S.want_thread ||
-        ((ml_limits_soft() || ml_hard_get()) &&
-         (!ml_core_young(now, ML_YOUNG_THREAD_NS) || atomic_load(&S.big_seen))))
+    if (lv >= MEMLIMIT_LEVEL_MODERATE || S.want_thread || ml_limits_soft() || ml_hard_get())
         ml_reclaim_want_thread(), ml_reclaim_ensure_thread();
     return true;
 }
@@ -503,11 +500,6 @@ size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act) {
     size_t cap = ml_prof_enabled() ? ml_prof_account(p, bytes, left) : SIZE_MAX;
     size_t chunk = chunk_size();
     atomic_fetch_add_explicit(&S.unsampled, bytes + chunk, memory_order_relaxed);
-    /* a block that large will be touched later, perhaps with no allocation after it:
-     * a young process gets its thread at once (see try_sample) */
-    uint64_t soft = ml_limits_soft();
-    if (soft && bytes >= soft / 64 && !atomic_load_explicit(&S.big_seen, memory_order_relaxed))
-        atomic_store(&S.big_seen, true);
     uint64_t now = ml_now_ns();
     /* a /proc read costs ~2 us: at most one per ms with a limit, one per 10 ms without */
     uint64_t every = ml_limits_soft() || ml_hard_get() ? 1000000 : 10000000;
@@ -537,7 +529,6 @@ static void atfork_child(void) {
     atomic_flag_clear(&S.trimming);
     atomic_store(&S.pid, (int)getpid());
     atomic_store(&S.start_ns, ml_now_ns()); /* a young process again */
-    S.big_seen = false;
 }
 
 void ml_core_init(ml_lookup_fn lookup) {

@@ -43,13 +43,12 @@ bool ml_core_meminfo_container(void);
 bool ml_core_ready(void);
 uint64_t ml_core_estimate(void); /* the last sample plus every byte handed out since */
 /* A CRITICAL round was asked of the memlimit thread since this last said so (taken). */
-/* Has the process (or, after fork, the child) run for less than ns? A young process
- * gets its memlimit thread at its first sample after ML_YOUNG_THREAD_NS (sooner at
- * MODERATE, or after a large allocation), and kernel events after ML_YOUNG_EVENTS_NS
- * (sooner at MODERATE): arming a PSI trigger and three v1 thresholds cost ~35 ms per
- * process, mostly at its exit (the kernel waits for RCU), which made git's test, a
- * few hundred short processes, 10 times slower; creating the thread ~2 ms. */
-#define ML_YOUNG_THREAD_NS (100ULL * 1000000)
+/* Has the process (or, after fork, the child) run for less than ns? An unaware young
+ * process far from the limit arms kernel events only after ML_YOUNG_EVENTS_NS: a PSI
+ * trigger and three v1 thresholds cost ~35 ms per process, mostly at its exit (the
+ * kernel waits for RCU), which made git's real case, a few hundred short processes,
+ * 4.5 times slower. (Delaying the thread too, 100 ms, saved another ~2 ms per process
+ * but let forked pool workers fill their buffers unwatched: t_pool_default killed.) */
 #define ML_YOUNG_EVENTS_NS (1000ULL * 1000000)
 bool ml_core_young(uint64_t now, uint64_t ns);
 /* Whether the memlimit thread arms kernel events now (see ML_YOUNG_EVENTS_NS). */
