@@ -159,6 +159,10 @@ int ml_prof_init(uint64_t rate) {
 /* tl_rng 0: not seeded yet (xorshift never reaches 0 from a seed that is not) */
 static __thread uint64_t tl_gap, tl_ref, tl_rng;
 
+void ml_prof_seed(uint64_t seed) {
+    tl_rng = seed | 1;
+}
+
 static uint64_t next_gap(void) {
     if (!tl_rng) {
         struct timespec ts;

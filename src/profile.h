@@ -34,6 +34,9 @@ void ml_prof_set_deps(const struct ml_prof_deps *d);
 /* Maps the tables and loads libunwind. Returns 0, or an errno value (nothing is
  * sampled then). */
 int ml_prof_init(uint64_t rate);
+/* This thread's sampling sequence from a fixed seed (tests: the estimates of a run
+ * are then the same in every run; the library seeds from the clock). */
+void ml_prof_seed(uint64_t seed);
 bool ml_prof_enabled(void); /* true after a successful ml_prof_init */
 
 /* The allocation slow path of a thread: its budget ran out while allocating n bytes
