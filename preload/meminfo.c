@@ -4,7 +4,8 @@
  * get_phys_pages, get_avphys_pages and sysinfo report the cgroup limit and the room
  * under it; a read-only open of /proc/meminfo (open, open64, openat, openat64, fopen,
  * fopen64) gets a memfd holding the kernel's text with MemTotal, MemFree and
- * MemAvailable made the container's. Every other name or path is one comparison and
+ * MemAvailable made the container's (SwapTotal and SwapFree too, where the cgroup
+ * limits swap). Every other name or path is one comparison and
  * a forward; opens that are not plain reads (O_PATH, O_DIRECTORY, O_CREAT, writes)
  * go to the kernel, which answers them as it would. */
 #include "../src/limiter.h"
@@ -49,10 +50,12 @@ typedef FILE *(*fopen_fn)(const char *, const char *);
 static COLD bool view_now(struct ml_meminfo_view *v) {
     /* the machine's total, without our own sysconf or sysinfo: the kernel's */
     struct sysinfo si;
-    uint64_t host = 0;
-    if (syscall(SYS_sysinfo, &si) == 0)
-        host = (uint64_t)si.totalram * (si.mem_unit ? si.mem_unit : 1);
-    return ml_core_container_memory(host, v);
+    uint64_t host = 0, swap = 0, unit;
+    if (syscall(SYS_sysinfo, &si) == 0) {
+        unit = si.mem_unit ? si.mem_unit : 1;
+        host = (uint64_t)si.totalram * unit, swap = (uint64_t)si.totalswap * unit;
+    }
+    return ml_core_container_memory(host, swap, v);
 }
 
 static COLD long sysconf_view(int name, sysconf_fn fn) {
@@ -85,10 +88,15 @@ EXPORT int sysinfo(struct sysinfo *info) {
     struct ml_meminfo_view v;
     int saved = errno;
     uint64_t unit = info->mem_unit ? info->mem_unit : 1;
-    if (ml_core_container_memory((uint64_t)info->totalram * unit, &v)) {
+    if (ml_core_container_memory((uint64_t)info->totalram * unit, (uint64_t)info->totalswap * unit,
+                                 &v)) {
         /* in the call's own unit; what must stay within totalram does */
         info->totalram = (unsigned long)(v.total / unit);
         info->freeram = (unsigned long)(v.avail / unit);
+        if (v.swap) {
+            info->totalswap = (unsigned long)(v.swap_total / unit);
+            info->freeswap = (unsigned long)(v.swap_free / unit);
+        }
         if (info->sharedram > info->totalram) info->sharedram = info->totalram;
         if (info->bufferram > info->totalram - info->freeram)
             info->bufferram = info->totalram - info->freeram;

@@ -648,7 +648,9 @@ int64_t ml_core_set_soft(int64_t bytes) {
     return old;
 }
 
-bool ml_core_container_memory(uint64_t host_total, struct ml_meminfo_view *v) {
+bool ml_core_container_memory(uint64_t host_total, uint64_t host_swap, struct ml_meminfo_view *v) {
+    /* the cgroup's swap as last read, for callers that find the sampler busy */
+    static _Atomic uint64_t swap_limit = ML_NO_LIMIT, swap_used;
     if (cfg.meminfo != ML_MEMINFO_CONTAINER || atomic_load(&S.state) != ST_READY ||
         in_vfork_child())
         return false;
@@ -662,7 +664,13 @@ bool ml_core_container_memory(uint64_t host_total, struct ml_meminfo_view *v) {
         if (!ml_limits_ready()) ml_limits_refresh_if_due(now);
         limit = ml_limits_cgroup();
         int err = 0;
-        if (limit != ML_NO_LIMIT) ws = ml_limits_cgroup_usage(now, &err), have = !err;
+        if (limit != ML_NO_LIMIT) {
+            ws = ml_limits_cgroup_usage(now, &err), have = !err;
+            uint64_t sl = ML_NO_LIMIT, su = 0;
+            if (have && !ml_limits_cgroup_swap(&sl, &su)) sl = ML_NO_LIMIT;
+            atomic_store(&swap_limit, sl);
+            atomic_store(&swap_used, su);
+        }
         give_sampler();
     } else if (ml_limits_ready() && ml_limits_by_cgroup()) {
         limit = ml_limits_cgroup();
@@ -671,6 +679,7 @@ bool ml_core_container_memory(uint64_t host_total, struct ml_meminfo_view *v) {
     errno = saved;
     if (limit == ML_NO_LIMIT || !have) return false;
     *v = ml_meminfo_view(limit, ws, host_total);
+    ml_meminfo_swap(v, atomic_load(&swap_limit), atomic_load(&swap_used), host_swap);
     return true;
 }
 

@@ -31,11 +31,12 @@ void ml_core_init(ml_lookup_fn lookup);
  * bytes. Keeps errno. */
 size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act);
 
-/* The container's memory for sysconf, sysinfo and /proc/meminfo (MEMLIMIT_MEMINFO):
- * false where the host's is shown (host, no cgroup limit, not started, the cgroup's
- * usage unreadable). Allocation-free; never waits. */
+/* The container's memory for sysconf, sysinfo and /proc/meminfo (MEMLIMIT_MEMINFO),
+ * given the machine's memory and swap: false where the host's is shown (host, no
+ * cgroup limit, not started, the cgroup's usage unreadable). Allocation-free; never
+ * waits. */
 struct ml_meminfo_view;
-bool ml_core_container_memory(uint64_t host_total, struct ml_meminfo_view *v);
+bool ml_core_container_memory(uint64_t host_total, uint64_t host_swap, struct ml_meminfo_view *v);
 /* The view in force, for the start-up line. */
 bool ml_core_meminfo_container(void);
 

@@ -171,6 +171,10 @@ uint64_t ml_limits_cgroup_usage(uint64_t now, int *err) {
     return charge > inactive ? charge - inactive : 0;
 }
 
+bool ml_limits_cgroup_swap(uint64_t *limit, uint64_t *used) {
+    return ml_usage_cgroup_swap(usage_dir, cg.version, limit, used);
+}
+
 void ml_limits_watch_view(struct ml_watch_view *v, char *dir, char *v2dir) {
     memset(v, 0, sizeof *v);
     v->dir = dir;

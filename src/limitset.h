@@ -43,6 +43,9 @@ bool ml_limits_by_cgroup(void);
 /* Sampler only: the working set of the cgroup whose limit is in force, 0 and *err if
  * the charge is unreadable; memory.stat is read at most every 100 ms. */
 uint64_t ml_limits_cgroup_usage(uint64_t now, int *err);
+/* Sampler only: that cgroup's swap limit (ML_NO_LIMIT: none) and use; false where
+ * unreadable (ml_usage_cgroup_swap). */
+bool ml_limits_cgroup_swap(uint64_t *limit, uint64_t *used);
 
 /* The cgroup for the kernel-event watch, with the usage thresholds wanted on v1;
  * dir and v2dir (ML_PATH_MAX each) receive the paths. Any thread. */

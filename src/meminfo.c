@@ -8,7 +8,15 @@ struct ml_meminfo_view ml_meminfo_view(uint64_t limit, uint64_t working_set, uin
     struct ml_meminfo_view v;
     v.total = host_total && limit > host_total ? host_total : limit;
     v.avail = working_set < v.total ? v.total - working_set : 0;
+    v.swap = false, v.swap_total = v.swap_free = 0;
     return v;
+}
+
+void ml_meminfo_swap(struct ml_meminfo_view *v, uint64_t limit, uint64_t used, uint64_t host_swap) {
+    v->swap = limit != UINT64_MAX;
+    if (!v->swap) return;
+    v->swap_total = limit < host_swap ? limit : host_swap;
+    v->swap_free = used < v->swap_total ? v->swap_total - used : 0;
 }
 
 /* "MemTotal:       23509820 kB\n": the kernel's show_val_kb(), the name and colon
@@ -35,13 +43,16 @@ static size_t line(char *out, size_t cap, const char *name, uint64_t kb) {
 
 size_t ml_meminfo_rewrite(const char *in, size_t n, const struct ml_meminfo_view *v, char *out,
                           size_t cap) {
-    static const char *const names[] = {"MemTotal", "MemFree", "MemAvailable"};
-    const uint64_t kb[] = {v->total >> 10, v->avail >> 10, v->avail >> 10};
+    static const char *const names[] = {"MemTotal", "MemFree", "MemAvailable", "SwapTotal",
+                                        "SwapFree"};
+    const uint64_t kb[] = {v->total >> 10, v->avail >> 10, v->avail >> 10, v->swap_total >> 10,
+                           v->swap_free >> 10};
+    const int nnames = v->swap ? 5 : 3;
     size_t o = 0;
     for (size_t i = 0; i < n;) {
         const char *eol = memchr(in + i, '\n', n - i);
         size_t len = eol ? (size_t)(eol - (in + i)) + 1 : n - i, w = 0;
-        for (int k = 0; k < 3 && !w; k++) {
+        for (int k = 0; k < nnames && !w; k++) {
             size_t nl = strlen(names[k]);
             if (len > nl && memcmp(in + i, names[k], nl) == 0 && in[i + nl] == ':') {
                 w = line(out + o, cap - o, names[k], kb[k]);

@@ -14,16 +14,24 @@
 #pragma GCC visibility push(hidden)
 
 /* What the container has: its limit, and the room left under it (the limit less
- * the cgroup's working set, never below 0), both at most the machine's. */
+ * the cgroup's working set, never below 0), both at most the machine's; and, where
+ * the cgroup limits swap (swap set), its swap and the swap it has left. */
 struct ml_meminfo_view {
     uint64_t total, avail;
+    bool swap;
+    uint64_t swap_total, swap_free;
 };
 
 /* The view from the cgroup's limit and working set, capped at the machine's total. */
 struct ml_meminfo_view ml_meminfo_view(uint64_t limit, uint64_t working_set, uint64_t host_total);
 
+/* Adds the cgroup's swap to the view: a limit (ML_NO_LIMIT: none, and the machine's
+ * swap lines stay as they are) capped at the machine's swap, less what it uses. */
+void ml_meminfo_swap(struct ml_meminfo_view *v, uint64_t limit, uint64_t used, uint64_t host_swap);
+
 /* Rewrites the kernel's /proc/meminfo text `in` (n bytes) into out (cap bytes):
- * MemTotal, MemFree and MemAvailable become the view's (kB, the kernel's format:
+ * MemTotal, MemFree and MemAvailable (and SwapTotal and SwapFree where the view has
+ * swap) become the view's (kB, the kernel's format:
  * the name padded to 16 columns, the number right-aligned), every other line as the
  * kernel wrote it. Returns the length written, or 0 if out is too small. */
 size_t ml_meminfo_rewrite(const char *in, size_t n, const struct ml_meminfo_view *v, char *out,

@@ -47,6 +47,32 @@ uint64_t ml_usage_cgroup_charge(const char *dir, int version, int *err) {
     return usage;
 }
 
+/* a cgroup file's number ("max" and the v1 sentinel are ML_NO_LIMIT) */
+static bool read_value(const char *dir, const char *name, uint64_t *out) {
+    char path[ML_PATH_MAX + 32], buf[64];
+    ml_fmt(path, sizeof path, "%s/%s", dir, name);
+    return ml_read_file_err(path, buf, sizeof buf, NULL) >= 0 && ml_parse_limit_value(buf, out);
+}
+
+bool ml_usage_cgroup_swap(const char *dir, int version, uint64_t *limit, uint64_t *used) {
+    uint64_t a, b, c, d;
+    if (version == 2) {
+        if (!read_value(dir, "memory.swap.max", &a) || !read_value(dir, "memory.swap.current", &b))
+            return false;
+        *limit = a, *used = b == ML_NO_LIMIT ? 0 : b;
+        return true;
+    }
+    if (version != 1 || !read_value(dir, "memory.memsw.limit_in_bytes", &a) ||
+        !read_value(dir, "memory.limit_in_bytes", &b) ||
+        !read_value(dir, "memory.memsw.usage_in_bytes", &c) ||
+        !read_value(dir, "memory.usage_in_bytes", &d))
+        return false;
+    /* the two are read one after the other: never below 0 */
+    *limit = a == ML_NO_LIMIT ? ML_NO_LIMIT : b == ML_NO_LIMIT || a <= b ? 0 : a - b;
+    *used = c > d ? c - d : 0;
+    return true;
+}
+
 uint64_t ml_usage_cgroup_inactive(const char *dir, int version) {
     char path[ML_PATH_MAX + 32];
     uint64_t inactive = 0;

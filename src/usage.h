@@ -4,6 +4,7 @@
 #define ML_USAGE_H
 
 #include "cgroup.h"
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,12 @@ uint64_t ml_usage_process(int *err);
  * a larger file the caller reads less often. */
 uint64_t ml_usage_cgroup_charge(const char *dir, int version, int *err);
 uint64_t ml_usage_cgroup_inactive(const char *dir, int version);
+/* The cgroup's swap, read from dir: its limit (*limit, ML_NO_LIMIT where none is
+ * set) and what it uses (*used), in bytes. v1 limits memory and swap together, so
+ * its swap is memory.memsw.limit_in_bytes less memory.limit_in_bytes, and its use
+ * memsw.usage_in_bytes less usage_in_bytes; v2 has memory.swap.max and
+ * memory.swap.current. False where the files cannot be read (no swap accounting). */
+bool ml_usage_cgroup_swap(const char *dir, int version, uint64_t *limit, uint64_t *used);
 /* The directory whose charge the OOM killer compares with the limit in force: the
  * cgroup whose file gave it (an ancestor's memory.max), else our own. */
 void ml_usage_dir(const struct ml_cgroup *cg, char *out, size_t cap);

@@ -8,6 +8,9 @@
 # library). MEMLIMIT_MEMINFO=host, or no cgroup limit: the machine's figures. GNU sort
 # of a file larger than a 200 MiB cgroup completes with correct output at default
 # settings (killed without the library: it sizes its buffer from the machine).
+# Swap, with a 64 MiB swap file switched on for the test: where the cgroup limits
+# swap (v1 memory.memsw.limit_in_bytes) sysinfo and /proc/meminfo show its swap,
+# where it does not the machine's.
 . "$ROOT/tests/integration/lib.sh"
 need_cgroup
 trap cleanup EXIT
@@ -49,6 +52,33 @@ host=$(cg_run "$D" env LD_PRELOAD="$LIB" MEMLIMIT_MEMINFO=host "$W/meminfo" | se
 free=$(env LD_PRELOAD="$LIB" "$W/meminfo" | sed -n 's/^sysconf total //p')
 [ "$free" = "$host_mib" ] || fail "no cgroup limit: $free MiB, not the machine's $host_mib"
 echo "MEMLIMIT_MEMINFO=host and no cgroup limit: the machine's $host_mib MiB"
+
+# swap: a swap file of our own, on for this part only
+SWAP=$ROOT/build/meminfo.swap
+swap_off() { swapoff "$SWAP" 2> /dev/null; rm -f "$SWAP"; cleanup; }
+trap swap_off EXIT
+[ -e "$D/memory.memsw.limit_in_bytes" ] || fail "no memory.memsw files: swap accounting is off"
+rm -f "$SWAP"; fallocate -l 64M "$SWAP" && chmod 600 "$SWAP" && mkswap "$SWAP" > /dev/null &&
+    swapon "$SWAP" || fail "cannot switch on a swap file at $SWAP"
+host_swap=$(($(sed -n 's/^SwapTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo) >> 10))
+[ "$host_swap" -ge 63 ] || fail "SwapTotal $host_swap MiB with the swap file on"
+swap_of() { # prints "sysinfo-total sysinfo-free meminfo-total meminfo-free", MiB
+    local o; o=$(cg_run "$1" env LD_PRELOAD="$LIB" "$W/meminfo") || fail "meminfo: $o"
+    echo "$(echo "$o" | sed -n 's/^sysinfo swap //p') $(echo "$o" | sed -n 's/^fopen swap //p')"
+}
+s=$(swap_of "$D")
+[ "$s" = "$host_swap $host_swap $host_swap $host_swap" ] || fail "no swap limit: swap '$s', not the machine's $host_swap MiB"
+new_cgroup memsw $((256 << 20)); M=$CG_DIR
+echo $(((256 + 32) << 20)) > "$M/memory.memsw.limit_in_bytes" || fail "cannot set memory.memsw.limit_in_bytes"
+s=$(swap_of "$M")
+[ "$s" = "32 32 32 32" ] || fail "a 32 MiB swap limit: swap '$s' (sysinfo total, free; meminfo total, free)"
+echo $((256 << 20)) > "$M/memory.memsw.limit_in_bytes" || fail "cannot set memory.memsw.limit_in_bytes"
+s=$(swap_of "$M")
+[ "$s" = "0 0 0 0" ] || fail "no swap allowed: swap '$s'"
+s=$(cg_run "$M" env LD_PRELOAD="$LIB" MEMLIMIT_MEMINFO=host "$W/meminfo" | sed -n 's/^fopen swap //p')
+[ "$s" = "$host_swap $host_swap" ] || fail "MEMLIMIT_MEMINFO=host: swap '$s', not the machine's"
+swapoff "$SWAP" && rm -f "$SWAP" || fail "cannot switch the swap file off"
+echo "swap: the machine's $host_swap MiB without a swap limit, 32 MiB at memsw = limit + 32 MiB, 0 at memsw = limit"
 
 # GNU sort sizes its buffer from physical memory (13 GiB asked in 200 MiB)
 T=$ROOT/build/meminfo-sort; rm -rf "$T"; mkdir -p "$T"

@@ -70,6 +70,43 @@ Test(usage, cgroup_charge_and_inactive_cache) {
     cr_expect_eq(system(cmd), 0);
 }
 
+Test(usage, cgroup_swap_v1_and_v2) {
+    char dir[] = "/tmp/ml-usage-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    uint64_t limit = 1, used = 1;
+    /* no swap accounting: no figure */
+    cr_expect_not(ml_usage_cgroup_swap(dir, 1, &limit, &used));
+    cr_expect_not(ml_usage_cgroup_swap(dir, 2, &limit, &used));
+    /* v1: memory and swap together, less memory */
+    put(dir, "memory.limit_in_bytes", "268435456\n");
+    put(dir, "memory.memsw.limit_in_bytes", "301989888\n");
+    put(dir, "memory.usage_in_bytes", "104857600\n");
+    put(dir, "memory.memsw.usage_in_bytes", "113246208\n");
+    cr_expect(ml_usage_cgroup_swap(dir, 1, &limit, &used));
+    cr_expect_eq(limit, 32u << 20);
+    cr_expect_eq(used, 8u << 20);
+    /* read a moment apart, memsw can lag memory: never below 0 */
+    put(dir, "memory.memsw.usage_in_bytes", "104853504\n");
+    cr_expect(ml_usage_cgroup_swap(dir, 1, &limit, &used));
+    cr_expect_eq(used, 0);
+    /* the v1 sentinel: no swap limit */
+    put(dir, "memory.memsw.limit_in_bytes", "9223372036854771712\n");
+    cr_expect(ml_usage_cgroup_swap(dir, 1, &limit, &used));
+    cr_expect_eq(limit, ML_NO_LIMIT);
+    /* v2 */
+    put(dir, "memory.swap.max", "max\n");
+    put(dir, "memory.swap.current", "4096\n");
+    cr_expect(ml_usage_cgroup_swap(dir, 2, &limit, &used));
+    cr_expect_eq(limit, ML_NO_LIMIT);
+    cr_expect_eq(used, 4096);
+    put(dir, "memory.swap.max", "0\n");
+    cr_expect(ml_usage_cgroup_swap(dir, 2, &limit, &used));
+    cr_expect_eq(limit, 0);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
 Test(usage, the_charge_is_read_where_the_limit_is) {
     struct ml_cgroup cg;
     memset(&cg, 0, sizeof cg);

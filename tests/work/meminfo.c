@@ -28,6 +28,8 @@ int main(void) {
     printf("sysinfo free %llu\n", (unsigned long long)si.freeram * si.mem_unit >> 20);
     printf("sysinfo consistent %d\n", si.freeram <= si.totalram && si.sharedram <= si.totalram &&
                                           si.bufferram <= si.totalram - si.freeram);
+    printf("sysinfo swap %llu %llu\n", (unsigned long long)si.totalswap * si.mem_unit >> 20,
+           (unsigned long long)si.freeswap * si.mem_unit >> 20);
 
     char a[8192] = "", b[8192] = "";
     FILE *f = fopen("/proc/meminfo", "r");
@@ -37,6 +39,7 @@ int main(void) {
     a[n] = '\0';
     printf("fopen MemTotal %lld\n", field(a, "MemTotal") >> 10);
     printf("fopen MemAvailable %lld\n", field(a, "MemAvailable") >> 10);
+    printf("fopen swap %lld %lld\n", field(a, "SwapTotal") >> 10, field(a, "SwapFree") >> 10);
 
     int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return perror("open"), 1;
