@@ -193,8 +193,12 @@ static void trim(uint64_t now, const char *why, bool thread) {
     /* The rate limit charges the CPU the trim used: with more runnable threads than
      * cores, the trimming thread is preempted mid-walk and its wall time says more
      * about the scheduler than about the trim. */
-    uint64_t cpu = 0;
+    uint64_t cpu = 0, rel0 = 0, rel1 = 0;
+    /* what the allocator returned, for the trace: the usage drop also counts what
+     * other threads touched meanwhile */
+    bool rel = cfg.trace && ml_trim_released_bytes(&rel0, !thread);
     if (!ml_trim_now(&cpu)) return;
+    rel = rel && ml_trim_released_bytes(&rel1, !thread);
     uint64_t done = ml_now_ns(), took = done - now;
     uint64_t after = read_usage(done), own1 = cg ? ml_usage_process(NULL) : after;
     uint64_t freed = own0 > own1 ? own0 - own1 : 0;
@@ -211,10 +215,12 @@ static void trim(uint64_t now, const char *why, bool thread) {
         give_sampler();
     }
     if (cfg.trace) {
-        char a[24], b[24], c[24], d[24];
-        ml_log("trim #%llu at %s -> %s in %s (cpu %s)%s", (unsigned long long)n,
+        char a[24], b[24], c[24], d[24], e[40] = "";
+        if (rel)
+            ml_fmt(e, sizeof e, ", released %s", ml_fmt_bytes(a, rel1 > rel0 ? rel1 - rel0 : 0));
+        ml_log("trim #%llu at %s -> %s in %s (cpu %s%s)%s", (unsigned long long)n,
                ml_fmt_bytes(a, before), ml_fmt_bytes(b, after), ml_fmt_ns(c, took),
-               ml_fmt_ns(d, cpu), why);
+               ml_fmt_ns(d, cpu), e, why);
     }
 }
 

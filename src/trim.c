@@ -140,6 +140,30 @@ bool ml_trim_now(uint64_t *cpu_ns) {
     return ok;
 }
 
+bool ml_trim_released_bytes(uint64_t *out, bool small_stack) {
+    if (small_stack) return false;
+    switch (alloc_kind) {
+    case ML_ALLOC_JEMALLOC: {
+        uint64_t epoch = 1, purged = 0;
+        size_t page = 0, sz = sizeof purged, psz = sizeof page;
+        if (je_mallctl("epoch", NULL, NULL, &epoch, sizeof epoch) != 0 ||
+            je_mallctl("stats.arenas.4096.dirty_purged", &purged, &sz, NULL, 0) != 0 ||
+            je_mallctl("arenas.page", &page, &psz, NULL, 0) != 0)
+            return false;
+        *out = purged * page;
+        return true;
+    }
+    case ML_ALLOC_TCMALLOC: {
+        size_t v = 0;
+        if (!tc_property || !tc_property("tcmalloc.pageheap_unmapped_bytes", &v)) return false;
+        *out = v;
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
 bool ml_trim_free_bytes(uint64_t *out, bool small_stack) {
     if (small_stack && alloc_kind != ML_ALLOC_GLIBC) return false;
     switch (alloc_kind) {

@@ -32,6 +32,13 @@ enum ml_allocator ml_trim_allocator(void);
  * CPU time the call took on this thread (a trim preempted midway is not charged for
  * the wait). */
 bool ml_trim_now(uint64_t *cpu_ns);
+/* What the allocator has given back to the kernel so far, in bytes, for the trace's
+ * "released" (what one trim returned, apart from what other threads took meanwhile):
+ * jemalloc's dirty pages purged (stats.arenas.<all>.dirty_purged), tcmalloc's page
+ * heap unmapped bytes (a level: the difference around one trim). False where the
+ * allocator cannot say (glibc, mimalloc); jemalloc and tcmalloc only on the memlimit
+ * thread's stack (not small_stack). */
+bool ml_trim_released_bytes(uint64_t *out, bool small_stack);
 /* CPU time all trim calls so far took (CLOCK_THREAD_CPUTIME_ID around each), in ns:
  * memlimit_trim_cpu_seconds_total. */
 uint64_t ml_trim_cpu_ns(void);
