@@ -81,7 +81,7 @@ WORK_CXX  := $(wildcard tests/work/*.cpp)
 WORK_BIN  := $(WORK_C:tests/work/%.c=$(B)/work/%) $(WORK_CXX:tests/work/%.cpp=$(B)/work/%) \
   $(B)/work/profsites-plain
 
-.PHONY: all test unit integration check-symbols check-docs check-abi deb check-deb check-container check-oldglibc demo deps install uninstall bench bench-protect clean format check-real check-v2 sanitize fuzz bindings
+.PHONY: all test unit integration check-symbols check-docs check-abi deb check-deb check-container check-oldglibc demo deps install uninstall bench bench-protect clean format check-real check-apps check-v2 sanitize fuzz bindings
 all: $(LIB) $(SHOW) $(PC)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h) VERSION | $(MUSL_KH)
@@ -172,6 +172,12 @@ test: deps
 check-real: deps $(LIB)
 	@scripts/deps real
 	tests/real/run
+
+# real programs (tests/apps) bare, with MALLOC_ARENA_MAX=2 and with the library's
+# defaults, in memory limits; table in build/apps/table.md (docs/real-programs.md)
+check-apps: deps $(LIB) $(WORK_BIN)
+	@scripts/deps real
+	tests/apps/run
 
 # the protection cases on a real cgroup v2 kernel under QEMU, per THP mode (scripts/check-v2)
 $(B)/v2/nsrun: tests/v2/nsrun.c
