@@ -117,6 +117,7 @@ static const struct option options[] = {
     {"MEMLIMIT_EVENTS", OPT_CHOICE, OFF(events), "auto|on|off", 0, 0, "auto", 0},
     {"MEMLIMIT_THP", OPT_CHOICE, OFF(thp), "auto|keep|never", 0, 0, "auto", 0},
     {"MEMLIMIT_MEMINFO", OPT_CHOICE, OFF(meminfo), "container|host", 0, 0, "container", 0},
+    {"MEMLIMIT_GC", OPT_CHOICE, OFF(gc), "on|off", 0, 0, "on", 0},
     {"MEMLIMIT_TRACE", OPT_CHOICE, OFF(trace), "0|1|2", 0, 0, "0", 0},
     {"MEMLIMIT_TRACE_INTERVAL", OPT_COUNT, OFF(trace_interval_ms), "ms", 10, 3600000, "1000", 0},
     {"MEMLIMIT_REFRESH", OPT_COUNT, OFF(refresh_sec), "s", 1, 3600, "10", 0},

@@ -28,6 +28,8 @@ enum ml_thp { ML_THP_AUTO, ML_THP_KEEP, ML_THP_NEVER };
 enum ml_log_format { ML_LOG_TEXT, ML_LOG_JSON };
 /* MEMLIMIT_MEMINFO, in its choices' order */
 enum ml_meminfo { ML_MEMINFO_CONTAINER, ML_MEMINFO_HOST };
+/* MEMLIMIT_GC, in its choices' order */
+enum ml_gc { ML_GC_ON, ML_GC_OFF };
 
 #define ML_CONFIG_PATH_MAX 4096 /* PATH_MAX */
 
@@ -40,6 +42,7 @@ struct ml_config {
     enum ml_events events;         /* MEMLIMIT_EVENTS: kernel events wake the memlimit thread */
     enum ml_thp thp;               /* MEMLIMIT_THP: transparent huge pages for this process */
     enum ml_meminfo meminfo;       /* MEMLIMIT_MEMINFO: what sysconf and /proc/meminfo say */
+    enum ml_gc gc;                 /* MEMLIMIT_GC: the interpreter's garbage collected at soft */
     int trace;                     /* MEMLIMIT_TRACE: 0 off, 1 events, 2 events and samples */
     uint32_t trace_interval_ms;    /* MEMLIMIT_TRACE_INTERVAL: between sample lines */
     const char *log;               /* MEMLIMIT_LOG: NULL for stderr */

@@ -24,6 +24,7 @@
 #include "threadops.h"
 #include "memlimit.h"
 #include "reclaim.h"
+#include "rtgc.h"
 #include "usage.h"
 
 #include <errno.h>
@@ -402,7 +403,22 @@ uint64_t ml_core_last_usage(void) {
     return atomic_load(&S.usage);
 }
 
+/* how much of the interpreter's time its collections may take at a level (rtgc.h) */
+static unsigned gc_duty(enum memlimit_level lv) {
+    return lv >= MEMLIMIT_LEVEL_SOFT       ? ML_TRIM_DUTY_SOFT
+           : lv >= MEMLIMIT_LEVEL_MODERATE ? ML_TRIM_DUTY_MODERATE
+                                           : 0;
+}
+
+void ml_core_thread_started(void) {
+    ml_rtgc_find(cfg.gc == ML_GC_ON, cfg.trace > 0);
+}
+
 void ml_core_thread_trim(enum memlimit_level lv, uint64_t freed) {
+    /* an interpreter's uncollected garbage first: what its collection frees, the
+     * next trim gives back */
+    if (lv >= MEMLIMIT_LEVEL_SOFT && cfg.gc == ML_GC_ON)
+        ml_rtgc_request(ml_now_ns(), cfg.trace > 0);
     trim_if_due(lv, true, freed); /* the memlimit thread: its stack is ours */
 }
 
@@ -511,6 +527,7 @@ size_t ml_core_slow(void *p, size_t bytes, size_t left, bool may_act) {
     uint64_t every = ml_limits_soft() || ml_hard_get() ? 1000000 : 10000000;
     if (try_sample(now, every, may_act)) chunk = chunk_size();
     if (may_act) assist(now);
+    if (may_act) ml_rtgc_poll(gc_duty(ml_core_level()), now);
     if (chunk > cap) chunk = cap;
     if (ml_prof_enabled()) ml_prof_issued(chunk);
     errno = saved;
@@ -528,6 +545,7 @@ static void atfork_child(void) {
     ml_dump_forked();
     ml_lastwords_forked();
     ml_periodic_forked();
+    ml_rtgc_forked();
     /* a lock held by a thread that does not exist in the child would stay held */
     atomic_flag_clear(&S.sampling);
     tl_sampler = false; /* unless the forking thread held it: it is ours again */

@@ -77,7 +77,8 @@ bool ml_core_critical_round(uint64_t wait_ns);
 /* A fresh sample, unless one is under 1 ms old; wait: for another sampler (the
  * thread), else the figure there is. Sets *lv (if lv) to the level. */
 uint64_t ml_core_fresh_usage(bool wait, enum memlimit_level *lv);
-uint64_t ml_core_last_usage(void);                                /* the last sample */
+uint64_t ml_core_last_usage(void); /* the last sample */
+void ml_core_thread_started(void); /* the memlimit thread, at the start of each run */
 void ml_core_thread_trim(enum memlimit_level lv, uint64_t freed); /* a trim if due, on the thread */
 bool ml_core_stalled(uint64_t now);                  /* a kernel stall report is in force */
 void ml_core_kernel_event(uint64_t now, bool stall); /* the next slow path samples */

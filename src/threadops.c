@@ -24,6 +24,11 @@
 #define ML_REACTION_NS (50ULL * 1000000)
 
 static uint64_t op_measure(enum memlimit_level *lv) {
+    static bool started; /* the thread's own */
+    if (!started) {
+        started = true;
+        ml_core_thread_started();
+    }
     uint64_t u = ml_core_fresh_usage(true, lv);
     /* the hard limit's round: at CRITICAL even where the soft limit says less */
     if (lv && *lv < MEMLIMIT_LEVEL_CRITICAL && ml_core_critical_asked())
