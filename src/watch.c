@@ -41,6 +41,7 @@ static struct {
     pid_t pid;        /* whose sources these are: a fork child makes its own */
     int n;
     uint64_t at[ML_MAX_THRESHOLDS];
+    bool all_armed; /* every mark of the last view has its threshold */
     bool sources_done;
     int nsrc;
     uint64_t next_memev_log_ns; /* memory.events can change 100 times a second */
@@ -202,6 +203,7 @@ int ml_watch_arm(const struct ml_watch_view *v, struct pollfd *fds, int cap, boo
         E.nsrc = 0;
         E.sources_done = false;
         E.v1_failed = false;
+        E.all_armed = false;
     }
     int version = v->version;
     const char *dir = v->dir;
@@ -219,14 +221,30 @@ int ml_watch_arm(const struct ml_watch_view *v, struct pollfd *fds, int cap, boo
     }
     if (!E.sources_done) open_sources(version, dir, v->v2dir);
     if (version == 1 && !E.v1_failed) {
+        /* One new threshold per pass: the kernel registers each with a wait for an
+         * RCU grace period (tens of milliseconds seen here), and a young process
+         * arms them when it first reaches the moderate level, when the thread has
+         * work to do between them. Until all are armed the thread looks on its own
+         * (ml_watch_thresholds_armed). */
         const uint64_t *want = v->marks;
-        for (int i = 0; i < 3; i++) {
+        bool armed_one = false;
+        E.all_armed = true;
+        /* soft, critical, then moderate: a young process arms them at moderate, and
+         * the crossings still ahead of it are the soft and critical ones */
+        static const int order[] = {1, 2, 0};
+        for (int j = 0; j < 3; j++) {
+            int i = order[j];
             if (!want[i]) continue;
             bool have = false;
             for (int k = 0; k < E.n && !have; k++)
                 have = E.at[k] == want[i];
             if (have) continue;
             if (E.n == ML_MAX_THRESHOLDS) break; /* the limit changed many times: keep these */
+            if (armed_one) {
+                E.all_armed = false;
+                break;
+            }
+            armed_one = true;
             int err = ml_events_v1_threshold(dir, E.efd, want[i]);
             if (err) {
                 E.v1_failed = true; /* thresholds already registered still work */
@@ -251,8 +269,8 @@ int ml_watch_arm(const struct ml_watch_view *v, struct pollfd *fds, int cap, boo
 }
 
 bool ml_watch_thresholds_armed(void) {
-    return E.mode != ML_EVENTS_OFF && !E.failed && E.efd >= 0 && E.n > 0 && !E.v1_failed &&
-           E.pid == getpid();
+    return E.mode != ML_EVENTS_OFF && !E.failed && E.efd >= 0 && E.n > 0 && E.all_armed &&
+           !E.v1_failed && E.pid == getpid();
 }
 
 unsigned ml_watch_fired(const struct pollfd *fds, int n) {
