@@ -140,25 +140,35 @@ bool ml_trim_now(uint64_t *cpu_ns) {
     return ok;
 }
 
+/* jemalloc's statistics, refreshed (epoch): the named page counts summed, in bytes.
+ * A name that jemalloc lacks counts 0 unless it is the first. */
+static bool je_pages(uint64_t *out, const char *first, const char *second) {
+    uint64_t epoch = 1;
+    size_t a = 0, b = 0, page = 0, sz = sizeof a;
+    if (je_mallctl("epoch", NULL, NULL, &epoch, sizeof epoch) != 0 ||
+        je_mallctl(first, &a, &sz, NULL, 0) != 0 ||
+        je_mallctl("arenas.page", &page, &sz, NULL, 0) != 0)
+        return false;
+    if (second && je_mallctl(second, &b, &sz, NULL, 0) != 0) b = 0;
+    *out = (uint64_t)(a + b) * page;
+    return true;
+}
+
+/* one of tcmalloc's numeric properties */
+static bool tc_bytes(uint64_t *out, const char *name) {
+    size_t v = 0;
+    if (!tc_property || !tc_property(name, &v)) return false;
+    *out = v;
+    return true;
+}
+
 bool ml_trim_released_bytes(uint64_t *out, bool small_stack) {
     if (small_stack) return false;
     switch (alloc_kind) {
-    case ML_ALLOC_JEMALLOC: {
-        uint64_t epoch = 1, purged = 0;
-        size_t page = 0, sz = sizeof purged, psz = sizeof page;
-        if (je_mallctl("epoch", NULL, NULL, &epoch, sizeof epoch) != 0 ||
-            je_mallctl("stats.arenas.4096.dirty_purged", &purged, &sz, NULL, 0) != 0 ||
-            je_mallctl("arenas.page", &page, &psz, NULL, 0) != 0)
-            return false;
-        *out = purged * page;
-        return true;
-    }
-    case ML_ALLOC_TCMALLOC: {
-        size_t v = 0;
-        if (!tc_property || !tc_property("tcmalloc.pageheap_unmapped_bytes", &v)) return false;
-        *out = v;
-        return true;
-    }
+    case ML_ALLOC_JEMALLOC: /* a uint64_t counter, the same width as size_t here */
+        return je_pages(out, "stats.arenas.4096.dirty_purged", NULL);
+    case ML_ALLOC_TCMALLOC:
+        return tc_bytes(out, "tcmalloc.pageheap_unmapped_bytes");
     default:
         return false;
     }
@@ -171,23 +181,10 @@ bool ml_trim_free_bytes(uint64_t *out, bool small_stack) {
         if (!glibc_mallinfo2) return false;
         *out = glibc_mallinfo2().fordblks;
         return true;
-    case ML_ALLOC_JEMALLOC: {
-        uint64_t epoch = 1;
-        size_t dirty = 0, muzzy = 0, page = 0, sz = sizeof dirty;
-        if (je_mallctl("epoch", NULL, NULL, &epoch, sizeof epoch) != 0 ||
-            je_mallctl("stats.arenas.4096.pdirty", &dirty, &sz, NULL, 0) != 0 ||
-            je_mallctl("arenas.page", &page, &sz, NULL, 0) != 0)
-            return false;
-        if (je_mallctl("stats.arenas.4096.pmuzzy", &muzzy, &sz, NULL, 0) != 0) muzzy = 0;
-        *out = (uint64_t)(dirty + muzzy) * page; /* counted in jemalloc's pages */
-        return true;
-    }
-    case ML_ALLOC_TCMALLOC: {
-        size_t v = 0;
-        if (!tc_property || !tc_property("tcmalloc.pageheap_free_bytes", &v)) return false;
-        *out = v;
-        return true;
-    }
+    case ML_ALLOC_JEMALLOC: /* counted in jemalloc's pages */
+        return je_pages(out, "stats.arenas.4096.pdirty", "stats.arenas.4096.pmuzzy");
+    case ML_ALLOC_TCMALLOC:
+        return tc_bytes(out, "tcmalloc.pageheap_free_bytes");
     default:
         return false;
     }
