@@ -75,7 +75,7 @@ void ml_rtgc_find(bool enabled, bool tracing) {
 /* queues the collection; false where the interpreter cannot take it now */
 static bool queue(void) {
     if (!is_initialized()) return false; /* not yet, or finalizing */
-    atomic_store(&pending, true);
+    if (atomic_exchange(&pending, true)) return false; /* one at a time, whoever queues */
     if (add_pending(collect, NULL) != 0) { /* its queue is full: later */
         atomic_store(&pending, false);
         return false;
